@@ -1,0 +1,136 @@
+// `make dev`: the whole pipeline on one machine with embedded defaults. Starts PostgreSQL (embedded,
+// unless DATABASE_URL is set), migrates, starts the Temporal dev server with its Web UI (unless
+// TEMPORAL_ADDRESS is set), the worker and the API, applies the `etl-ingest` schedule, triggers a first
+// run and prints the URLs. Ctrl-C stops every child it started, API first and PostgreSQL last.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { migrate, openDatabase } from '../src/db/orm.ts';
+import { createLogger } from '../src/logger.ts';
+import { loadSettings, projectRoot } from '../src/settings.ts';
+import { connectClient } from '../src/temporal/connection.ts';
+import { applySchedule } from '../src/temporal/schedule.ts';
+
+const settings = loadSettings();
+const log = createLogger('dev', settings.LOG_LEVEL);
+const children: { name: string; child: ChildProcess }[] = [];
+let stopping = false;
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll(0));
+process.on('exit', () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGKILL')));
+
+try {
+  await main();
+} catch (error) {
+  log.error({ err: error }, 'make dev could not start');
+  await stopAll(1);
+}
+
+async function main(): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const temporalCli = process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal');
+  const uiPort = Number(new URL(settings.TEMPORAL_UI_URL).port || 8233);
+
+  await assertPortsFree([settings.PORT, ...(process.env.TEMPORAL_ADDRESS ? [] : [7233, uiPort]), ...(process.env.DATABASE_URL ? [] : [settings.ETL_EMBEDDED_PG_PORT])]);
+
+  if (!env.DATABASE_URL) {
+    const pg = watch('postgres', fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const [message] = (await Promise.race([once(pg, 'message'), once(pg, 'exit').then(() => { throw new Error('embedded PostgreSQL exited during start'); })])) as [{ url: string }];
+    env.DATABASE_URL = message.url;
+    pg.disconnect();
+  }
+  const db = await openDatabase(env.DATABASE_URL!);
+  const applied = await migrate(db).finally(() => db.close());
+  log.info({ applied }, applied.length ? 'migrations applied' : 'database schema is up to date');
+
+  if (!process.env.TEMPORAL_ADDRESS) {
+    const stateDir = path.join(settings.ETL_DATA_DIR, 'temporal');
+    fs.mkdirSync(stateDir, { recursive: true });
+    start('temporal', temporalCli, [
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', '7233', '--ui-port', String(uiPort),
+      '--db-filename', path.join(stateDir, 'dev.sqlite'), '--log-format', 'json', '--log-level', 'warn',
+    ], env);
+    env.TEMPORAL_ADDRESS = '127.0.0.1:7233';
+  }
+  const client = await retry('Temporal', () => connectClient(), 60);
+  start('worker', process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], env);
+  start('api', process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], env);
+
+  await applySchedule(client, settings, log);
+  await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
+  const api = `http://${settings.HOST}:${settings.PORT}`;
+  await retry('API', async () => {
+    const res = await fetch(`${api}/health`);
+    if (!res.ok) throw new Error(`/health answered ${res.status}`);
+  }, 60);
+  log.info(
+    {
+      api: `${api}/health  ${api}/data`,
+      temporalUi: `${settings.TEMPORAL_UI_URL}/namespaces/default/schedules/${settings.ETL_SCHEDULE_ID}`,
+      temporal: env.TEMPORAL_ADDRESS,
+      triggerARun: `${path.relative(process.cwd(), temporalCli) || temporalCli} schedule trigger --schedule-id ${settings.ETL_SCHEDULE_ID}`,
+    },
+    'make dev is up; first run triggered; Ctrl-C stops everything',
+  );
+}
+
+function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): void {
+  // own process group: Ctrl-C reaches only this supervisor, which then stops children in order
+  watch(name, spawn(command, args, { env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] }));
+}
+
+function watch(name: string, child: ChildProcess): ChildProcess {
+  children.push({ name, child });
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    log.error({ name, code, signal }, `${name} exited; stopping make dev`);
+    void stopAll(1);
+  });
+  return child;
+}
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log.info('stopping');
+    for (const { name, child } of [...children].reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill('SIGTERM');
+      const exited = await Promise.race([once(child, 'exit').then(() => true), sleep(15_000).then(() => false)]);
+      if (!exited) {
+        log.warn({ name }, `${name} did not stop in 15 s; killing it`);
+        child.kill('SIGKILL');
+      }
+    }
+  }
+  process.exit(code);
+}
+
+async function retry<T>(what: string, attempt: () => Promise<T>, seconds: number): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (stopping || Date.now() > deadline) throw new Error(`${what} not reachable after ${seconds} s: ${(error as Error).message}`);
+      await sleep(500);
+    }
+  }
+}
+
+async function assertPortsFree(ports: number[]): Promise<void> {
+  for (const port of ports) {
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (!free) throw new Error(`port ${port} on 127.0.0.1 is taken; stop what uses it (ss -ltnp 'sport = :${port}') or change the port in .env`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

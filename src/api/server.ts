@@ -1,0 +1,28 @@
+// API process: serves http://HOST:PORT until SIGINT/SIGTERM.
+import { Client, Connection } from '@temporalio/client';
+import { once } from 'node:events';
+import { openDatabase } from '../db/orm.ts';
+import { createLogger } from '../logger.ts';
+import { loadSettings, requireDatabaseUrl } from '../settings.ts';
+import { temporalTarget } from '../temporal/connection.ts';
+import { createApp } from './app.ts';
+
+const settings = loadSettings();
+const log = createLogger('api', settings.LOG_LEVEL);
+const db = await openDatabase(requireDatabaseUrl(settings));
+const target = temporalTarget();
+// lazy: the API starts (and /health says so) even while Temporal is down
+const connection = Connection.lazy(target.connectionOptions);
+const temporal = new Client({ connection, namespace: target.namespace });
+const server = createApp({ db, temporal, log }).listen(settings.PORT, settings.HOST);
+await once(server, 'listening');
+log.info({ url: `http://${settings.HOST}:${settings.PORT}` }, 'api listening');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log.info({ signal }, 'api stopping');
+    server.close();
+    server.closeAllConnections();
+    void Promise.allSettled([connection.close(), db.close()]).then(() => process.exit(0));
+  });
+}

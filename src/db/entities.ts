@@ -1,0 +1,201 @@
+// The schema, owned by MikroORM: migrations are generated from these definitions and committed.
+// Hot paths (COPY into stage_record, the merge into record, orphan soft-deletes) are plain SQL in src/db,
+// but every table they touch is declared here so the migration diff stays the single source of truth.
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+export const RUN_STATUSES = ['running', 'succeeded', 'partial', 'failed'] as const;
+export const SOURCE_RUN_STATUSES = ['running', 'succeeded', 'unchanged', 'failed'] as const;
+export const RECORD_KINDS = ['asset', 'article'] as const;
+export const PAYLOAD_STATUSES = ['landing', 'stored', 'unchanged', 'not_modified'] as const;
+
+/** One ingest workflow execution. Keyed by workflow id so a retried or reset start reuses the row. */
+export const Run = defineEntity({
+  name: 'Run',
+  tableName: 'run',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    workflowId: p.text().unique(),
+    temporalRunId: p.text(),
+    status: p.enum(RUN_STATUSES).default('running'),
+    startedAt: p.datetime().defaultRaw('now()'),
+    finishedAt: p.datetime().nullable(),
+    error: p.text().nullable(),
+  },
+});
+
+/** Per-source outcome of a run: the counts every stage reports, so a run explains itself. */
+export const RunSource = defineEntity({
+  name: 'RunSource',
+  tableName: 'run_source',
+  properties: {
+    run: () => p.manyToOne(Run).mapToPk().primary().deleteRule('cascade'),
+    sourceId: p.text().primary(),
+    status: p.enum(SOURCE_RUN_STATUSES).default('running'),
+    startedAt: p.datetime().defaultRaw('now()'),
+    finishedAt: p.datetime().nullable(),
+    payloadId: p.bigint('number').nullable(),
+    bytes: p.bigint('number').default(0),
+    pages: p.integer().default(0),
+    parsed: p.integer().default(0),
+    staged: p.integer().default(0),
+    quarantined: p.integer().default(0),
+    duplicates: p.integer().default(0),
+    inserted: p.integer().default(0),
+    updated: p.integer().default(0),
+    unchanged: p.integer().default(0),
+    restored: p.integer().default(0),
+    softDeleted: p.integer().default(0),
+    deleteGuard: p.text().nullable(),
+    error: p.text().nullable(),
+    /** Set in the merge transaction: a retried merge returns these counts instead of merging twice. */
+    mergedAt: p.datetime().nullable(),
+    /** Set in the orphan transaction, for the same reason. */
+    orphansCheckedAt: p.datetime().nullable(),
+  },
+  indexes: [{ properties: ['sourceId', 'run'] }],
+});
+
+/** Checkpoint of a source: what the last merged snapshot was. Written in the merge transaction only. */
+export const SourceState = defineEntity({
+  name: 'SourceState',
+  tableName: 'source_state',
+  properties: {
+    sourceId: p.text().primary(),
+    kind: p.text(),
+    lastPayloadId: p.bigint('number').nullable(),
+    contentHash: p.text().nullable(),
+    etag: p.text().nullable(),
+    lastModified: p.text().nullable(),
+    lastRunId: p.bigint('number').nullable(),
+    updatedAt: p.datetime().defaultRaw('now()'),
+  },
+});
+
+/** A fetched payload exactly as the source sent it (bytes live in raw_page). Immutable once stored. */
+export const RawPayload = defineEntity({
+  name: 'RawPayload',
+  tableName: 'raw_payload',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    runId: p.bigint('number'),
+    sourceId: p.text(),
+    status: p.enum(PAYLOAD_STATUSES).default('landing'),
+    url: p.text(),
+    fetchedAt: p.datetime().defaultRaw('now()'),
+    httpStatus: p.integer().nullable(),
+    contentType: p.text().nullable(),
+    etag: p.text().nullable(),
+    lastModified: p.text().nullable(),
+    contentHash: p.text().nullable(),
+    sizeBytes: p.bigint('number').default(0),
+    pageCount: p.integer().default(0),
+    sameAsPayloadId: p.bigint('number').nullable(),
+    storedAt: p.datetime().nullable(),
+  },
+  uniques: [{ properties: ['runId', 'sourceId'] }],
+  indexes: [{ properties: ['sourceId', 'id'] }],
+});
+
+/** A chunk of a raw payload (an HTTP page, or a slice of a large body), so no payload is held whole. */
+export const RawPage = defineEntity({
+  name: 'RawPage',
+  tableName: 'raw_page',
+  properties: {
+    payload: () => p.manyToOne(RawPayload).mapToPk().primary().deleteRule('cascade'),
+    seq: p.integer().primary(),
+    /** Which response of the payload this chunk belongs to (one per API page; a file is one document). */
+    document: p.integer(),
+    body: p.blob(),
+  },
+});
+
+// numeric without precision: exact decimals of any scale (prices like 2e-8, supplies like 1e18)
+const decimal = () => p.decimal('string').columnType('numeric').nullable();
+
+const recordColumns = {
+  kind: p.enum(RECORD_KINDS),
+  sourceId: p.text(),
+  sourceKey: p.text(),
+  // asset quote
+  symbol: p.text().nullable(),
+  name: p.text().nullable(),
+  rank: p.integer().nullable(),
+  priceUsd: decimal(),
+  marketCapUsd: decimal(),
+  volume24hUsd: decimal().fieldName('volume_24h_usd'),
+  circulatingSupply: decimal(),
+  totalSupply: decimal(),
+  maxSupply: decimal(),
+  percentChange24h: decimal().fieldName('percent_change_24h'),
+  // news article
+  title: p.text().nullable(),
+  url: p.text().nullable(),
+  summary: p.text().nullable(),
+  author: p.text().nullable(),
+  publishedAt: p.datetime().nullable(),
+  // common
+  sourceUpdatedAt: p.datetime().nullable(),
+  contentHash: p.text(),
+  rawPayloadId: p.bigint('number'),
+  rawPosition: p.integer(),
+};
+
+// stage_record keys on (run, source, position); the other columns are the record's own.
+const { sourceId: _stageKeyColumn, ...recordColumnsAfterSource } = recordColumns;
+
+/** The unified, deduplicated record: one row per (source, source key), soft-deleted when it leaves a snapshot. */
+export const DataRecord = defineEntity({
+  name: 'DataRecord',
+  tableName: 'record',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    ...recordColumns,
+    runId: p.bigint('number'),
+    firstRunId: p.bigint('number'),
+    createdAt: p.datetime().defaultRaw('now()'),
+    updatedAt: p.datetime().defaultRaw('now()'),
+    deletedAt: p.datetime().nullable(),
+    deletedRunId: p.bigint('number').nullable(),
+  },
+  uniques: [{ properties: ['sourceId', 'sourceKey'] }],
+  indexes: [
+    { properties: ['sourceId', 'id'] },
+    { properties: ['symbol', 'id'] },
+  ],
+});
+
+/** Normalized rows of one run and source before the merge; emptied when the run finishes. */
+export const StageRecord = defineEntity({
+  name: 'StageRecord',
+  tableName: 'stage_record',
+  properties: {
+    runId: p.bigint('number').primary(),
+    sourceId: p.text().primary(),
+    position: p.integer().primary(),
+    ...recordColumnsAfterSource,
+  },
+});
+
+/** A record that failed validation, kept with its reason and fields instead of being dropped. */
+export const Quarantine = defineEntity({
+  name: 'Quarantine',
+  tableName: 'quarantine',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    runId: p.bigint('number'),
+    sourceId: p.text(),
+    rawPayloadId: p.bigint('number'),
+    rawPosition: p.integer(),
+    sourceKey: p.text().nullable(),
+    reason: p.text(),
+    fields: p.json<unknown>(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'] }],
+});
+
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine];
+
+export type IRun = InferEntity<typeof Run>;
+export type IRunSource = InferEntity<typeof RunSource>;
+export type IDataRecord = InferEntity<typeof DataRecord>;

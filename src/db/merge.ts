@@ -1,0 +1,147 @@
+// Load: one set-based merge from stage_record into record, and the orphan soft-delete. Each runs in one
+// transaction that also writes its counts to run_source, so a retried activity returns the first
+// attempt's counts instead of merging or deleting twice.
+import type { Pool } from 'pg';
+import { transaction } from './sql.ts';
+import { RECORD_COLUMNS } from './stage.ts';
+
+export interface MergeCounts {
+  staged: number;
+  duplicates: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  restored: number;
+}
+
+const VALUE_COLUMNS = RECORD_COLUMNS.filter((c) => c !== 'kind' && c !== 'source_key');
+const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'content_hash', 'raw_payload_id', 'raw_position'];
+
+// Within-source dedupe: one row per source key, the latest source_updated_at winning, then the later
+// position in the payload. Unchanged rows (same content hash, still live) are never written.
+const MERGE_SQL = `
+WITH incoming AS (
+  SELECT DISTINCT ON (source_key) *
+  FROM stage_record WHERE run_id = $1 AND source_id = $2
+  ORDER BY source_key, source_updated_at DESC NULLS LAST, position DESC
+), changed AS (
+  SELECT i.*, r.id IS NULL AS is_new, r.deleted_at IS NOT NULL AS was_deleted
+  FROM incoming i LEFT JOIN record r ON r.source_id = $2 AND r.source_key = i.source_key
+  WHERE r.id IS NULL OR r.content_hash <> i.content_hash OR r.deleted_at IS NOT NULL
+), written AS (
+  INSERT INTO record (kind, source_id, source_key, ${WRITTEN_COLUMNS.join(', ')}, run_id, first_run_id)
+  SELECT kind, $2, source_key, ${WRITTEN_COLUMNS.join(', ')}, $1, $1 FROM changed
+  ON CONFLICT (source_id, source_key) DO UPDATE SET
+    ${WRITTEN_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
+    kind = EXCLUDED.kind, run_id = EXCLUDED.run_id, updated_at = now(), deleted_at = NULL, deleted_run_id = NULL
+  RETURNING 1
+)
+SELECT
+  (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
+  (SELECT count(*) FROM incoming)::int AS distinct_keys,
+  (SELECT count(*) FROM changed WHERE is_new)::int AS inserted,
+  (SELECT count(*) FROM changed WHERE NOT is_new AND NOT was_deleted)::int AS updated,
+  (SELECT count(*) FROM changed WHERE was_deleted)::int AS restored,
+  (SELECT count(*) FROM written)::int AS written`;
+
+export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number): Promise<MergeCounts> {
+  return transaction(pool, async (client) => {
+    // one merge per source at a time: a manual run and a scheduled run never interleave their writes
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
+    const done = await client.query<MergeCounts & { merged_at: Date | null }>(
+      `SELECT staged, duplicates, inserted, updated, unchanged, restored, merged_at FROM run_source WHERE run_id = $1 AND source_id = $2`,
+      [runId, sourceId],
+    );
+    const previous = done.rows[0];
+    if (previous?.merged_at) return pick(previous);
+
+    const { rows } = await client.query<{ staged: number; distinct_keys: number; inserted: number; updated: number; restored: number }>(MERGE_SQL, [runId, sourceId]);
+    const r = rows[0]!;
+    const counts: MergeCounts = {
+      staged: r.staged,
+      duplicates: r.staged - r.distinct_keys,
+      inserted: r.inserted,
+      updated: r.updated,
+      restored: r.restored,
+      unchanged: r.distinct_keys - r.inserted - r.updated - r.restored,
+    };
+    // the checkpoint moves only together with the data it describes
+    await client.query(
+      `INSERT INTO source_state (source_id, kind, last_payload_id, content_hash, etag, last_modified, last_run_id, updated_at)
+       SELECT $1, $2, p.id, p.content_hash, p.etag, p.last_modified, $3, now() FROM raw_payload p WHERE p.id = $4
+       ON CONFLICT (source_id) DO UPDATE SET kind = EXCLUDED.kind, last_payload_id = EXCLUDED.last_payload_id,
+         content_hash = EXCLUDED.content_hash, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
+         last_run_id = EXCLUDED.last_run_id, updated_at = now()`,
+      [sourceId, kind, runId, payloadId],
+    );
+    await client.query(
+      `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8, merged_at = now()
+       WHERE run_id = $1 AND source_id = $2`,
+      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored],
+    );
+    return counts;
+  });
+}
+
+export interface OrphanCounts {
+  softDeleted: number;
+  /** Why deletes were held back, or null when the guard let them through. */
+  deleteGuard: string | null;
+}
+
+/**
+ * Soft-deletes live records of a snapshot source that this run's complete fetch no longer contains.
+ * A record quarantined in this run is not an orphan: it is still in the source, just unreadable.
+ * The delete guard holds every delete when they would exceed maxDeleteRatio of the live records.
+ */
+export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, maxDeleteRatio: number): Promise<OrphanCounts> {
+  return transaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
+    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_at: Date | null }>(
+      'SELECT soft_deleted, delete_guard, orphans_checked_at FROM run_source WHERE run_id = $1 AND source_id = $2',
+      [runId, sourceId],
+    );
+    const previous = done.rows[0];
+    if (previous?.orphans_checked_at) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
+
+    await client.query(
+      `CREATE TEMP TABLE orphan ON COMMIT DROP AS
+       SELECT r.id FROM record r
+       WHERE r.source_id = $2 AND r.deleted_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM stage_record s WHERE s.run_id = $1 AND s.source_id = $2 AND s.source_key = r.source_key)
+         AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run_id = $1 AND q.source_id = $2 AND q.source_key = r.source_key)`,
+      [runId, sourceId],
+    );
+    const { rows } = await client.query<{ orphans: number; live: number }>(
+      `SELECT (SELECT count(*) FROM orphan)::int AS orphans,
+              (SELECT count(*) FROM record WHERE source_id = $1 AND deleted_at IS NULL)::int AS live`,
+      [sourceId],
+    );
+    const { orphans, live } = rows[0]!;
+    const keyless = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM quarantine WHERE run_id = $1 AND source_id = $2 AND source_key IS NULL',
+      [runId, sourceId],
+    );
+    const unidentified = keyless.rows[0]!.n;
+    let result: OrphanCounts = { softDeleted: 0, deleteGuard: null };
+    if (orphans > 0 && unidentified > 0) {
+      result.deleteGuard = `held ${orphans} deletes: ${unidentified} quarantined records have no key, so any orphan may be one of them`;
+    } else if (orphans > 0 && orphans > live * maxDeleteRatio) {
+      result.deleteGuard = `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(maxDeleteRatio)}`;
+    } else if (orphans > 0) {
+      const deleted = await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId]);
+      result = { softDeleted: deleted.rowCount ?? 0, deleteGuard: null };
+    }
+    await client.query(
+      'UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_at = now() WHERE run_id = $1 AND source_id = $2',
+      [runId, sourceId, result.softDeleted, result.deleteGuard],
+    );
+    return result;
+  });
+}
+
+const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
+
+function pick(row: MergeCounts): MergeCounts {
+  return { staged: row.staged, duplicates: row.duplicates, inserted: row.inserted, updated: row.updated, unchanged: row.unchanged, restored: row.restored };
+}

@@ -1,0 +1,109 @@
+// The unified schema every source maps into, validated with zod. A record that fails goes to quarantine
+// with the messages below as its reason; nothing is dropped silently and nothing is guessed.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ValueError, parseDecimal, parseInteger, parseText, parseTimestamp } from './values.ts';
+
+export type RecordKind = 'asset' | 'article';
+
+/** A normalized record, as staged and merged. Decimals are strings; timestamps are ISO-8601 UTC. */
+export interface NormalizedRecord {
+  kind: RecordKind;
+  sourceKey: string;
+  symbol: string | null;
+  name: string | null;
+  rank: number | null;
+  priceUsd: string | null;
+  marketCapUsd: string | null;
+  volume24hUsd: string | null;
+  circulatingSupply: string | null;
+  totalSupply: string | null;
+  maxSupply: string | null;
+  percentChange24h: string | null;
+  title: string | null;
+  url: string | null;
+  summary: string | null;
+  author: string | null;
+  publishedAt: string | null;
+  sourceUpdatedAt: string | null;
+}
+
+/** The record's fields in a fixed order: the staging COPY columns and the content hash both use it. */
+export const RECORD_FIELDS = [
+  'kind', 'sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply',
+  'totalSupply', 'maxSupply', 'percentChange24h', 'title', 'url', 'summary', 'author', 'publishedAt', 'sourceUpdatedAt',
+] as const satisfies readonly (keyof NormalizedRecord)[];
+
+// A preprocess step turns source text into a typed value; a ValueError becomes a zod issue on that field.
+function cleaned<T>(parse: (value: unknown) => T | null, inner: z.ZodType<T>) {
+  return z.unknown().transform((value, ctx): T | null => {
+    try {
+      const parsed = parse(value);
+      if (parsed === null) return null;
+      const checked = inner.safeParse(parsed);
+      if (checked.success) return checked.data;
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+      return z.NEVER;
+    } catch (error) {
+      if (!(error instanceof ValueError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+      return z.NEVER;
+    }
+  });
+}
+
+const nonNegative = z.string().refine((d) => !d.startsWith('-'), 'must not be negative');
+const decimal = cleaned(parseDecimal, z.string());
+const amount = cleaned(parseDecimal, nonNegative);
+const timestamp = cleaned(parseTimestamp, z.string());
+const text = (max: number) => cleaned(parseText, z.string().max(max));
+const required = <T>(schema: z.ZodType<T | null>) => schema.refine((v) => v !== null, 'is required');
+
+const assetSchema = z.object({
+  kind: z.literal('asset'),
+  sourceKey: required(text(200)),
+  symbol: required(cleaned(parseText, z.string().max(40).transform((s) => s.toUpperCase()))),
+  name: text(200),
+  rank: cleaned(parseInteger, z.number().int().positive()),
+  priceUsd: amount,
+  marketCapUsd: amount,
+  volume24hUsd: amount,
+  circulatingSupply: amount,
+  totalSupply: amount,
+  maxSupply: amount,
+  percentChange24h: decimal,
+  sourceUpdatedAt: timestamp,
+});
+
+const articleSchema = z.object({
+  kind: z.literal('article'),
+  sourceKey: required(text(500)),
+  title: required(text(1000)),
+  url: text(2000),
+  summary: text(20000),
+  author: text(500),
+  publishedAt: timestamp,
+  sourceUpdatedAt: timestamp,
+});
+
+const EMPTY = Object.fromEntries(RECORD_FIELDS.map((f) => [f, null])) as unknown as NormalizedRecord;
+
+export type Validation = { ok: true; record: NormalizedRecord } | { ok: false; reason: string };
+
+/** Validates a candidate record (field name → source value) against the unified schema. */
+export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>): Validation {
+  // a field the source does not have is null, like an empty one
+  const result = (kind === 'asset' ? assetSchema : articleSchema).safeParse({ ...EMPTY, ...candidate, kind });
+  if (!result.success) {
+    const reason = result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')} ${i.message}` : i.message)).join('; ');
+    return { ok: false, reason };
+  }
+  return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord };
+}
+
+/** A stable hash of the record's content: equal hashes mean "nothing to write". */
+export function contentHash(record: NormalizedRecord): string {
+  const hash = createHash('sha256');
+  for (const field of RECORD_FIELDS) hash.update(`${record[field] ?? '\u0000'}\u001f`);
+  return hash.digest('hex').slice(0, 32);
+}

@@ -1,0 +1,52 @@
+// Process settings, read once from the environment and the project's `.env` file, if there is one.
+// Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*)
+// are read by @temporalio/envconfig in src/temporal/connection.ts, not here.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 6h or 1d');
+
+const schema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  ETL_DATA_DIR: z.string().default(path.join(projectRoot, '.data')),
+  ETL_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  ETL_SOURCES_FILE: z.string().default(path.join(projectRoot, 'config', 'sources.demo.yaml')),
+  ETL_TASK_QUEUE: z.string().min(1).default('etl'),
+  ETL_SCHEDULE_ID: z.string().min(1).default('etl-ingest'),
+  ETL_SCHEDULE_INTERVAL: duration.default('6h'),
+  ETL_SCHEDULE_CRON: z.string().optional(),
+  ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
+  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export type Settings = z.infer<typeof schema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  // .env fills in what the real environment leaves unset; the environment always wins
+  const dotenv = path.join(projectRoot, '.env');
+  if (env === process.env && fs.existsSync(dotenv)) process.loadEnvFile(dotenv);
+  const parsed = schema.safeParse(stripEmpty(env));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid environment settings: ${problems}`);
+  }
+  return parsed.data;
+}
+
+// `FOO=` in an .env file means "not set", not "set to the empty string".
+function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+}
+
+/** Worker and API connect to the database they are given; only `make dev` and the tests start one. */
+export function requireDatabaseUrl(settings: Settings): string {
+  if (!settings.DATABASE_URL) throw new Error('DATABASE_URL is not set (make dev sets it for the processes it starts)');
+  return settings.DATABASE_URL;
+}

@@ -1,0 +1,24 @@
+// Worker process: polls task queue `etl` until SIGINT/SIGTERM, then drains and exits.
+import { NativeConnection } from '@temporalio/worker';
+import { openDatabase } from './db/orm.ts';
+import { createLogger } from './logger.ts';
+import { loadSettings, requireDatabaseUrl } from './settings.ts';
+import { temporalTarget } from './temporal/connection.ts';
+import { installSdkLogging } from './temporal/runtime.ts';
+import { createWorker } from './temporal/worker.ts';
+
+const settings = loadSettings();
+const log = createLogger('worker', settings.LOG_LEVEL);
+installSdkLogging(log);
+const db = await openDatabase(requireDatabaseUrl(settings));
+const target = temporalTarget();
+const connection = await NativeConnection.connect(target.connectionOptions);
+try {
+  const worker = await createWorker({ connection, namespace: target.namespace, taskQueue: settings.ETL_TASK_QUEUE, db, sourcesFile: settings.ETL_SOURCES_FILE });
+  log.info({ taskQueue: settings.ETL_TASK_QUEUE, namespace: target.namespace, address: target.connectionOptions.address }, 'worker started');
+  await worker.run(); // the SDK handles SIGINT/SIGTERM: stop polling, finish in-flight tasks, resolve
+} finally {
+  await connection.close();
+  await db.close();
+  log.info('worker stopped');
+}

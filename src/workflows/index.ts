@@ -1,0 +1,1 @@
+export { ingest, type IngestInput } from './ingest.ts';

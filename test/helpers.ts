@@ -1,0 +1,70 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase, type Database } from '../src/db/orm.ts';
+import { createLogger } from '../src/logger.ts';
+import { projectRoot } from '../src/settings.ts';
+
+export const quietLog = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+export async function testDatabase(): Promise<Database> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('TEST_DATABASE_URL is unset: run the tests through mocha (test/setup.ts starts a database)');
+  return openDatabase(url);
+}
+
+export async function truncateAll(db: Database): Promise<void> {
+  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine RESTART IDENTITY CASCADE');
+}
+
+/** The real Temporal CLI the project provisioned (make test exports TEMPORAL_CLI). */
+export function temporalCli(): string {
+  const cli = process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal');
+  if (!fs.existsSync(cli)) throw new Error(`no Temporal CLI at ${cli}: run the tests with 'make test', which installs it`);
+  return cli;
+}
+
+/** A real Temporal dev server, started from the provisioned CLI (createLocal would download one). */
+export function startTemporal(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' } },
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `etl-${prefix}-`));
+}
+
+export function demoCsv(): string {
+  return fs.readFileSync(path.join(projectRoot, 'data', 'demo', 'assets.csv'), 'utf8');
+}
+
+/** Writes a sources file with one CSV source whose content the test controls. */
+export function csvSourceFixture(dir: string, id = 'csv-assets', options: { maxDeleteRatio?: number; deletePolicy?: 'snapshot' | 'never' } = {}) {
+  const csvPath = path.join(dir, `${id}.csv`);
+  const sourcesFile = path.join(dir, 'sources.yaml');
+  fs.writeFileSync(
+    sourcesFile,
+    [
+      'sources:',
+      `  - id: ${id}`,
+      '    kind: csv',
+      `    url: ./${id}.csv`,
+      `    delete_policy: ${options.deletePolicy ?? 'snapshot'}`,
+      `    max_delete_ratio: ${options.maxDeleteRatio ?? 0.2}`,
+      '',
+    ].join('\n'),
+  );
+  return {
+    sourcesFile,
+    write: (content: string) => fs.writeFileSync(csvPath, content),
+    remove: () => fs.rmSync(csvPath, { force: true }),
+  };
+}
+
+let queueCounter = 0;
+/** One task queue per test, so a late task from one test never reaches another's worker. */
+export function taskQueue(name: string): string {
+  return `test-${name}-${process.pid}-${++queueCounter}`;
+}

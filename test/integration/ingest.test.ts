@@ -1,0 +1,154 @@
+// The ingest workflow end to end on a real Temporal dev server and a real PostgreSQL, with a CSV source
+// whose file each test rewrites.
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import type { Database } from '../../src/db/orm.ts';
+import { createWorker } from '../../src/temporal/worker.ts';
+import type { RunSummary } from '../../src/activities/index.ts';
+import { ingest } from '../../src/workflows/index.ts';
+import { csvSourceFixture, demoCsv, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
+
+describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
+  let env: TestWorkflowEnvironment;
+  let db: Database;
+
+  before(async function () {
+    this.timeout(30_000);
+    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+  });
+  after(async () => {
+    await db?.close();
+    await env?.teardown();
+  });
+  beforeEach(() => truncateAll(db));
+
+  async function runIngest(sourcesFile: string): Promise<RunSummary> {
+    const queue = taskQueue('ingest');
+    const worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: queue, db, sourcesFile });
+    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `ingest-${queue}`, args: [{}] }));
+  }
+
+  const runSource = async (runId: number) =>
+    (await db.pool.query('SELECT * FROM run_source WHERE run_id = $1', [runId])).rows[0];
+  const liveRecords = async () =>
+    (await db.pool.query<{ source_key: string; price_usd: string | null }>('SELECT source_key, price_usd FROM record WHERE deleted_at IS NULL ORDER BY source_key')).rows;
+  const lines = demoCsv().trimEnd().split('\n');
+  const header = lines[0]!;
+  const rows = lines.slice(1);
+
+  it('lands the bundled CSV: raw payload, 50 records with lineage, a succeeded run', async () => {
+    const source = csvSourceFixture(tempDir('first'));
+    source.write(demoCsv());
+    const summary = await runIngest(source.sourcesFile);
+    assert.equal(summary.status, 'succeeded');
+    assert.deepEqual(summary.sources, [{ sourceId: 'csv-assets', status: 'succeeded' }]);
+
+    const counts = await runSource(summary.runId);
+    assert.equal(counts.parsed, 50);
+    assert.equal(counts.staged, 50);
+    assert.equal(counts.inserted, 50);
+    assert.equal(counts.quarantined, 0);
+    assert.equal(counts.status, 'succeeded');
+
+    const btc = (await db.pool.query('SELECT r.*, p.status AS payload_status, p.content_hash AS payload_hash, p.size_bytes FROM record r JOIN raw_payload p ON p.id = r.raw_payload_id WHERE source_key = $1', ['bitcoin'])).rows[0];
+    assert.equal(btc.symbol, 'BTC');
+    assert.equal(btc.price_usd, '32797');
+    assert.equal(btc.circulating_supply, '18741512.0');
+    assert.equal(new Date(btc.source_updated_at).toISOString(), '2021-06-24T03:32:13.383Z');
+    assert.equal(btc.raw_position, 0);
+    assert.equal(Number(btc.run_id), summary.runId);
+    assert.equal(btc.payload_status, 'stored');
+    assert.equal(Number(btc.size_bytes), Buffer.byteLength(demoCsv()));
+
+    const run = (await db.pool.query('SELECT * FROM run WHERE id = $1', [summary.runId])).rows[0];
+    assert.equal(run.status, 'succeeded');
+    assert.ok(run.finished_at >= run.started_at);
+    assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM stage_record')).rows[0].n, 0, 'staging is emptied when the run ends');
+  });
+
+  it('does not rewrite a single row when the source has not changed', async () => {
+    const source = csvSourceFixture(tempDir('rerun'));
+    source.write(demoCsv());
+    await runIngest(source.sourcesFile);
+    const before = (await db.pool.query('SELECT id, xmin::text, ctid::text FROM record ORDER BY id')).rows;
+
+    const second = await runIngest(source.sourcesFile);
+    assert.deepEqual(second.sources, [{ sourceId: 'csv-assets', status: 'unchanged' }]);
+    const after = (await db.pool.query('SELECT id, xmin::text, ctid::text FROM record ORDER BY id')).rows;
+    assert.deepEqual(after, before, 'same row versions: nothing was updated');
+    const payload = (await db.pool.query('SELECT status, same_as_payload_id, (SELECT count(*)::int FROM raw_page WHERE payload_id = raw_payload.id) AS pages FROM raw_payload WHERE run_id = $1', [second.runId])).rows[0];
+    assert.equal(payload.status, 'unchanged');
+    assert.equal(payload.pages, 0, 'identical bytes are not stored twice');
+    assert.ok(payload.same_as_payload_id);
+  });
+
+  it('merges a changed snapshot: insert, update, duplicate, quarantine and soft-delete, each counted', async () => {
+    const source = csvSourceFixture(tempDir('changes'));
+    source.write(demoCsv());
+    const first = await runIngest(source.sourcesFile);
+    assert.equal(first.status, 'succeeded');
+
+    const changed = rows.slice(1).map((r) => (r.startsWith('ethereum,') ? r.replace(',1913.88,', ',2000.5,') : r)); // drop bitcoin, reprice ether
+    const newcomer = 'newcoin,new,New Coin,999,1.5,100,10,1,1,,0.1,2021-06-24T04:00:00Z';
+    const olderTether = rows.find((r) => r.startsWith('tether,'))!.replace(',1.0,', ',0.99,').replace(/,[^,]*$/, ',2021-06-01T00:00:00Z');
+    const badRow = 'brokencoin,brk,Broken,7,not-a-price,1,1,1,1,,0,2021-06-24T04:00:00Z';
+    source.write([header, ...changed, newcomer, olderTether, badRow].join('\n') + '\n');
+    const second = await runIngest(source.sourcesFile);
+    assert.equal(second.status, 'succeeded');
+
+    const counts = await runSource(second.runId);
+    assert.equal(counts.parsed, 49 + 3);
+    assert.equal(counts.quarantined, 1);
+    assert.equal(counts.duplicates, 1, 'tether twice');
+    assert.equal(counts.inserted, 1);
+    assert.equal(counts.updated, 1, 'only ether changed: the older tether row lost to the newer one');
+    assert.equal(counts.soft_deleted, 1);
+    assert.equal(counts.unchanged, 48, 'the other 48 of the first snapshot');
+
+    const live = await liveRecords();
+    assert.ok(!live.some((r) => r.source_key === 'bitcoin'));
+    assert.equal(live.find((r) => r.source_key === 'ethereum')?.price_usd, '2000.5');
+    assert.equal(live.find((r) => r.source_key === 'tether')?.price_usd, '1.0');
+    const deleted = (await db.pool.query('SELECT deleted_run_id FROM record WHERE source_key = $1', ['bitcoin'])).rows[0];
+    assert.equal(Number(deleted.deleted_run_id), second.runId);
+    const quarantined = (await db.pool.query('SELECT reason, source_key, fields FROM quarantine WHERE run_id = $1', [second.runId])).rows[0];
+    assert.equal(quarantined.source_key, 'brokencoin');
+    assert.match(quarantined.reason, /priceUsd not a number: "not-a-price"/);
+    assert.equal(quarantined.fields.current_price, 'not-a-price');
+
+    // bitcoin comes back: restored, not duplicated
+    source.write(demoCsv());
+    const third = await runIngest(source.sourcesFile);
+    const restored = await runSource(third.runId);
+    assert.equal(restored.restored, 1);
+    assert.equal((await liveRecords()).length, 50, 'bitcoin is back; newcoin left the snapshot and is soft-deleted');
+    assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM record WHERE source_key = $1', ['bitcoin'])).rows[0].n, 1);
+  });
+
+  it('holds deletes when a snapshot loses more than max_delete_ratio of its records', async () => {
+    const source = csvSourceFixture(tempDir('guard'));
+    source.write(demoCsv());
+    await runIngest(source.sourcesFile);
+    source.write([header, ...rows.slice(0, 25)].join('\n') + '\n');
+    const second = await runIngest(source.sourcesFile);
+    const counts = await runSource(second.runId);
+    assert.equal(counts.soft_deleted, 0);
+    assert.match(counts.delete_guard, /held 25 of 50 live records \(50%\)/);
+    assert.equal((await liveRecords()).length, 50);
+  });
+
+  it('fails only the broken source, deletes nothing, and ends the run failed with the reason', async () => {
+    const source = csvSourceFixture(tempDir('missing'));
+    source.write(demoCsv());
+    await runIngest(source.sourcesFile);
+    source.remove();
+    const second = await runIngest(source.sourcesFile);
+    assert.equal(second.status, 'failed');
+    assert.equal(second.sources[0]!.status, 'failed');
+    assert.match(second.sources[0]!.error!, /cannot read .*csv-assets\.csv \(ENOENT\)/);
+    assert.equal((await liveRecords()).length, 50);
+    const run = (await db.pool.query('SELECT status, error FROM run WHERE id = $1', [second.runId])).rows[0];
+    assert.equal(run.status, 'failed');
+    assert.match(run.error, /csv-assets: .*ENOENT/);
+  });
+});
