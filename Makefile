@@ -6,7 +6,7 @@ NODE := node_modules/.bin/node
 export SWC_NATIVE_BINDING_CACHE := $(CURDIR)/.cache/swc
 export npm_config_cache := $(CURDIR)/.cache/npm
 
-.PHONY: help install tools dev test typecheck migrate bench up down clean
+.PHONY: help install dev test typecheck migrate up down clean
 
 help:
 	@echo "make dev      run Temporal dev server + UI, PostgreSQL, worker and API; trigger a first run"
@@ -20,14 +20,12 @@ node_modules/.install-stamp: package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-tools: install
-	@scripts/ensure-temporal-cli.sh >/dev/null
-
-dev: tools
+dev: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" $(NODE) scripts/dev.ts
 
-test: tools
-	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" npm test
+# the tests run a real Temporal dev server (temporal CLI) and validate docker-compose.yml (compose CLI)
+test: install
+	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" npm test
 
 typecheck: install
 	npm run typecheck

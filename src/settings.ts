@@ -20,6 +20,8 @@ const schema = z.object({
   ETL_SCHEDULE_INTERVAL: duration.default('6h'),
   ETL_SCHEDULE_CRON: z.string().optional(),
   ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
+  /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
+  ETL_WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'host:port').default('127.0.0.1:9464'),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -27,6 +29,7 @@ const schema = z.object({
 });
 
 export type Settings = z.infer<typeof schema>;
+export const SETTING_NAMES = Object.keys(schema.shape);
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   // .env fills in what the real environment leaves unset; the environment always wins

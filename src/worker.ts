@@ -4,12 +4,12 @@ import { openDatabase } from './db/orm.ts';
 import { createLogger } from './logger.ts';
 import { loadSettings, requireDatabaseUrl } from './settings.ts';
 import { temporalTarget } from './temporal/connection.ts';
-import { installSdkLogging } from './temporal/runtime.ts';
+import { installSdkRuntime } from './temporal/runtime.ts';
 import { createWorker } from './temporal/worker.ts';
 
 const settings = loadSettings();
 const log = createLogger('worker', settings.LOG_LEVEL);
-installSdkLogging(log);
+installSdkRuntime(log, settings.ETL_WORKER_METRICS_ADDRESS);
 const db = await openDatabase(requireDatabaseUrl(settings));
 const target = temporalTarget();
 const connection = await NativeConnection.connect(target.connectionOptions);

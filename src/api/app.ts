@@ -39,13 +39,13 @@ export function createApp({ db, temporal, log }: ApiDeps): express.Express {
   app.use(pinoHttp({ logger: log, genReqId: (_req, res) => res.locals.requestId as string }));
 
   app.get('/health', async (_req, res) => {
-    const [database, temporalStatus, last] = await Promise.all([
+    const [database, temporalStatus] = await Promise.all([
       db.pool.query('SELECT 1').then(() => 'up' as const, () => 'down' as const),
       temporal.connection
         .withDeadline(Date.now() + 2000, () => temporal.workflowService.getSystemInfo({}))
         .then(() => 'up' as const, () => 'down' as const),
-      lastRun(db.em()).catch(() => null),
     ]);
+    const last = database === 'up' ? await lastRun(db.em()) : null;
     const status = database === 'up' && temporalStatus === 'up' ? 'ok' : 'degraded';
     res.status(database === 'up' ? 200 : 503).json({
       status,

@@ -18,7 +18,7 @@ export async function listRecords(em: EntityManager, filter: RecordFilter): Prom
 }
 
 export async function lastRun(em: EntityManager): Promise<{ run: IRun; sources: IRunSource[] } | null> {
-  const run = await em.findOne(Run, {}, { orderBy: { id: 'desc' } });
+  const [run] = await em.find(Run, {}, { orderBy: { id: 'desc' }, limit: 1 });
   if (!run) return null;
   const sources = await em.find(RunSource, { run: run.id }, { orderBy: { sourceId: 'asc' } });
   return { run, sources };

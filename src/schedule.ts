@@ -1,0 +1,19 @@
+// Applies the `etl-ingest` schedule (create or update, keeping its pause state) and exits.
+// `node src/schedule.ts --trigger` also starts one run now. Used by docker compose; make dev calls the same code.
+import { createLogger } from './logger.ts';
+import { loadSettings } from './settings.ts';
+import { connectClient } from './temporal/connection.ts';
+import { applySchedule } from './temporal/schedule.ts';
+
+const settings = loadSettings();
+const log = createLogger('schedule', settings.LOG_LEVEL);
+const client = await connectClient();
+try {
+  await applySchedule(client, settings, log);
+  if (process.argv.includes('--trigger')) {
+    await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
+    log.info({ scheduleId: settings.ETL_SCHEDULE_ID }, 'run triggered');
+  }
+} finally {
+  await client.connection.close();
+}
