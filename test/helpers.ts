@@ -68,3 +68,15 @@ let queueCounter = 0;
 export function taskQueue(name: string): string {
   return `test-${name}-${process.pid}-${++queueCounter}`;
 }
+
+export interface JsonResponse {
+  status: number;
+  headers: Headers;
+  // response bodies are checked field by field by the tests
+  body: any;
+}
+
+export async function fetchJson(url: string, init?: RequestInit): Promise<JsonResponse> {
+  const res = await fetch(url, init);
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}

@@ -15,7 +15,7 @@ import { loadSettings, projectRoot } from '../../src/settings.ts';
 import { applySchedule } from '../../src/temporal/schedule.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
-import { quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
+import { fetchJson, quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
 
 const run = promisify(execFile);
 
@@ -69,19 +69,19 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     const runRow = (await db.pool.query('SELECT workflow_id, status FROM run WHERE id = $1', [summary.runId])).rows[0];
     assert.deepEqual(runRow, { workflow_id: workflowId, status: 'succeeded' });
 
-    const page = await (await fetch(`${baseUrl}/data?limit=10&source=csv-assets`)).json();
+    const { body: page } = await fetchJson(`${baseUrl}/data?limit=10&source=csv-assets`);
     assert.equal(page.total, 50);
     assert.equal(page.data.length, 10);
     assert.equal(page.data[0].source, 'csv-assets');
     assert.ok(page.request_id);
     assert.equal(typeof page.api_latency_ms, 'number');
-    const btc = await (await fetch(`${baseUrl}/data?symbol=btc`)).json();
+    const { body: btc } = await fetchJson(`${baseUrl}/data?symbol=btc`);
     assert.deepEqual(btc.data.map((r: { source_key: string; price_usd: string }) => [r.source_key, r.price_usd]), [['bitcoin', '32797']]);
 
     const listed = await cli('workflow', 'list', '--query', `WorkflowId = '${workflowId}'`);
     assert.match(listed.stdout, /Completed/);
 
-    const health = await (await fetch(`${baseUrl}/health`)).json();
+    const { body: health } = await fetchJson(`${baseUrl}/health`);
     assert.deepEqual([health.status, health.database, health.temporal], ['ok', 'up', 'up']);
     assert.equal(health.last_run.workflow_id, workflowId);
   });

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { createApp } from '../../src/api/app.ts';
 import type { Database } from '../../src/db/orm.ts';
 import { freePort } from '../setup.ts';
-import { quietLog, testDatabase, truncateAll } from '../helpers.ts';
+import { fetchJson, quietLog, testDatabase, truncateAll } from '../helpers.ts';
 
 async function serve(db: Database, temporal: Client): Promise<{ server: Server; url: string }> {
   const server = createApp({ db, temporal, log: quietLog }).listen(0, '127.0.0.1');
@@ -43,8 +43,8 @@ describe('API (real PostgreSQL)', () => {
   });
 
   const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(url + path, { headers });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', requestId: res.headers.get('x-request-id'), body: await res.json() };
+    const res = await fetchJson(url + path, { headers });
+    return { ...res, type: res.headers.get('content-type') ?? '', requestId: res.headers.get('x-request-id') };
   };
 
   it('GET /data pages through live records with limit and offset, newest id last', async () => {
@@ -114,9 +114,9 @@ describe('API (real PostgreSQL)', () => {
     const broken = { ...db, pool: down } as Database;
     const other = await serve(broken, temporal);
     try {
-      const res = await fetch(`${other.url}/health`);
+      const res = await fetchJson(`${other.url}/health`);
       assert.equal(res.status, 503);
-      assert.equal((await res.json()).database, 'down');
+      assert.equal(res.body.database, 'down');
     } finally {
       other.server.close();
       await down.end();
