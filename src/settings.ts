@@ -22,6 +22,9 @@ const schema = z.object({
   ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
   ETL_WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'host:port').default('127.0.0.1:9464'),
+  /** The local source server (demo payloads over HTTP, with fault knobs) that make dev starts. */
+  ETL_SOURCE_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  ETL_SOURCE_SERVER_ROOT: z.string().default(path.join(projectRoot, 'data', 'demo')),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
