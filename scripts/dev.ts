@@ -1,7 +1,8 @@
 // `make dev`: the whole pipeline on one machine with embedded defaults. Starts PostgreSQL (embedded,
 // unless DATABASE_URL is set), migrates, starts the Temporal dev server with its Web UI (unless
-// TEMPORAL_ADDRESS is set), the worker and the API, applies the `etl-ingest` schedule, triggers a first
-// run and prints the URLs. Ctrl-C stops every child it started, API first and PostgreSQL last.
+// TEMPORAL_ADDRESS is set), the local source server with the demo payloads, the worker and the API,
+// applies the `etl-ingest` schedule, triggers a first run and prints the URLs. Ctrl-C stops every child
+// it started, API first and PostgreSQL last.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -33,7 +34,12 @@ async function main(): Promise<void> {
   const temporalCli = process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal');
   const uiPort = Number(new URL(settings.TEMPORAL_UI_URL).port || 8233);
 
-  await assertPortsFree([settings.PORT, ...(process.env.TEMPORAL_ADDRESS ? [] : [7233, uiPort]), ...(process.env.DATABASE_URL ? [] : [settings.ETL_EMBEDDED_PG_PORT])]);
+  await assertPortsFree([
+    settings.PORT,
+    settings.ETL_SOURCE_SERVER_PORT,
+    ...(process.env.TEMPORAL_ADDRESS ? [] : [7233, uiPort]),
+    ...(process.env.DATABASE_URL ? [] : [settings.ETL_EMBEDDED_PG_PORT]),
+  ]);
 
   if (!env.DATABASE_URL) {
     const pg = watch('postgres', fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -55,6 +61,10 @@ async function main(): Promise<void> {
     env.TEMPORAL_ADDRESS = '127.0.0.1:7233';
   }
   const client = await retry('Temporal', () => connectClient(), 60);
+  start('source-server', process.execPath, [path.join(projectRoot, 'src', 'sourceserver', 'main.ts')], env);
+  // the demo sources file points at ${ETL_SOURCE_SERVER_URL}
+  env.ETL_SOURCE_SERVER_URL ??= `http://127.0.0.1:${settings.ETL_SOURCE_SERVER_PORT}`;
+  await retry('source server', async () => void (await fetch(`${env.ETL_SOURCE_SERVER_URL}/_control/faults`)), 30);
   start('worker', process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], env);
   start('api', process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], env);
 
@@ -68,6 +78,7 @@ async function main(): Promise<void> {
   log.info(
     {
       api: `${api}/health  ${api}/data`,
+      sourceServer: env.ETL_SOURCE_SERVER_URL,
       temporalUi: `${settings.TEMPORAL_UI_URL}/namespaces/default/schedules/${settings.ETL_SCHEDULE_ID}`,
       temporal: env.TEMPORAL_ADDRESS,
       triggerARun: `${path.relative(process.cwd(), temporalCli) || temporalCli} schedule trigger --schedule-id ${settings.ETL_SCHEDULE_ID}`,

@@ -46,6 +46,11 @@ export const RunSource = defineEntity({
     restored: p.integer().default(0),
     softDeleted: p.integer().default(0),
     deleteGuard: p.text().nullable(),
+    driftEvents: p.integer().default(0),
+    /** The fields and value types this run's payload had (schema drift compares it with the previous run's). */
+    observedSchema: p.json<Record<string, string>>().nullable(),
+    /** Where each unified field came from, with its confidence, and the columns left unmapped. */
+    fieldMapping: p.json<Record<string, unknown>>().nullable(),
     error: p.text().nullable(),
     /** Set in the merge transaction: a retried merge returns these counts instead of merging twice. */
     mergedAt: p.datetime().nullable(),
@@ -67,6 +72,8 @@ export const SourceState = defineEntity({
     etag: p.text().nullable(),
     lastModified: p.text().nullable(),
     lastRunId: p.bigint('number').nullable(),
+    /** Renames accepted under drift policy evolve: old source field → new one. */
+    fieldRenames: p.json<Record<string, string>>().default('{}'),
     updatedAt: p.datetime().defaultRaw('now()'),
   },
 });
@@ -90,6 +97,8 @@ export const RawPayload = defineEntity({
     sizeBytes: p.bigint('number').default(0),
     pageCount: p.integer().default(0),
     sameAsPayloadId: p.bigint('number').nullable(),
+    /** Why the documents are not the whole source (e.g. a page cap); such a payload never deletes anything. */
+    incompleteReason: p.text().nullable(),
     storedAt: p.datetime().nullable(),
   },
   uniques: [{ properties: ['runId', 'sourceId'] }],
@@ -194,7 +203,30 @@ export const Quarantine = defineEntity({
   uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'] }],
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine];
+export const DRIFT_CHANGES = ['added', 'removed', 'type_changed', 'renamed'] as const;
+export const DRIFT_ACTIONS = ['applied', 'reported', 'quarantined'] as const;
+
+/** One difference between a run's observed schema and the previous run's, and what the drift policy did. */
+export const DriftEvent = defineEntity({
+  name: 'DriftEvent',
+  tableName: 'drift_event',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    runId: p.bigint('number'),
+    sourceId: p.text(),
+    change: p.enum(DRIFT_CHANGES),
+    field: p.text(),
+    previousField: p.text().nullable(),
+    previousType: p.text().nullable(),
+    currentType: p.text().nullable(),
+    confidence: p.double().nullable(),
+    action: p.enum(DRIFT_ACTIONS),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
+});
+
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

@@ -92,9 +92,10 @@ export interface OrphanCounts {
 /**
  * Soft-deletes live records of a snapshot source that this run's complete fetch no longer contains.
  * A record quarantined in this run is not an orphan: it is still in the source, just unreadable.
- * The delete guard holds every delete when they would exceed maxDeleteRatio of the live records.
+ * The delete guard holds every delete when the snapshot is incomplete, when a quarantined record has no
+ * key (it could be any of the orphans), or when the deletes would exceed maxDeleteRatio of the live records.
  */
-export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, maxDeleteRatio: number): Promise<OrphanCounts> {
+export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, maxDeleteRatio: number, incompleteReason: string | null): Promise<OrphanCounts> {
   return transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
     const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_at: Date | null }>(
@@ -124,7 +125,9 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     );
     const unidentified = keyless.rows[0]!.n;
     let result: OrphanCounts = { softDeleted: 0, deleteGuard: null };
-    if (orphans > 0 && unidentified > 0) {
+    if (orphans > 0 && incompleteReason) {
+      result.deleteGuard = `held ${orphans} deletes: the snapshot is incomplete (${incompleteReason})`;
+    } else if (orphans > 0 && unidentified > 0) {
       result.deleteGuard = `held ${orphans} deletes: ${unidentified} quarantined records have no key, so any orphan may be one of them`;
     } else if (orphans > 0 && orphans > live * maxDeleteRatio) {
       result.deleteGuard = `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(maxDeleteRatio)}`;

@@ -41,16 +41,32 @@ export interface LandedMeta {
   sizeBytes: number;
   pageCount: number;
   notModified: boolean;
+  incompleteReason: string | null;
 }
 
 /** Records what was fetched. The payload stays `landing` until storeRaw makes it immutable. */
 export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta): Promise<void> {
   await db.query(
     `UPDATE raw_payload SET url = $2, http_status = $3, content_type = $4, etag = $5, last_modified = $6,
-       content_hash = $7, size_bytes = $8, page_count = $9, status = CASE WHEN $10 THEN 'not_modified' ELSE status END
+       content_hash = $7, size_bytes = $8, page_count = $9, status = CASE WHEN $10 THEN 'not_modified' ELSE status END,
+       incomplete_reason = $11
      WHERE id = $1 AND status = 'landing'`,
-    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.contentHash, meta.sizeBytes, meta.pageCount, meta.notModified],
+    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.contentHash, meta.sizeBytes, meta.pageCount, meta.notModified, meta.incompleteReason],
   );
+}
+
+/** What an earlier attempt already landed, for a retried fetch that finds its payload stored. */
+export async function landedSummary(db: Queryable, payloadId: number): Promise<{ payloadId: number; bytes: number; pages: number; notModified: boolean }> {
+  const { rows } = await db.query<{ size_bytes: string; page_count: number; status: string }>('SELECT size_bytes, page_count, status FROM raw_payload WHERE id = $1', [payloadId]);
+  const row = rows[0]!;
+  return { payloadId, bytes: Number(row.size_bytes), pages: row.page_count, notModified: row.status === 'not_modified' };
+}
+
+/** The payload's origin and media type, needed to read its documents back. */
+export async function payloadInfo(db: Queryable, payloadId: number): Promise<{ url: string; contentType: string | null; incompleteReason: string | null; status: string }> {
+  const { rows } = await db.query('SELECT url, content_type AS "contentType", incomplete_reason AS "incompleteReason", status FROM raw_payload WHERE id = $1', [payloadId]);
+  if (!rows[0]) throw new Error(`raw payload ${payloadId} does not exist`);
+  return rows[0];
 }
 
 export interface StoredPayload {

@@ -4,11 +4,10 @@ import { once } from 'node:events';
 import type { Pool, PoolClient } from 'pg';
 import type { Queryable } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
-import { RECORD_FIELDS, type NormalizedRecord } from '../normalize/record.ts';
+import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/record.ts';
 
-const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/(\d+)/g, '_$1');
-/** stage_record's record columns, in RECORD_FIELDS order (volume24hUsd → volume_24h_usd). */
-export const RECORD_COLUMNS = RECORD_FIELDS.map(snake);
+/** stage_record's record columns, in RECORD_FIELDS order. */
+export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
 const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'content_hash', 'raw_payload_id', 'raw_position'];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
 

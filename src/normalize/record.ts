@@ -2,7 +2,7 @@
 // with the messages below as its reason; nothing is dropped silently and nothing is guessed.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ValueError, parseDecimal, parseInteger, parseText, parseTimestamp } from './values.ts';
+import { ValueError, parseDecimal, parseInteger, parseText, parseTimestamp, type DateFormat } from './values.ts';
 
 export type RecordKind = 'asset' | 'article';
 
@@ -34,6 +34,19 @@ export const RECORD_FIELDS = [
   'totalSupply', 'maxSupply', 'percentChange24h', 'title', 'url', 'summary', 'author', 'publishedAt', 'sourceUpdatedAt',
 ] as const satisfies readonly (keyof NormalizedRecord)[];
 
+export type UnifiedField = Exclude<(typeof RECORD_FIELDS)[number], 'kind'>;
+
+/** camelCase field → its snake_case name in SQL, the API and the sources file (volume24hUsd → volume_24h_usd). */
+export const toSnake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/(\d+)/g, '_$1');
+
+/** Every field a source can map into, with its snake_case name. */
+export const UNIFIED_FIELDS = RECORD_FIELDS.filter((f): f is UnifiedField => f !== 'kind').map((field) => ({ field, snake: toSnake(field) }));
+const bySnake = new Map(UNIFIED_FIELDS.map((f) => [f.snake, f.field]));
+export const snakeToField = (name: string): UnifiedField | undefined => bySnake.get(name);
+
+/** The fields each kind requires: without a source for them, a payload cannot be read at all. */
+export const REQUIRED_FIELDS: Record<RecordKind, UnifiedField[]> = { asset: ['sourceKey', 'symbol'], article: ['sourceKey', 'title'] };
+
 // A preprocess step turns source text into a typed value; a ValueError becomes a zod issue on that field.
 function cleaned<T>(parse: (value: unknown) => T | null, inner: z.ZodType<T>) {
   return z.unknown().transform((value, ctx): T | null => {
@@ -55,47 +68,54 @@ function cleaned<T>(parse: (value: unknown) => T | null, inner: z.ZodType<T>) {
 const nonNegative = z.string().refine((d) => !d.startsWith('-'), 'must not be negative');
 const decimal = cleaned(parseDecimal, z.string());
 const amount = cleaned(parseDecimal, nonNegative);
-const timestamp = cleaned(parseTimestamp, z.string());
 const text = (max: number) => cleaned(parseText, z.string().max(max));
 const required = <T>(schema: z.ZodType<T | null>) => schema.refine((v) => v !== null, 'is required');
 
-const assetSchema = z.object({
-  kind: z.literal('asset'),
-  sourceKey: required(text(200)),
-  symbol: required(cleaned(parseText, z.string().max(40).transform((s) => s.toUpperCase()))),
-  name: text(200),
-  rank: cleaned(parseInteger, z.number().int().positive()),
-  priceUsd: amount,
-  marketCapUsd: amount,
-  volume24hUsd: amount,
-  circulatingSupply: amount,
-  totalSupply: amount,
-  maxSupply: amount,
-  percentChange24h: decimal,
-  sourceUpdatedAt: timestamp,
-});
+function schemasFor(dateFormat: DateFormat) {
+  const timestamp = cleaned((v) => parseTimestamp(v, dateFormat), z.string());
+  return {
+    asset: z.object({
+      kind: z.literal('asset'),
+      sourceKey: required(text(200)),
+      symbol: required(cleaned(parseText, z.string().max(40).transform((s) => s.toUpperCase()))),
+      name: text(200),
+      rank: cleaned(parseInteger, z.number().int().positive()),
+      priceUsd: amount,
+      marketCapUsd: amount,
+      volume24hUsd: amount,
+      circulatingSupply: amount,
+      totalSupply: amount,
+      maxSupply: amount,
+      percentChange24h: decimal,
+      sourceUpdatedAt: timestamp,
+    }),
+    article: z.object({
+      kind: z.literal('article'),
+      sourceKey: required(text(500)),
+      title: required(text(1000)),
+      url: text(2000),
+      summary: text(20000),
+      author: text(500),
+      publishedAt: timestamp,
+      sourceUpdatedAt: timestamp,
+    }),
+  };
+}
 
-const articleSchema = z.object({
-  kind: z.literal('article'),
-  sourceKey: required(text(500)),
-  title: required(text(1000)),
-  url: text(2000),
-  summary: text(20000),
-  author: text(500),
-  publishedAt: timestamp,
-  sourceUpdatedAt: timestamp,
-});
+// one zod schema per declared date format, built once
+const schemaCache = new Map<DateFormat, ReturnType<typeof schemasFor>>();
+const schemas = (dateFormat: DateFormat) => schemaCache.get(dateFormat) ?? schemaCache.set(dateFormat, schemasFor(dateFormat)).get(dateFormat)!;
 
 const EMPTY = Object.fromEntries(RECORD_FIELDS.map((f) => [f, null])) as unknown as NormalizedRecord;
 
 export type Validation = { ok: true; record: NormalizedRecord } | { ok: false; reason: string };
 
-/** Validates a candidate record (field name → source value) against the unified schema. */
-export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>): Validation {
+/** Validates a candidate record (unified field name → source value) against the unified schema. */
+export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, dateFormat: DateFormat = 'auto'): Validation {
   // a field the source does not have is null, like an empty one
-  const result = (kind === 'asset' ? assetSchema : articleSchema).safeParse({ ...EMPTY, ...candidate, kind });
+  const result = schemas(dateFormat)[kind].safeParse({ ...EMPTY, ...candidate, kind });
   if (!result.success) {
-    const reason = result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')} ${i.message}` : i.message)).join('; ');
+    const reason = result.error.issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
     return { ok: false, reason };
   }
   return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord };

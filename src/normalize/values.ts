@@ -26,7 +26,9 @@ export function parseDecimal(value: unknown): string | null {
   }
   if (typeof value === 'bigint') return value.toString();
   if (typeof value !== 'string') throw new ValueError(`not a number: ${JSON.stringify(value)}`);
-  let text = value.trim().replace(/^[$€£]\s*/, '').replace(/^([-+])[$€£]\s*/, '$1');
+  // a leading $ is noise on a USD figure; any other currency sign means the value is not in USD at all
+  if (/^[-+]?\s*(€|£|¥|EUR|GBP|JPY)/i.test(value.trim())) throw new ValueError(`not in USD: ${JSON.stringify(value)}`);
+  let text = value.trim().replace(/^(US)?\$\s*/, '').replace(/^([-+])(US)?\$\s*/, '$1');
   const suffix = /^(.*\d)\s*([kKmMbBtT])$/.exec(text);
   let exponent = 0;
   if (suffix) {
@@ -47,8 +49,33 @@ export function parseInteger(value: unknown): number | null {
   return n;
 }
 
-/** An ISO-8601 UTC timestamp, from ISO text (with or without zone: no zone means UTC) or epoch s/ms. */
-export function parseTimestamp(value: unknown): string | null {
+/**
+ * Date formats a source may declare for its timestamps. `auto` (the default) accepts only unambiguous
+ * spellings: ISO-8601 (no zone means UTC), epoch seconds or milliseconds, and RFC 822/1123 dates as feeds
+ * write them. `03-04-2021` is ambiguous, so a CSV with such dates must declare dd-mm-yyyy or mm-dd-yyyy.
+ */
+export const DATE_FORMATS = ['auto', 'dd-mm-yyyy', 'mm-dd-yyyy', 'dd/mm/yyyy', 'mm/dd/yyyy', 'dd.mm.yyyy', 'mon dd, yyyy'] as const;
+export type DateFormat = (typeof DATE_FORMATS)[number];
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+// RFC 822 zones plus common unambiguous abbreviations; ambiguous ones (IST, CST in Asia, ...) are refused
+const ZONES: Record<string, number> = {
+  UT: 0, UTC: 0, GMT: 0, Z: 0, WET: 0, EST: -5, EDT: -4, CST: -6, CDT: -5, MST: -7, MDT: -6, PST: -8, PDT: -7,
+  AKST: -9, AKDT: -8, HST: -10, WEST: 1, BST: 1, CET: 1, CEST: 2, EET: 2, EEST: 3, MSK: 3, HKT: 8, SGT: 8,
+  JST: 9, KST: 9, AEST: 10, AEDT: 11, NZST: 12, NZDT: 13,
+};
+const TIME = String.raw`(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?`;
+const DECLARED: Record<Exclude<DateFormat, 'auto'>, { pattern: RegExp; order: ['d' | 'm' | 'y', 'd' | 'm' | 'y', 'd' | 'm' | 'y'] }> = {
+  'dd-mm-yyyy': { pattern: new RegExp(`^(\\d{1,2})-(\\d{1,2})-(\\d{4})${TIME}$`), order: ['d', 'm', 'y'] },
+  'mm-dd-yyyy': { pattern: new RegExp(`^(\\d{1,2})-(\\d{1,2})-(\\d{4})${TIME}$`), order: ['m', 'd', 'y'] },
+  'dd/mm/yyyy': { pattern: new RegExp(`^(\\d{1,2})/(\\d{1,2})/(\\d{4})${TIME}$`), order: ['d', 'm', 'y'] },
+  'mm/dd/yyyy': { pattern: new RegExp(`^(\\d{1,2})/(\\d{1,2})/(\\d{4})${TIME}$`), order: ['m', 'd', 'y'] },
+  'dd.mm.yyyy': { pattern: new RegExp(`^(\\d{1,2})\\.(\\d{1,2})\\.(\\d{4})${TIME}$`), order: ['d', 'm', 'y'] },
+  'mon dd, yyyy': { pattern: new RegExp(`^([A-Za-z]{3})[a-z]*\\.? (\\d{1,2}),? (\\d{4})${TIME}$`), order: ['m', 'd', 'y'] },
+};
+
+/** An ISO-8601 UTC timestamp from what a source wrote, read in the source's declared format. */
+export function parseTimestamp(value: unknown, format: DateFormat = 'auto'): string | null {
   if (isMissing(value)) return null;
   if (typeof value === 'number' || (typeof value === 'string' && /^\d{9,13}(\.\d+)?$/.test(value.trim()))) {
     const n = Number(value);
@@ -56,14 +83,53 @@ export function parseTimestamp(value: unknown): string | null {
     return toIso(new Date(n < 1e11 ? n * 1000 : n), value);
   }
   if (typeof value !== 'string') throw new ValueError(`not a timestamp: ${JSON.stringify(value)}`);
-  const text = value.trim();
+  const text = value.replace(/\s+/g, ' ').trim();
+  if (format !== 'auto') return declared(text, format, value);
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(text)) {
     return toIso(new Date(text.length === 10 ? `${text}T00:00:00Z` : `${text.replace(' ', 'T')}Z`), value);
   }
-  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text)) {
-    return toIso(new Date(text.replace(' ', 'T')), value);
+  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)? ?(Z|[+-]\d{2}:?\d{2})$/i.test(text)) {
+    return toIso(new Date(text.replace(' ', 'T').replace(/ (?=[Z+-])/i, '').replace(/([+-]\d{2})(\d{2})$/, '$1:$2')), value);
   }
-  throw new ValueError(`not a timestamp: ${JSON.stringify(value)}`);
+  return rfc822(text, value);
+}
+
+function declared(text: string, format: Exclude<DateFormat, 'auto'>, original: unknown): string {
+  const { pattern, order } = DECLARED[format];
+  const m = pattern.exec(text);
+  if (!m) throw new ValueError(`not a ${format} date: ${JSON.stringify(original)}`);
+  const part = (p: 'd' | 'm' | 'y') => m[order.indexOf(p) + 1]!;
+  const month = format === 'mon dd, yyyy' ? MONTHS.indexOf(part('m').toLowerCase()) + 1 : Number(part('m'));
+  return utc(Number(part('y')), month, Number(part('d')), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), 0, original);
+}
+
+// RFC 822 as feeds write it: "Wed, 02 Oct 2002 13:00:00 GMT", "9 Oct 2019 08:00 +0530", "03 Apr 02 1500 GMT".
+function rfc822(text: string, original: unknown): string {
+  const m = /^(?:[A-Za-z]{3,9},? )?(\d{1,2}) ([A-Za-z]{3})[a-z]*\.? (\d{4}|\d{2}) (\d{1,2}):?(\d{2})(?::?(\d{2}))?(?: ?([A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?$/.exec(text);
+  if (!m) throw new ValueError(`not a timestamp: ${JSON.stringify(original)}`);
+  const month = MONTHS.indexOf(m[2]!.toLowerCase()) + 1;
+  const year = m[3]!.length === 2 ? (Number(m[3]) < 50 ? 2000 : 1900) + Number(m[3]) : Number(m[3]);
+  const zone = m[7];
+  let offsetMinutes = 0;
+  if (zone && /^[+-]/.test(zone)) {
+    const digits = zone.replace(':', '');
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  } else if (zone) {
+    const hours = ZONES[zone.toUpperCase()];
+    if (hours === undefined) throw new ValueError(`unknown or ambiguous time zone ${zone} in ${JSON.stringify(original)}`);
+    offsetMinutes = hours * 60;
+  }
+  return utc(year, month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0), offsetMinutes, original);
+}
+
+function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, offsetMinutes: number, original: unknown): string {
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000);
+  // Date.UTC rolls 31 Feb over into March: a date that does not round-trip did not exist
+  const local = new Date(date.getTime() + offsetMinutes * 60_000);
+  if (month < 1 || local.getUTCMonth() !== month - 1 || local.getUTCDate() !== day || hour > 23 || minute > 59 || second > 60) {
+    throw new ValueError(`not a valid date: ${JSON.stringify(original)}`);
+  }
+  return date.toISOString();
 }
 
 function toIso(date: Date, original: unknown): string {

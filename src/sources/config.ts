@@ -1,12 +1,20 @@
 // The sources file (YAML): which sources a run ingests and how. Validated with zod; every error names
 // the file, the source and the field, because an operator fixes it by editing exactly that line.
+// `${VAR}` and `${VAR:-default}` are replaced from the environment before parsing (never secrets: those
+// are named by `auth.env` and read at request time).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { UNIFIED_FIELDS, snakeToField, type UnifiedField } from '../normalize/record.ts';
+import { DATE_FORMATS, type DateFormat } from '../normalize/values.ts';
 
-export const SOURCE_KINDS = ['csv'] as const;
+export const SOURCE_KINDS = ['coinpaprika', 'coingecko', 'csv', 'rss'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
+
+const unifiedFieldName = z.string().refine((name) => snakeToField(name) !== undefined, {
+  message: `not a unified field; one of ${UNIFIED_FIELDS.map((f) => f.snake).join(', ')}`,
+});
 
 const sourceSchema = z
   .object({
@@ -14,53 +22,78 @@ const sourceSchema = z
     kind: z.enum(SOURCE_KINDS),
     /** http(s) URL, or a file path relative to the sources file. */
     url: z.string().min(1),
+    /** A secret sent as a header; only the environment variable's name is written here. */
+    auth: z
+      .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), header: z.string().min(1), required: z.boolean().default(true) })
+      .strict()
+      .optional(),
+    rate_limit: z.object({ requests_per_second: z.number().positive() }).strict().optional(),
     /** snapshot: each complete fetch is the whole truth, records gone from it are soft-deleted. never: keep everything. */
     delete_policy: z.enum(['snapshot', 'never']).default('snapshot'),
     /** Largest share of a source's live records one run may soft-delete before the delete guard holds them. */
     max_delete_ratio: z.number().min(0).max(1).default(0.2),
+    /** evolve: apply confident renames; warn: only report; freeze: quarantine the records a change affects. */
+    drift_policy: z.enum(['evolve', 'warn', 'freeze']).default('warn'),
+    /** unified field (snake_case) → source field, when automatic mapping gets it wrong. */
+    mapping: z.record(unifiedFieldName, z.string().min(1)).default({}),
+    http: z
+      .object({
+        timeout_ms: z.number().int().positive().default(30_000),
+        max_bytes: z.number().int().positive().default(512 * 1024 * 1024),
+      })
+      .strict()
+      .default({ timeout_ms: 30_000, max_bytes: 512 * 1024 * 1024 }),
+    /** coingecko: results per page (the API's maximum is 250) and a safety cap on pages. */
+    paging: z.object({ per_page: z.number().int().min(1).max(250).default(250), max_pages: z.number().int().positive().default(100) }).strict().optional(),
     csv: z
       .object({
         delimiter: z.string().min(1).max(1).optional(),
         encoding: z.enum(['utf8', 'utf16le', 'latin1']).optional(),
+        date_format: z.enum(DATE_FORMATS).optional(),
       })
       .strict()
       .default({}),
   })
   .strict();
 
-const fileSchema = z
-  .object({ sources: z.array(z.unknown()).min(1, 'at least one source') })
-  .strict();
+const fileSchema = z.object({ sources: z.array(z.unknown()).min(1, 'at least one source') }).strict();
 
 export interface SourceConfig {
   id: string;
   kind: SourceKind;
   /** Absolute file path or http(s) URL. */
   location: { type: 'file'; path: string } | { type: 'http'; url: string };
+  auth?: { env: string; header: string; required: boolean };
+  requestsPerSecond?: number;
   deletePolicy: 'snapshot' | 'never';
   maxDeleteRatio: number;
-  csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1' };
+  driftPolicy: 'evolve' | 'warn' | 'freeze';
+  mapping: Partial<Record<UnifiedField, string>>;
+  http: { timeoutMs: number; maxBytes: number };
+  paging: { perPage: number; maxPages: number };
+  csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1'; dateFormat?: DateFormat };
 }
 
 export class SourcesConfigError extends Error {
   override name = 'SourcesConfigError';
 }
 
-export function loadSourcesConfig(file: string): SourceConfig[] {
+export function loadSourcesConfig(file: string, env: NodeJS.ProcessEnv = process.env): SourceConfig[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw new SourcesConfigError(`${file}: cannot read the sources file (${(error as Error).message})`);
   }
-  return parseSourcesConfig(text, file);
+  return parseSourcesConfig(text, file, env);
 }
 
-export function parseSourcesConfig(text: string, file: string): SourceConfig[] {
+export function parseSourcesConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): SourceConfig[] {
   let document: unknown;
   try {
-    document = parseYaml(text);
+    document = parseYaml(interpolate(text, file, env));
   } catch (error) {
+    if (error instanceof SourcesConfigError) throw error;
     throw new SourcesConfigError(`${file}: not valid YAML (${(error as Error).message})`);
   }
   const top = fileSchema.safeParse(document);
@@ -68,27 +101,43 @@ export function parseSourcesConfig(text: string, file: string): SourceConfig[] {
 
   const seen = new Set<string>();
   return top.data.sources.map((entry, index) => {
-    const label = typeof (entry as { id?: unknown })?.id === 'string' ? `source '${(entry as { id: string }).id}'` : `sources[${index}]`;
+    const id = (entry as { id?: unknown } | null)?.id;
+    const label = typeof id === 'string' ? `source '${id}'` : `sources[${index}]`;
     const parsed = sourceSchema.safeParse(entry);
     if (!parsed.success) throw new SourcesConfigError(`${file}: ${label}: ${describe(parsed.error.issues)}`);
     const s = parsed.data;
     if (seen.has(s.id)) throw new SourcesConfigError(`${file}: ${label}: field 'id': duplicate source id`);
     seen.add(s.id);
+    const http = /^https?:\/\//i.test(s.url);
+    if (!http && s.kind !== 'csv' && s.kind !== 'rss') {
+      throw new SourcesConfigError(`${file}: ${label}: field 'url': a ${s.kind} source needs an http(s) URL`);
+    }
     return {
       id: s.id,
       kind: s.kind,
-      location: /^https?:\/\//i.test(s.url)
-        ? { type: 'http', url: s.url }
-        : { type: 'file', path: path.resolve(path.dirname(file), s.url) },
+      location: http ? { type: 'http', url: s.url } : { type: 'file', path: path.resolve(path.dirname(file), s.url) },
+      auth: s.auth,
+      requestsPerSecond: s.rate_limit?.requests_per_second,
       deletePolicy: s.delete_policy,
       maxDeleteRatio: s.max_delete_ratio,
-      csv: s.csv,
+      driftPolicy: s.drift_policy,
+      mapping: Object.fromEntries(Object.entries(s.mapping).map(([field, from]) => [snakeToField(field)!, from])),
+      http: { timeoutMs: s.http.timeout_ms, maxBytes: s.http.max_bytes },
+      paging: { perPage: s.paging?.per_page ?? 250, maxPages: s.paging?.max_pages ?? 100 },
+      csv: { delimiter: s.csv.delimiter, encoding: s.csv.encoding, dateFormat: s.csv.date_format },
     } satisfies SourceConfig;
   });
 }
 
+function interpolate(text: string, file: string, env: NodeJS.ProcessEnv): string {
+  return text.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+    if (fallback !== undefined) return fallback;
+    throw new SourcesConfigError(`${file}: \${${name}} is not set and has no default (write \${${name}:-default})`);
+  });
+}
+
 function describe(issues: z.core.$ZodIssue[]): string {
-  return issues
-    .map((i) => (i.path.length ? `field '${i.path.join('.')}': ${i.message}` : i.message))
-    .join('; ');
+  return issues.map((i) => (i.path.length ? `field '${i.path.join('.')}': ${i.message}` : i.message)).join('; ');
 }

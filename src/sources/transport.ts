@@ -1,27 +1,26 @@
-// Opens a source location as a fetched document. Files are read as a stream in 1 MiB chunks so that
-// no payload is held whole in memory; their validators come from the file's size and modification time.
+// Opens a source location, a local file or an http(s) URL, as one fetched document. Files are streamed in
+// 1 MiB chunks so no payload is held whole in memory; their validators come from size and modification time.
 import fs from 'node:fs';
 import type { SourceConfig } from './config.ts';
+import { httpGet } from './http.ts';
 import { PermanentSourceError, type FetchContext, type FetchedDocument } from './types.ts';
 
 export const CHUNK_BYTES = 1 << 20;
 
-export async function openLocation(source: SourceConfig, context: FetchContext, contentType: string): Promise<FetchedDocument> {
+/** `accept`: the media types an http source may answer with; the first is reported for a file. */
+export async function openLocation(source: SourceConfig, context: FetchContext, accept: string[]): Promise<FetchedDocument> {
   const { location } = source;
-  if (location.type === 'http') {
-    throw new PermanentSourceError(`source '${source.id}': http(s) locations are not supported yet (${location.url})`);
-  }
+  if (location.type === 'http') return httpGet({ source, url: location.url, accept, validators: context.validators, signal: context.signal });
   const stat = await fs.promises.stat(location.path).catch((error: NodeJS.ErrnoException) => {
     const message = `source '${source.id}': cannot read ${location.path} (${error.code ?? error.message})`;
     throw error.code === 'ENOENT' || error.code === 'EACCES' ? new PermanentSourceError(message) : new Error(message);
   });
-  const lastModified = stat.mtime.toUTCString();
   return {
     url: `file://${location.path}`,
     httpStatus: null,
-    contentType,
+    contentType: accept[0] ?? null,
     etag: `"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`,
-    lastModified,
+    lastModified: stat.mtime.toUTCString(),
     notModified: false,
     body: fs.createReadStream(location.path, { highWaterMark: CHUNK_BYTES, signal: context.signal }),
   };

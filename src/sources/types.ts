@@ -2,10 +2,10 @@
 // reading turns stored bytes back into records. Keeping the two apart is what lets a run resume,
 // and a past payload be re-normalized later, without calling the source again.
 import type { Readable } from 'node:stream';
-import type { RecordKind } from '../normalize/record.ts';
+import type { RecordKind, UnifiedField } from '../normalize/record.ts';
 import type { SourceConfig } from './config.ts';
 
-/** Validators from the last stored payload, for conditional requests. */
+/** Validators from the last merged payload, for conditional requests. */
 export interface Validators {
   etag: string | null;
   lastModified: string | null;
@@ -26,26 +26,56 @@ export interface FetchedDocument {
 export interface FetchContext {
   validators: Validators;
   signal?: AbortSignal;
+  /** Says the documents fetched are not the whole source (a page cap was hit): nothing may be deleted. */
+  markIncomplete(reason: string): void;
 }
 
-/** A record read back from a stored document: the source's own fields, and the same values keyed by unified field. */
-export interface RawRecord {
-  /** As the source named them: kept in quarantine so an operator sees what arrived. */
-  fields: Record<string, unknown>;
-  /** Unified field name → the source's value, before cleanup and validation. */
-  candidate: Record<string, unknown>;
+/** What is known about a stored document when it is read back. */
+export interface DocumentInfo {
+  url: string;
+  contentType: string | null;
 }
+
+/** A record as the source wrote it, flattened: nested keys are joined with dots (quotes.USD.price). */
+export type SourceFields = Record<string, unknown>;
+
+/** A record the source sent that could not be parsed at all (a broken CSV line); it is quarantined as is. */
+export interface Unparsed {
+  unparsed: string;
+  reason: string;
+}
+export const isUnparsed = (record: SourceFields | Unparsed): record is Unparsed =>
+  typeof record.unparsed === 'string' && typeof record.reason === 'string' && Object.keys(record).length === 2;
 
 export interface SourceAdapter {
   /** What the source's records become in the unified schema. */
   readonly recordKind: RecordKind;
+  /** Where each unified field is found in this source's records. Without one (CSV), the header is matched instead. */
+  readonly fieldMap?: Partial<Record<UnifiedField, string>>;
   /** The documents that together make one complete snapshot of the source, in order. */
   fetch(source: SourceConfig, context: FetchContext): AsyncIterable<FetchedDocument>;
   /** Reads one stored document back into records, in source order. */
-  read(document: Readable, source: SourceConfig): AsyncIterable<RawRecord>;
+  read(document: Readable, source: SourceConfig, info: DocumentInfo): AsyncIterable<SourceFields | Unparsed>;
+  /** Source-specific corrections after mapping, e.g. CoinPaprika's max_supply 0, which means "none". */
+  adjust?(candidate: Record<string, unknown>): void;
 }
 
-/** A source failure that retrying cannot fix (missing file, 404, invalid credentials, not a feed). */
+/** A source failure that retrying cannot fix (missing file, 404, bad credentials, wrong content type). */
 export class PermanentSourceError extends Error {
   override name = 'PermanentSourceError';
+}
+
+/** A failure worth retrying, at the time the source asked for (Retry-After) when it said so. */
+export class RetryableSourceError extends Error {
+  override name = 'RetryableSourceError';
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A stored payload that cannot be read as the source kind says it should (not a feed, no usable columns). */
+export class UnreadablePayloadError extends Error {
+  override name = 'UnreadablePayloadError';
 }

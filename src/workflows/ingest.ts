@@ -43,7 +43,7 @@ async function ingestSource(runId: number, source: SourcePlan): Promise<SourceOu
     await stages.normalize({ ...step, payloadId: fetched.payloadId });
     // load
     await stages.dedupe({ ...step, payloadId: fetched.payloadId });
-    if (source.deletePolicy === 'snapshot') await stages.softDeleteOrphans(step);
+    if (source.deletePolicy === 'snapshot') await stages.softDeleteOrphans({ ...step, payloadId: fetched.payloadId });
     return { sourceId: source.id, status: 'succeeded' };
   } catch (error) {
     if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;

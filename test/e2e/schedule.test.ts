@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { createApp } from '../../src/api/app.ts';
 import type { Database } from '../../src/db/orm.ts';
 import { loadSettings, projectRoot } from '../../src/settings.ts';
+import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { applySchedule } from '../../src/temporal/schedule.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
@@ -26,6 +27,8 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
   let working: Promise<void>;
   let api: Server;
   let baseUrl: string;
+  let sources: SourceServer;
+  const savedSourceServerUrl = process.env.ETL_SOURCE_SERVER_URL;
   const queue = taskQueue('e2e');
   const settings = loadSettings({ ETL_TASK_QUEUE: queue, ETL_SOURCES_FILE: path.join(projectRoot, 'config', 'sources.demo.yaml') });
   const cli = (...args: string[]) => run(temporalCli(), [...args, '--address', env.address, '--namespace', 'default']);
@@ -34,6 +37,9 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     this.timeout(60_000);
     [env, db] = await Promise.all([startTemporal(), testDatabase()]);
     await truncateAll(db);
+    // the demo sources file reads the local source server's URL from the environment, as under make dev
+    sources = createSourceServer({ root: path.join(projectRoot, 'data', 'demo') });
+    process.env.ETL_SOURCE_SERVER_URL = await sources.listen(0);
     worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: settings.ETL_SOURCES_FILE });
     working = worker.run();
     api = createApp({ db, temporal: env.client, log: quietLog }).listen(0, '127.0.0.1');
@@ -41,6 +47,8 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     baseUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
   after(async () => {
+    process.env.ETL_SOURCE_SERVER_URL = savedSourceServerUrl;
+    await sources?.close();
     api?.close();
     worker?.shutdown();
     await working;
@@ -66,6 +74,10 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
 
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM record WHERE source_id = 'csv-assets' AND deleted_at IS NULL`);
     assert.equal(rows[0]!.n, 50);
+    for (const [source, total] of [['coinpaprika', 150], ['coingecko', 100], ['csv-assets', 50], ['csv-quirky', 9], ['rss-news', 6]] as const) {
+      const { body } = await fetchJson(`${baseUrl}/data?source=${source}&limit=1`);
+      assert.equal(body.total, total, `GET /data?source=${source}`);
+    }
     const runRow = (await db.pool.query('SELECT workflow_id, status FROM run WHERE id = $1', [summary.runId])).rows[0];
     assert.deepEqual(runRow, { workflow_id: workflowId, status: 'succeeded' });
 
@@ -75,7 +87,7 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     assert.equal(page.data[0].source, 'csv-assets');
     assert.ok(page.request_id);
     assert.equal(typeof page.api_latency_ms, 'number');
-    const { body: btc } = await fetchJson(`${baseUrl}/data?symbol=btc`);
+    const { body: btc } = await fetchJson(`${baseUrl}/data?symbol=btc&source=csv-assets`);
     assert.deepEqual(btc.data.map((r: { source_key: string; price_usd: string }) => [r.source_key, r.price_usd]), [['bitcoin', '32797']]);
 
     const listed = await cli('workflow', 'list', '--query', `WorkflowId = '${workflowId}'`);

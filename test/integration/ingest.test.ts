@@ -113,7 +113,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     assert.equal(Number(deleted.deleted_run_id), second.runId);
     const quarantined = (await db.pool.query('SELECT reason, source_key, fields FROM quarantine WHERE run_id = $1', [second.runId])).rows[0];
     assert.equal(quarantined.source_key, 'brokencoin');
-    assert.match(quarantined.reason, /priceUsd not a number: "not-a-price"/);
+    assert.match(quarantined.reason, /price_usd not a number: "not-a-price"/);
     assert.equal(quarantined.fields.current_price, 'not-a-price');
 
     // bitcoin comes back: restored, not duplicated

@@ -19,15 +19,15 @@ describe('unified record validation', () => {
     const result = validateRecord('asset', { ...good, symbol: '', priceUsd: 'twelve', marketCapUsd: '-5', rank: '0' });
     assert.ok(!result.ok);
     assert.match(result.reason, /symbol is required/);
-    assert.match(result.reason, /priceUsd not a number: "twelve"/);
-    assert.match(result.reason, /marketCapUsd must not be negative/);
+    assert.match(result.reason, /price_usd not a number: "twelve"/);
+    assert.match(result.reason, /market_cap_usd must not be negative/);
     assert.match(result.reason, /rank/);
   });
 
   it('requires a key, so a record can always be found again', () => {
     const result = validateRecord('asset', { ...good, sourceKey: '  ' });
     assert.ok(!result.ok);
-    assert.match(result.reason, /sourceKey is required/);
+    assert.match(result.reason, /source_key is required/);
   });
 
   it('hashes content: equal records hash equal, any field change changes the hash', () => {

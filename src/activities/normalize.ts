@@ -1,0 +1,113 @@
+// Normalize: read the stored payload back, decide where each unified field comes from (declared, matched
+// from the header, renamed under drift policy evolve, or configured), then validate every record: good ones
+// are COPYed into stage_record, bad ones into quarantine with the reason. Schema drift is detected here.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { acceptRenames, acceptedRenames, previousObservedSchema, recordDrift, type DriftAction } from '../db/drift.ts';
+import { payloadInfo, readDocuments } from '../db/raw.ts';
+import { updateRunSource } from '../db/runs.ts';
+import { StageWriter, clearStage } from '../db/stage.ts';
+import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
+import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
+import { contentHash, toSnake, validateRecord } from '../normalize/record.ts';
+import { adapterFor } from '../sources/index.ts';
+import pg from 'pg';
+import { UnreadablePayloadError, isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
+import { asFailure, sourceById, type ActivityDeps, type PayloadStep } from './common.ts';
+
+/** Schema and mapping are decided from this many leading records. */
+const SAMPLE_SIZE = 1000;
+
+export interface NormalizeOutcome {
+  parsed: number;
+  staged: number;
+  quarantined: number;
+  driftEvents: number;
+}
+
+export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
+  return {
+    async normalize({ runId, sourceId, payloadId }: PayloadStep): Promise<NormalizeOutcome> {
+      const source = sourceById(sourcesFile, sourceId);
+      const adapter = adapterFor(source);
+      const ctx = Context.current();
+      const info = await payloadInfo(db.pool, payloadId);
+      await clearStage(db.pool, runId, sourceId);
+
+      return asFailure(async () => {
+        const records = readRecords(payloadId);
+        const sample: (SourceFields | Unparsed)[] = [];
+        const observer = new SchemaObserver();
+        for (let next = await records.next(); !next.done; next = await records.next()) {
+          if (!isUnparsed(next.value)) observer.observe(next.value);
+          if (sample.push(next.value) >= SAMPLE_SIZE) break;
+        }
+        const observed = observer.schema();
+
+        // drift against the previous run; an empty payload has no schema to compare
+        const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId) : null;
+        const changes = previous ? detectDrift(previous, observed) : [];
+        const renames = await acceptedRenames(db.em(), sourceId);
+        const evolve = source.driftPolicy === 'evolve' ? changes.filter((c) => c.change === 'renamed' && c.confidence! >= RENAME_THRESHOLD) : [];
+        for (const c of evolve) renames[c.previousField!] = c.field;
+        if (evolve.length) await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
+        const events = changes.map((c) => ({ ...c, action: actionFor(source.driftPolicy, c, evolve) }));
+        for (const e of events) ctx.log.warn('schema drift', { sourceId, ...e });
+        await recordDrift(db.em(), runId, sourceId, events);
+
+        const { mapping, unmapped } = resolveMapping({ kind: adapter.recordKind, declared: adapter.fieldMap, columns: Object.keys(observed), configured: source.mapping, renames });
+        const missing = missingRequired(adapter.recordKind, mapping);
+        if (sample.length && missing.length) {
+          // near misses help an operator write the mapping; a 0.2 "match" would only be noise
+          const guesses = unmapped.filter((u) => u.best && u.best.confidence >= 0.5).map((u) => `${u.column} → ${toSnake(u.best!.field)} (${u.best!.confidence})`);
+          throw ApplicationFailure.nonRetryable(
+            `source '${sourceId}': nothing maps to ${missing.map(toSnake).join(', ')}; fields: ${Object.keys(observed).join(', ')}` +
+              `${guesses.length ? `; closest below the threshold: ${guesses.join(', ')}` : ''}; set 'mapping' in the sources file`,
+            'UnmappableSource',
+          );
+        }
+        await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length });
+
+        const frozen = source.driftPolicy === 'freeze' ? changes : [];
+        let position = 0;
+        const writer = await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
+          const all = (async function* () {
+            yield* sample;
+            yield* records;
+          })();
+          for await (const fields of all) {
+            if (isUnparsed(fields)) {
+              await stage.rejectRecord({ position: position++, sourceKey: null, reason: fields.reason, fields: { line: fields.unparsed } });
+              continue;
+            }
+            const candidate = applyMapping(fields, mapping);
+            adapter.adjust?.(candidate);
+            const key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
+            const held = frozen.length ? frozenReason(frozen, fields) : null;
+            const checked = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, source.csv.dateFormat);
+            if (checked.ok) await stage.stageRecord(position, checked.record, contentHash(checked.record));
+            else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
+            if (++position % 10_000 === 0) ctx.heartbeat({ position });
+          }
+        });
+        const counts = { parsed: position, staged: writer.staged, quarantined: writer.quarantined, driftEvents: events.length };
+        await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined });
+        return counts;
+      });
+
+      async function* readRecords(id: number): AsyncGenerator<SourceFields | Unparsed> {
+        try {
+          for await (const document of readDocuments(db.pool, id)) yield* adapter.read(document, source, info);
+        } catch (error) {
+          // the database failing is worth a retry; bytes that do not parse will not parse next time either
+          if (error instanceof pg.DatabaseError || error instanceof UnreadablePayloadError || /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))) throw error;
+          throw new UnreadablePayloadError(`source '${sourceId}': payload ${id} is not readable as ${source.kind}: ${(error as Error).message}`);
+        }
+      }
+    },
+  };
+}
+
+function actionFor(policy: 'evolve' | 'warn' | 'freeze', change: DriftChange, applied: DriftChange[]): DriftAction {
+  if (applied.includes(change)) return 'applied';
+  return policy === 'freeze' ? 'quarantined' : 'reported';
+}

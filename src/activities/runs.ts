@@ -1,0 +1,43 @@
+// Run bookkeeping: the run row opens before any source is touched and closes whatever happened.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { finishRun, startRun, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { dropStage } from '../db/stage.ts';
+import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
+import type { ActivityDeps } from './common.ts';
+
+export interface SourcePlan {
+  id: string;
+  deletePolicy: SourceConfig['deletePolicy'];
+}
+export interface RunPlan {
+  runId: number;
+  sources: SourcePlan[];
+}
+export interface RunSummary {
+  runId: number;
+  status: RunStatus;
+  sources: SourceOutcome[];
+}
+
+export function runActivities({ db, sourcesFile }: ActivityDeps) {
+  return {
+    /** Opens the run: one row for the workflow execution, one per source it will ingest. */
+    async startRun(input: { sourceIds?: string[] } = {}): Promise<RunPlan> {
+      const { workflowExecution } = Context.current().info;
+      if (!workflowExecution) throw ApplicationFailure.nonRetryable('startRun runs only inside an ingest workflow', 'NoWorkflow');
+      const all = loadSourcesConfig(sourcesFile);
+      const unknown = (input.sourceIds ?? []).filter((id) => !all.some((s) => s.id === id));
+      if (unknown.length) throw ApplicationFailure.nonRetryable(`unknown source ids: ${unknown.join(', ')}`, 'UnknownSource');
+      const sources = input.sourceIds?.length ? all.filter((s) => input.sourceIds!.includes(s.id)) : all;
+      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
+      return { runId, sources: sources.map((s) => ({ id: s.id, deletePolicy: s.deletePolicy })) };
+    },
+
+    /** Closes the run with each source's outcome and frees its staging rows. */
+    async finishRun({ runId, outcomes }: { runId: number; outcomes: SourceOutcome[] }): Promise<RunSummary> {
+      const status = await finishRun(db.em(), runId, outcomes);
+      await dropStage(db.pool, runId);
+      return { runId, status, sources: outcomes };
+    },
+  };
+}
