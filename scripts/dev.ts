@@ -12,7 +12,7 @@ import { migrate, openDatabase } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
 import { loadSettings, projectRoot } from '../src/settings.ts';
 import { connectClient } from '../src/temporal/connection.ts';
-import { applySchedule } from '../src/temporal/schedule.ts';
+import { applySchedules } from '../src/temporal/schedule.ts';
 
 const settings = loadSettings();
 const log = createLogger('dev', settings.LOG_LEVEL);
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   start('worker', process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], env);
   start('api', process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], env);
 
-  await applySchedule(client, settings, log);
+  await applySchedules(client, settings, log);
   await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
   const api = `http://${settings.HOST}:${settings.PORT}`;
   await retry('API', async () => {

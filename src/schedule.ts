@@ -3,13 +3,13 @@
 import { createLogger } from './logger.ts';
 import { loadSettings } from './settings.ts';
 import { connectClient } from './temporal/connection.ts';
-import { applySchedule } from './temporal/schedule.ts';
+import { applySchedules } from './temporal/schedule.ts';
 
 const settings = loadSettings();
 const log = createLogger('schedule', settings.LOG_LEVEL);
 const client = await connectClient();
 try {
-  await applySchedule(client, settings, log);
+  await applySchedules(client, settings, log);
   if (process.argv.includes('--trigger')) {
     await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
     log.info({ scheduleId: settings.ETL_SCHEDULE_ID }, 'run triggered');

@@ -25,6 +25,8 @@ const schema = z.object({
   /** The local source server (demo payloads over HTTP, with fault knobs) that make dev starts. */
   ETL_SOURCE_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   ETL_SOURCE_SERVER_ROOT: z.string().default(path.join(projectRoot, 'data', 'demo')),
+  /** Soft-deleted records are hard-deleted by the daily `etl-retention` schedule after this many days. */
+  ETL_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

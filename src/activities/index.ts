@@ -4,6 +4,7 @@ import type { ActivityDeps } from './common.ts';
 import { extractActivities } from './extract.ts';
 import { loadActivities } from './load.ts';
 import { normalizeActivities } from './normalize.ts';
+import { retentionActivities } from './retention.ts';
 import { runActivities } from './runs.ts';
 
 export function createActivities(deps: ActivityDeps) {
@@ -12,13 +13,14 @@ export function createActivities(deps: ActivityDeps) {
     ...extractActivities(deps),
     ...normalizeActivities(deps),
     ...loadActivities(deps),
+    ...retentionActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityDeps, PayloadStep, SourceStep } from './common.ts';
 export type { FetchOutcome } from './extract.ts';
-export type { MergeCounts, OrphanCounts } from './load.ts';
+export type { IdentityCounts, MergeCounts, OrphanCounts } from './load.ts';
 export type { NormalizeOutcome } from './normalize.ts';
 export type { RunPlan, RunSummary, SourcePlan } from './runs.ts';
 export type { SourceOutcome } from '../db/runs.ts';

@@ -7,6 +7,7 @@ import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { StageWriter, clearStage } from '../db/stage.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
+import { matchKeyOf } from '../normalize/identity.ts';
 import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
 import { contentHash, toSnake, validateRecord } from '../normalize/record.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -68,6 +69,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length });
 
         const frozen = source.driftPolicy === 'freeze' ? changes : [];
+        const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
         let position = 0;
         const writer = await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
           const all = (async function* () {
@@ -84,7 +86,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             const key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
             const held = frozen.length ? frozenReason(frozen, fields) : null;
             const checked = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, source.csv.dateFormat);
-            if (checked.ok) await stage.stageRecord(position, checked.record, contentHash(checked.record));
+            if (checked.ok) await stage.stageRecord(position, checked.record, matchKeyOf(adapter.recordKind, checked.record, keyedBySymbol, source.kind), contentHash(checked.record));
             else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
             if (++position % 10_000 === 0) ctx.heartbeat({ position });
           }

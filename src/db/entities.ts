@@ -47,6 +47,8 @@ export const RunSource = defineEntity({
     softDeleted: p.integer().default(0),
     deleteGuard: p.text().nullable(),
     driftEvents: p.integer().default(0),
+    entitiesLinked: p.integer().default(0),
+    entitiesCreated: p.integer().default(0),
     /** The fields and value types this run's payload had (schema drift compares it with the previous run's). */
     observedSchema: p.json<Record<string, string>>().nullable(),
     /** Where each unified field came from, with its confidence, and the columns left unmapped. */
@@ -144,6 +146,8 @@ const recordColumns = {
   publishedAt: p.datetime().nullable(),
   // common
   sourceUpdatedAt: p.datetime().nullable(),
+  /** Source-independent identifier for identity resolution: a coin's slug, an article's canonical URL. */
+  matchKey: p.text().nullable(),
   contentHash: p.text(),
   rawPayloadId: p.bigint('number'),
   rawPosition: p.integer(),
@@ -170,6 +174,7 @@ export const DataRecord = defineEntity({
   indexes: [
     { properties: ['sourceId', 'id'] },
     { properties: ['symbol', 'id'] },
+    { properties: ['matchKey'] },
   ],
 });
 
@@ -203,6 +208,60 @@ export const Quarantine = defineEntity({
   uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'] }],
 });
 
+/** A real-world thing several sources describe: one coin, one article. */
+export const Entity = defineEntity({
+  name: 'Entity',
+  tableName: 'entity',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    kind: p.enum(RECORD_KINDS),
+    /** The record it was created from; its display fields were copied from there. */
+    seedRecordId: p.bigint('number'),
+    symbol: p.text().nullable(),
+    name: p.text().nullable(),
+    title: p.text().nullable(),
+    url: p.text().nullable(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  indexes: [{ properties: ['kind', 'id'] }, { properties: ['symbol'] }],
+});
+
+/** Which entity a record describes, by which rule, how sure, and the evidence. One link per record. */
+export const EntityLink = defineEntity({
+  name: 'EntityLink',
+  tableName: 'entity_link',
+  properties: {
+    record: () => p.manyToOne(DataRecord).mapToPk().primary().deleteRule('cascade'),
+    entity: () => p.manyToOne(Entity).mapToPk().deleteRule('cascade'),
+    rule: p.text(),
+    confidence: p.double(),
+    evidence: p.json<Record<string, unknown>>(),
+    runId: p.bigint('number'),
+    linkedAt: p.datetime().defaultRaw('now()'),
+  },
+  indexes: [{ properties: ['entity'] }],
+});
+
+export const OVERRIDE_ACTIONS = ['force', 'forbid'] as const;
+
+/** An operator's decision about two records: the same thing (force) or never the same (forbid). */
+export const EntityOverride = defineEntity({
+  name: 'EntityOverride',
+  tableName: 'entity_override',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    kind: p.enum(RECORD_KINDS),
+    action: p.enum(OVERRIDE_ACTIONS),
+    leftSourceId: p.text(),
+    leftSourceKey: p.text(),
+    rightSourceId: p.text(),
+    rightSourceKey: p.text(),
+    reason: p.text().nullable(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  uniques: [{ properties: ['kind', 'leftSourceId', 'leftSourceKey', 'rightSourceId', 'rightSourceKey'] }],
+});
+
 export const DRIFT_CHANGES = ['added', 'removed', 'type_changed', 'renamed'] as const;
 export const DRIFT_ACTIONS = ['applied', 'reported', 'quarantined'] as const;
 
@@ -226,7 +285,7 @@ export const DriftEvent = defineEntity({
   indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent];
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

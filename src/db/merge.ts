@@ -15,7 +15,7 @@ export interface MergeCounts {
 }
 
 const VALUE_COLUMNS = RECORD_COLUMNS.filter((c) => c !== 'kind' && c !== 'source_key');
-const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'content_hash', 'raw_payload_id', 'raw_position'];
+const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 
 // Within-source dedupe: one row per source key, the latest source_updated_at winning, then the later
 // position in the payload. Unchanged rows (same content hash, still live) are never written.
@@ -89,21 +89,29 @@ export interface OrphanCounts {
   deleteGuard: string | null;
 }
 
+export interface DeleteLimits {
+  maxDeleteRatio: number;
+  maxQuarantineRatio: number;
+  /** Why the snapshot is not the whole source, when it is not. */
+  incompleteReason: string | null;
+}
+
 /**
  * Soft-deletes live records of a snapshot source that this run's complete fetch no longer contains.
  * A record quarantined in this run is not an orphan: it is still in the source, just unreadable.
- * The delete guard holds every delete when the snapshot is incomplete, when a quarantined record has no
- * key (it could be any of the orphans), or when the deletes would exceed maxDeleteRatio of the live records.
+ * The delete guard holds every delete when the snapshot is incomplete, when more than maxQuarantineRatio
+ * of its records were quarantined, when a quarantined record has no key (it could be any of the orphans),
+ * or when the deletes would exceed maxDeleteRatio of the live records.
  */
-export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, maxDeleteRatio: number, incompleteReason: string | null): Promise<OrphanCounts> {
+export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, limits: DeleteLimits): Promise<OrphanCounts> {
   return transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
-    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_at: Date | null }>(
-      'SELECT soft_deleted, delete_guard, orphans_checked_at FROM run_source WHERE run_id = $1 AND source_id = $2',
+    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_at: Date | null; parsed: number; quarantined: number }>(
+      'SELECT soft_deleted, delete_guard, orphans_checked_at, parsed, quarantined FROM run_source WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId],
     );
-    const previous = done.rows[0];
-    if (previous?.orphans_checked_at) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
+    const previous = done.rows[0]!;
+    if (previous.orphans_checked_at) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
 
     await client.query(
       `CREATE TEMP TABLE orphan ON COMMIT DROP AS
@@ -113,33 +121,26 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
          AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run_id = $1 AND q.source_id = $2 AND q.source_key = r.source_key)`,
       [runId, sourceId],
     );
-    const { rows } = await client.query<{ orphans: number; live: number }>(
+    const { rows } = await client.query<{ orphans: number; live: number; keyless: number }>(
       `SELECT (SELECT count(*) FROM orphan)::int AS orphans,
-              (SELECT count(*) FROM record WHERE source_id = $1 AND deleted_at IS NULL)::int AS live`,
-      [sourceId],
-    );
-    const { orphans, live } = rows[0]!;
-    const keyless = await client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM quarantine WHERE run_id = $1 AND source_id = $2 AND source_key IS NULL',
+              (SELECT count(*) FROM record WHERE source_id = $2 AND deleted_at IS NULL)::int AS live,
+              (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2 AND source_key IS NULL)::int AS keyless`,
       [runId, sourceId],
     );
-    const unidentified = keyless.rows[0]!.n;
-    let result: OrphanCounts = { softDeleted: 0, deleteGuard: null };
-    if (orphans > 0 && incompleteReason) {
-      result.deleteGuard = `held ${orphans} deletes: the snapshot is incomplete (${incompleteReason})`;
-    } else if (orphans > 0 && unidentified > 0) {
-      result.deleteGuard = `held ${orphans} deletes: ${unidentified} quarantined records have no key, so any orphan may be one of them`;
-    } else if (orphans > 0 && orphans > live * maxDeleteRatio) {
-      result.deleteGuard = `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(maxDeleteRatio)}`;
-    } else if (orphans > 0) {
-      const deleted = await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId]);
-      result = { softDeleted: deleted.rowCount ?? 0, deleteGuard: null };
-    }
-    await client.query(
-      'UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_at = now() WHERE run_id = $1 AND source_id = $2',
-      [runId, sourceId, result.softDeleted, result.deleteGuard],
-    );
-    return result;
+    const { orphans, live, keyless } = rows[0]!;
+    const { parsed, quarantined } = previous;
+    const guard =
+      orphans === 0 ? null
+      : limits.incompleteReason ? `held ${orphans} deletes: the snapshot is incomplete (${limits.incompleteReason})`
+      : quarantined > parsed * limits.maxQuarantineRatio ? `held ${orphans} deletes: ${quarantined} of ${parsed} records quarantined (${percent(quarantined / parsed)}): more than max_quarantine_ratio ${percent(limits.maxQuarantineRatio)}`
+      : keyless > 0 ? `held ${orphans} deletes: ${keyless} quarantined records have no key, so any orphan may be one of them`
+      : orphans > live * limits.maxDeleteRatio ? `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(limits.maxDeleteRatio)}`
+      : null;
+    const softDeleted = orphans > 0 && !guard
+      ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
+      : 0;
+    await client.query('UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_at = now() WHERE run_id = $1 AND source_id = $2', [runId, sourceId, softDeleted, guard]);
+    return { softDeleted, deleteGuard: guard };
   });
 }
 

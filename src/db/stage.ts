@@ -8,7 +8,7 @@ import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/reco
 
 /** stage_record's record columns, in RECORD_FIELDS order. */
 export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
-const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'content_hash', 'raw_payload_id', 'raw_position'];
+const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
 
 /** Forget what an earlier attempt of this stage wrote, so a retry starts clean. */
@@ -107,9 +107,9 @@ export class StageWriter {
     }
   }
 
-  async stageRecord(position: number, record: NormalizedRecord, contentHash: string): Promise<void> {
+  async stageRecord(position: number, record: NormalizedRecord, matchKey: string | null, contentHash: string): Promise<void> {
     this.staged++;
-    await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), contentHash, this.payloadId, position]);
+    await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), matchKey, contentHash, this.payloadId, position]);
   }
 
   async rejectRecord(rejected: Rejected): Promise<void> {

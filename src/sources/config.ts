@@ -32,6 +32,8 @@ const sourceSchema = z
     delete_policy: z.enum(['snapshot', 'never']).default('snapshot'),
     /** Largest share of a source's live records one run may soft-delete before the delete guard holds them. */
     max_delete_ratio: z.number().min(0).max(1).default(0.2),
+    /** A snapshot with more than this share of its records quarantined deletes nothing: it is not a reliable picture. */
+    max_quarantine_ratio: z.number().min(0).max(1).default(0.1),
     /** evolve: apply confident renames; warn: only report; freeze: quarantine the records a change affects. */
     drift_policy: z.enum(['evolve', 'warn', 'freeze']).default('warn'),
     /** unified field (snake_case) → source field, when automatic mapping gets it wrong. */
@@ -67,6 +69,7 @@ export interface SourceConfig {
   requestsPerSecond?: number;
   deletePolicy: 'snapshot' | 'never';
   maxDeleteRatio: number;
+  maxQuarantineRatio: number;
   driftPolicy: 'evolve' | 'warn' | 'freeze';
   mapping: Partial<Record<UnifiedField, string>>;
   http: { timeoutMs: number; maxBytes: number };
@@ -120,6 +123,7 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       requestsPerSecond: s.rate_limit?.requests_per_second,
       deletePolicy: s.delete_policy,
       maxDeleteRatio: s.max_delete_ratio,
+      maxQuarantineRatio: s.max_quarantine_ratio,
       driftPolicy: s.drift_policy,
       mapping: Object.fromEntries(Object.entries(s.mapping).map(([field, from]) => [snakeToField(field)!, from])),
       http: { timeoutMs: s.http.timeout_ms, maxBytes: s.http.max_bytes },

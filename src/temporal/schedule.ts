@@ -1,9 +1,13 @@
-// The `etl-ingest` Schedule, created or updated idempotently. An update keeps the schedule's state
-// (paused or not, and the operator's note), so redeploying never silently unpauses a paused pipeline.
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleSpec } from '@temporalio/client';
+// The schedules, created or updated idempotently: `etl-ingest` (every ETL_SCHEDULE_INTERVAL, or a cron
+// expression) and `etl-retention` (daily). An update keeps the schedule's state (paused or not, and the
+// operator's note), so redeploying never silently unpauses a paused pipeline.
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import type { Logger } from '../logger.ts';
 import type { Settings } from '../settings.ts';
-import { ingest } from '../workflows/index.ts';
+import { ingest, retention } from '../workflows/index.ts';
+
+export const RETENTION_SCHEDULE_ID = 'etl-retention';
 
 export function scheduleSpec(settings: Settings): ScheduleSpec {
   return settings.ETL_SCHEDULE_CRON
@@ -11,20 +15,37 @@ export function scheduleSpec(settings: Settings): ScheduleSpec {
     : { intervals: [{ every: settings.ETL_SCHEDULE_INTERVAL as `${number}h` }] };
 }
 
-export async function applySchedule(client: Client, settings: Settings, log: Logger): Promise<'created' | 'updated'> {
-  const scheduleId = settings.ETL_SCHEDULE_ID;
-  const spec = scheduleSpec(settings);
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: ingest,
-    args: [{}] as [{}],
-    taskQueue: settings.ETL_TASK_QUEUE,
-    // the Schedule appends the scheduled time, so every run gets its own workflow id
-    workflowId: scheduleId,
+export async function applySchedules(client: Client, settings: Settings, log: Logger): Promise<Record<string, 'created' | 'updated'>> {
+  return {
+    [settings.ETL_SCHEDULE_ID]: await apply(client, log, settings.ETL_SCHEDULE_ID, scheduleSpec(settings), settings.ETL_SCHEDULE_CATCHUP_WINDOW, {
+      type: 'startWorkflow',
+      workflowType: ingest,
+      args: [{}],
+      taskQueue: settings.ETL_TASK_QUEUE,
+      // the Schedule appends the scheduled time, so every run gets its own workflow id
+      workflowId: settings.ETL_SCHEDULE_ID,
+    }),
+    [RETENTION_SCHEDULE_ID]: await apply(client, log, RETENTION_SCHEDULE_ID, { intervals: [{ every: '1d' }] }, '1d', {
+      type: 'startWorkflow',
+      workflowType: retention,
+      args: [{ olderThanDays: settings.ETL_RETENTION_DAYS }],
+      taskQueue: settings.ETL_TASK_QUEUE,
+      workflowId: RETENTION_SCHEDULE_ID,
+    }),
   };
+}
+
+async function apply<W extends Workflow>(
+  client: Client,
+  log: Logger,
+  scheduleId: string,
+  spec: ScheduleSpec,
+  catchupWindow: string,
+  action: ScheduleOptionsStartWorkflowAction<W>,
+): Promise<'created' | 'updated'> {
   // Skip: a run that outlasts the interval is never doubled; a manual trigger while one runs is skipped too.
   // catchupWindow: after server downtime, only runs missed within the window are made up for.
-  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: settings.ETL_SCHEDULE_CATCHUP_WINDOW as `${number}h` };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: catchupWindow as `${number}h` };
   try {
     await client.schedule.create({ scheduleId, spec, action, policies, state: { note: 'created by the etl service' } });
     log.info({ scheduleId, spec }, 'schedule created');
@@ -32,7 +53,7 @@ export async function applySchedule(client: Client, settings: Settings, log: Log
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
-  await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies, state: previous.state }));
+  await client.schedule.getHandle(scheduleId).update<W>((previous) => ({ ...previous, spec, action, policies, state: previous.state }));
   log.info({ scheduleId, spec }, 'schedule updated (pause state and note kept)');
   return 'updated';
 }

@@ -1,1 +1,2 @@
 export { ingest, type IngestInput } from './ingest.ts';
+export { retention } from './retention.ts';

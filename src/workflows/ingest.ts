@@ -1,6 +1,7 @@
 // The ingest workflow reads like its design card: for every source, extract (fetch, store raw),
-// normalize, load (dedupe, soft-delete orphans). Sources run side by side; one failing source ends
-// the run `partial`, it never fails the others. Only ids and counts pass through here.
+// normalize, load (dedupe, soft-delete orphans), then link its records to entities across sources.
+// Sources run side by side; one failing source ends the run `partial`, it never fails the others.
+// Only ids and counts pass through here.
 import { ActivityFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
 
@@ -37,14 +38,18 @@ async function ingestSource(runId: number, source: SourcePlan): Promise<SourceOu
   try {
     // extract
     const fetched = await stages.fetchSource(step);
-    const stored = await stages.storeRaw({ ...step, payloadId: fetched.payloadId });
-    if (stored.unchanged) return { sourceId: source.id, status: 'unchanged' };
-    // normalize
-    await stages.normalize({ ...step, payloadId: fetched.payloadId });
-    // load
-    await stages.dedupe({ ...step, payloadId: fetched.payloadId });
-    if (source.deletePolicy === 'snapshot') await stages.softDeleteOrphans({ ...step, payloadId: fetched.payloadId });
-    return { sourceId: source.id, status: 'succeeded' };
+    const payload = { ...step, payloadId: fetched.payloadId };
+    const { unchanged } = await stages.storeRaw(payload);
+    if (!unchanged) {
+      // normalize
+      await stages.normalize(payload);
+      // load: one record per key within the source, then what a complete snapshot no longer has
+      await stages.dedupe(payload);
+      if (source.deletePolicy === 'snapshot') await stages.softDeleteOrphans(payload);
+    }
+    // across sources, also when unchanged: an operator's override takes effect on the next run
+    await stages.resolveEntities(step);
+    return { sourceId: source.id, status: unchanged ? 'unchanged' : 'succeeded' };
   } catch (error) {
     if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
     return { sourceId: source.id, status: 'failed', error: error.cause?.message ?? error.message };

@@ -13,7 +13,7 @@ import { createApp } from '../../src/api/app.ts';
 import type { Database } from '../../src/db/orm.ts';
 import { loadSettings, projectRoot } from '../../src/settings.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
-import { applySchedule } from '../../src/temporal/schedule.ts';
+import { applySchedules } from '../../src/temporal/schedule.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { fetchJson, quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
@@ -57,7 +57,7 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
   });
 
   it('runs the ingest workflow when triggered with `temporal schedule trigger --schedule-id etl-ingest`', async () => {
-    assert.equal(await applySchedule(env.client, settings, quietLog), 'created');
+    assert.deepEqual(await applySchedules(env.client, settings, quietLog), { 'etl-ingest': 'created', 'etl-retention': 'created' });
     const description = await env.client.schedule.getHandle('etl-ingest').describe();
     assert.equal(description.policies.overlap, 'SKIP');
     assert.equal(description.policies.catchupWindow, 3_600_000);
@@ -101,7 +101,7 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
   it('keeps a paused schedule paused, with its note, when the service re-applies it', async () => {
     const handle = env.client.schedule.getHandle('etl-ingest');
     await handle.pause('paused for maintenance');
-    assert.equal(await applySchedule(env.client, { ...settings, ETL_SCHEDULE_INTERVAL: '2h' }, quietLog), 'updated');
+    assert.equal((await applySchedules(env.client, { ...settings, ETL_SCHEDULE_INTERVAL: '2h' }, quietLog))['etl-ingest'], 'updated');
     const description = await handle.describe();
     assert.equal(description.state.paused, true);
     assert.equal(description.state.note, 'paused for maintenance');

@@ -1,0 +1,151 @@
+// Identity resolution in the database: find the records of a source that have no entity yet, gather
+// candidate entities through other sources' records (same match key or symbol; same URL or publication
+// window for articles), let the rules in src/normalize/identity.ts decide, then write links and new
+// entities set-based. One resolution per kind at a time, so two sources never create the same entity twice.
+import type { Pool, PoolClient } from 'pg';
+import { decide, type Candidate, type Decision, type IdentitySide } from '../normalize/identity.ts';
+import type { RecordKind } from '../normalize/record.ts';
+import { transaction } from './sql.ts';
+
+export interface IdentityCounts {
+  /** Records linked to an entity another source already described. */
+  linked: number;
+  /** Records that became a new entity. */
+  created: number;
+}
+
+const SIDE = `r.id AS "recordId", r.source_id AS "sourceId", r.source_key AS "sourceKey", r.symbol, r.name, r.rank,
+  r.market_cap_usd AS "marketCapUsd", r.title, to_char(r.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "publishedAt", r.match_key AS "matchKey"`;
+
+export async function resolveEntities(pool: Pool, runId: number, sourceId: string, kind: RecordKind): Promise<IdentityCounts> {
+  return transaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
+    await forgetOverriddenLinks(client, sourceId, kind);
+    const total: IdentityCounts = { linked: 0, created: 0 };
+    // a forced link may displace another record of this source from its entity: that one is resolved again
+    for (let round = 0; round < 3; round++) {
+      const { counts, displaced } = await resolveUnlinked(client, runId, sourceId, kind);
+      total.linked += counts.linked;
+      total.created += counts.created;
+      if (!displaced) break;
+    }
+    // counted in the same transaction as the links, so a retried resolution never counts twice
+    await client.query(
+      'UPDATE run_source SET entities_linked = entities_linked + $3, entities_created = entities_created + $4 WHERE run_id = $1 AND source_id = $2',
+      [runId, sourceId, total.linked, total.created],
+    );
+    return total;
+  });
+}
+
+async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number }> {
+  await client.query('DROP TABLE IF EXISTS unresolved, decision');
+  await client.query(
+    `CREATE TEMP TABLE unresolved ON COMMIT DROP AS
+     SELECT r.* FROM record r
+     WHERE r.source_id = $1 AND r.kind = $2 AND r.deleted_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.record_id = r.id)`,
+    [sourceId, kind],
+  );
+  const { rowCount } = await client.query('SELECT 1 FROM unresolved LIMIT 1');
+  if (!rowCount) return { counts: { linked: 0, created: 0 }, displaced: 0 };
+
+  // other sources' linked records that may describe the same thing, unless their entity has one of ours already
+  const nearby =
+    kind === 'asset'
+      ? `SELECT u.id AS u_id, c.* FROM unresolved u JOIN record c ON c.match_key = u.match_key
+         UNION SELECT u.id, c.* FROM unresolved u JOIN record c ON c.symbol = u.symbol`
+      : `SELECT u.id AS u_id, c.* FROM unresolved u JOIN record c ON c.match_key = u.match_key
+         UNION SELECT u.id, c.* FROM unresolved u JOIN record c ON c.published_at BETWEEN u.published_at - interval '2 days' AND u.published_at + interval '2 days'`;
+  const { rows: pairs } = await client.query<Candidate & { uId: string }>(
+    `SELECT c.u_id AS "uId", l.entity_id AS "entityId", ${SIDE}
+     FROM (${nearby}) c JOIN entity_link l ON l.record_id = c.id JOIN record r ON r.id = c.id
+     WHERE c.kind = $2 AND c.source_id <> $1
+       AND NOT EXISTS (SELECT 1 FROM entity_link l2 JOIN record r2 ON r2.id = l2.record_id WHERE l2.entity_id = l.entity_id AND r2.source_id = $1)`,
+    [sourceId, kind],
+  );
+  const candidates = new Map<number, Candidate[]>();
+  for (const pair of pairs) {
+    const list = candidates.get(Number(pair.uId)) ?? candidates.set(Number(pair.uId), []).get(Number(pair.uId))!;
+    list.push(numeric(pair));
+  }
+  const overrides = await overridesFor(client, sourceId, kind);
+  // only records with somewhere to go are judged here; every other one becomes a new entity in SQL
+  const judged = [...new Set([...candidates.keys(), ...overrides.forced.keys(), ...overrides.forbidden.keys()])];
+  const sides = (await client.query<IdentitySide>(`SELECT ${SIDE} FROM unresolved r WHERE r.id = ANY($1::bigint[]) ORDER BY r.id`, [judged])).rows.map(numeric);
+  const decisions = decide(kind, sides, candidates, overrides);
+  // an operator's force wins over the within-source rule: another record of this source leaves that entity
+  const forcedInto = decisions.filter((d) => d.rule === 'override').map((d) => d.entityId);
+  const displaced = forcedInto.length
+    ? ((await client.query(
+        `DELETE FROM entity_link l USING record r WHERE l.record_id = r.id AND r.source_id = $1 AND l.entity_id = ANY($2::bigint[])`,
+        [sourceId, forcedInto],
+      )).rowCount ?? 0)
+    : 0;
+  return { counts: await writeDecisions(client, runId, kind, decisions), displaced };
+}
+
+/** An override written after a record was linked sends that record back through resolution. */
+async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind: RecordKind): Promise<void> {
+  const { rows } = await client.query<{ entity_id: string }>(
+    `DELETE FROM entity_link l USING record r, entity_override o
+     WHERE l.record_id = r.id AND r.source_id = $1 AND o.kind = $2 AND o.created_at > l.linked_at
+       AND ((o.left_source_id = r.source_id AND o.left_source_key = r.source_key) OR (o.right_source_id = r.source_id AND o.right_source_key = r.source_key))
+     RETURNING l.entity_id`,
+    [sourceId, kind],
+  );
+  if (rows.length) {
+    await client.query('DELETE FROM entity e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)', [rows.map((r) => r.entity_id)]);
+  }
+}
+
+/** Forced partners (with their entity) and forbidden entities, for this source's unresolved records. */
+async function overridesFor(client: PoolClient, sourceId: string, kind: RecordKind) {
+  const { rows } = await client.query<Candidate & { uId: string; action: 'force' | 'forbid' }>(
+    `WITH o AS (
+       SELECT action, left_source_id AS us, left_source_key AS uk, right_source_id AS ps, right_source_key AS pk FROM entity_override WHERE kind = $2
+       UNION ALL SELECT action, right_source_id, right_source_key, left_source_id, left_source_key FROM entity_override WHERE kind = $2)
+     SELECT o.action, u.id AS "uId", l.entity_id AS "entityId", ${SIDE}
+     FROM o JOIN unresolved u ON u.source_id = o.us AND u.source_key = o.uk
+       JOIN record r ON r.source_id = o.ps AND r.source_key = o.pk JOIN entity_link l ON l.record_id = r.id
+     WHERE o.us = $1`,
+    [sourceId, kind],
+  );
+  const forced = new Map<number, Candidate>();
+  const forbidden = new Map<number, Set<number>>();
+  for (const row of rows) {
+    const u = Number(row.uId);
+    if (row.action === 'force') forced.set(u, numeric(row));
+    else (forbidden.get(u) ?? forbidden.set(u, new Set()).get(u)!).add(Number(row.entityId));
+  }
+  return { forced, forbidden };
+}
+
+async function writeDecisions(client: PoolClient, runId: number, kind: RecordKind, decisions: Decision[]): Promise<IdentityCounts> {
+  await client.query(
+    `CREATE TEMP TABLE decision ON COMMIT DROP AS
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::jsonb[]) AS d(record_id, entity_id, rule, confidence, evidence)`,
+    [decisions.map((d) => d.recordId), decisions.map((d) => d.entityId), decisions.map((d) => d.rule), decisions.map((d) => d.confidence), decisions.map((d) => JSON.stringify(d.evidence))],
+  );
+  await client.query(
+    `INSERT INTO decision SELECT u.id, NULL, 'new', 1, '{}'::jsonb FROM unresolved u WHERE NOT EXISTS (SELECT 1 FROM decision d WHERE d.record_id = u.id)`,
+  );
+  // new entities get their ids first, so each link knows its entity without a round trip per row
+  const created = await client.query(`UPDATE decision SET entity_id = nextval(pg_get_serial_sequence('entity', 'id')) WHERE entity_id IS NULL`);
+  await client.query(
+    `INSERT INTO entity (id, kind, seed_record_id, symbol, name, title, url)
+     SELECT d.entity_id, $1, u.id, u.symbol, u.name, u.title, u.url FROM decision d JOIN unresolved u ON u.id = d.record_id WHERE d.rule = 'new'`,
+    [kind],
+  );
+  const links = await client.query(
+    `INSERT INTO entity_link (record_id, entity_id, rule, confidence, evidence, run_id)
+     SELECT record_id, entity_id, rule, confidence, evidence, $1 FROM decision`,
+    [runId],
+  );
+  return { linked: (links.rowCount ?? 0) - (created.rowCount ?? 0), created: created.rowCount ?? 0 };
+}
+
+// pg returns bigint as text; the rules compare numbers
+function numeric<T extends IdentitySide>(row: T): T {
+  return { ...row, recordId: Number(row.recordId), rank: row.rank === null ? null : Number(row.rank), ...('entityId' in row ? { entityId: Number((row as unknown as Candidate).entityId) } : {}) };
+}
