@@ -30,6 +30,10 @@ const schema = z.object({
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Key for the API's write endpoints (X-API-Key). Unset: those endpoints refuse every request. */
+  API_KEY: z.string().min(16, 'at least 16 characters').optional(),
+  /** Origins allowed to call the API from a browser, comma-separated; empty: no CORS headers. */
+  CORS_ORIGINS: z.string().default(''),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
