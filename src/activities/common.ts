@@ -1,7 +1,8 @@
 // What every stage needs: its dependencies, the source's configuration, and one translation of source
 // errors into Temporal failures (retry or not, and when).
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Database } from '../db/orm.ts';
+import { recordAttempt, recordAttemptError } from '../db/runs.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import { PermanentSourceError, RetryableSourceError, UnreadablePayloadError } from '../sources/types.ts';
 
@@ -36,5 +37,60 @@ export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
       throw ApplicationFailure.create({ message: error.message, type: error.name, nextRetryDelay: error.retryAfterMs });
     }
     throw error;
+  }
+}
+
+/** How often a running stage heartbeats even when it makes no visible progress (a long SQL statement). */
+const KEEPALIVE_MS = 5_000;
+
+/**
+ * Heartbeats with the stage's latest progress. A retried attempt starts from the previous attempt's last
+ * details (`resumeFrom`), so a worker killed mid-stage loses only the work since its last checkpoint.
+ */
+export class Progress<T = unknown> {
+  readonly resumeFrom: T | undefined;
+  private details: T | undefined;
+  private readonly ctx: Context;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(ctx: Context) {
+    this.ctx = ctx;
+    this.resumeFrom = ctx.info.heartbeatDetails as T | undefined;
+    this.details = this.resumeFrom;
+    this.timer = setInterval(() => this.ctx.heartbeat(this.details), KEEPALIVE_MS);
+  }
+
+  /** Aborted when Temporal cancels the activity (or its heartbeat times out from Temporal's side). */
+  get signal(): AbortSignal {
+    return this.ctx.cancellationSignal;
+  }
+
+  beat(details: T): void {
+    this.details = details;
+    this.ctx.heartbeat(details);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * One attempt of a stage for one source: counted in run_source.attempts, its failure kept in
+ * run_source.errors, its source errors turned into the right Temporal failure, its heartbeat kept alive.
+ */
+export async function runStage<T, P = unknown>(db: Database, step: SourceStep, work: (progress: Progress<P>) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const { activityType, attempt } = ctx.info;
+  await recordAttempt(db.pool, step.runId, step.sourceId, activityType, attempt);
+  const progress = new Progress<P>(ctx);
+  try {
+    return await asFailure(() => work(progress));
+  } catch (error) {
+    // the database may be what failed; the failure still reaches Temporal even when it cannot be recorded
+    await recordAttemptError(db.pool, step.runId, step.sourceId, activityType, attempt, (error as Error).message).catch(() => undefined);
+    throw error;
+  } finally {
+    progress.stop();
   }
 }

@@ -1,36 +1,44 @@
-// Load: merge the staged records (within-source dedupe, unchanged rows skipped by content hash), then
-// soft-delete the records a complete snapshot no longer has, behind the delete guard.
-import { ApplicationFailure } from '@temporalio/activity';
+// Load: merge the staged records (within-source dedupe, unchanged rows skipped by content hash), soft-delete
+// the records a complete snapshot no longer has (behind the delete guard), and link records to entities.
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { resolveEntities, type IdentityCounts } from '../db/identity.ts';
 import { mergeStaged, softDeleteOrphans, type MergeCounts, type OrphanCounts } from '../db/merge.ts';
 import { payloadInfo } from '../db/raw.ts';
 import { adapterFor } from '../sources/index.ts';
-import { sourceById, type ActivityDeps, type PayloadStep, type SourceStep } from './common.ts';
+import { runStage, sourceById, type ActivityDeps, type PayloadStep, type SourceStep } from './common.ts';
 
 export type { IdentityCounts, MergeCounts, OrphanCounts };
+
+/** The workflow execution this attempt belongs to: a retry shares it, a reset does not. */
+const temporalRunId = () => Context.current().info.workflowExecution?.runId ?? 'none';
 
 export function loadActivities({ db, sourcesFile }: ActivityDeps) {
   return {
     /** Within the source: one record per key, the latest winning; unchanged rows are not written. */
-    async dedupe({ runId, sourceId, payloadId }: PayloadStep): Promise<MergeCounts> {
-      const source = sourceById(sourcesFile, sourceId);
-      return mergeStaged(db.pool, runId, sourceId, adapterFor(source).recordKind, payloadId);
+    async dedupe(step: PayloadStep): Promise<MergeCounts> {
+      return runStage(db, step, async () => {
+        const kind = adapterFor(sourceById(sourcesFile, step.sourceId)).recordKind;
+        return mergeStaged(db.pool, step.runId, step.sourceId, kind, step.payloadId, temporalRunId());
+      });
+    },
+
+    async softDeleteOrphans(step: PayloadStep): Promise<OrphanCounts> {
+      return runStage(db, step, async () => {
+        const { runId, sourceId, payloadId } = step;
+        const source = sourceById(sourcesFile, sourceId);
+        if (source.deletePolicy !== 'snapshot') return { softDeleted: 0, deleteGuard: `delete_policy is ${source.deletePolicy}` };
+        const payload = await payloadInfo(db.pool, payloadId);
+        if (payload.status !== 'stored') {
+          throw ApplicationFailure.nonRetryable(`source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`, 'IncompleteSnapshot');
+        }
+        const limits = { maxDeleteRatio: source.maxDeleteRatio, maxQuarantineRatio: source.maxQuarantineRatio, incompleteReason: payload.incompleteReason };
+        return softDeleteOrphans(db.pool, runId, sourceId, limits, temporalRunId());
+      });
     },
 
     /** Across sources: links the source's records without an entity (new ones, or sent back by an override). */
-    async resolveEntities({ runId, sourceId }: SourceStep): Promise<IdentityCounts> {
-      const source = sourceById(sourcesFile, sourceId);
-      return resolveEntities(db.pool, runId, sourceId, adapterFor(source).recordKind);
-    },
-
-    async softDeleteOrphans({ runId, sourceId, payloadId }: PayloadStep): Promise<OrphanCounts> {
-      const source = sourceById(sourcesFile, sourceId);
-      if (source.deletePolicy !== 'snapshot') return { softDeleted: 0, deleteGuard: `delete_policy is ${source.deletePolicy}` };
-      const payload = await payloadInfo(db.pool, payloadId);
-      if (payload.status !== 'stored') {
-        throw ApplicationFailure.nonRetryable(`source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`, 'IncompleteSnapshot');
-      }
-      return softDeleteOrphans(db.pool, runId, sourceId, { maxDeleteRatio: source.maxDeleteRatio, maxQuarantineRatio: source.maxQuarantineRatio, incompleteReason: payload.incompleteReason });
+    async resolveEntities(step: SourceStep): Promise<IdentityCounts> {
+      return runStage(db, step, async () => resolveEntities(db.pool, step.runId, step.sourceId, adapterFor(sourceById(sourcesFile, step.sourceId)).recordKind));
     },
   };
 }

@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { acceptRenames, acceptedRenames, previousObservedSchema, recordDrift, type DriftAction } from '../db/drift.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
-import { StageWriter, clearStage } from '../db/stage.ts';
+import { StageWriter, clearStage, stagedCounts } from '../db/stage.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
 import { matchKeyOf } from '../normalize/identity.ts';
 import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
@@ -13,10 +13,12 @@ import { contentHash, toSnake, validateRecord } from '../normalize/record.ts';
 import { adapterFor } from '../sources/index.ts';
 import pg from 'pg';
 import { UnreadablePayloadError, isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
-import { asFailure, sourceById, type ActivityDeps, type PayloadStep } from './common.ts';
+import { runStage, sourceById, type ActivityDeps, type PayloadStep } from './common.ts';
 
 /** Schema and mapping are decided from this many leading records. */
 const SAMPLE_SIZE = 1000;
+/** Staged rows are committed, and the position heartbeated, every this many records. */
+const CHECKPOINT_RECORDS = 50_000;
 
 export interface NormalizeOutcome {
   parsed: number;
@@ -27,14 +29,20 @@ export interface NormalizeOutcome {
 
 export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
   return {
-    async normalize({ runId, sourceId, payloadId }: PayloadStep): Promise<NormalizeOutcome> {
-      const source = sourceById(sourcesFile, sourceId);
-      const adapter = adapterFor(source);
-      const ctx = Context.current();
-      const info = await payloadInfo(db.pool, payloadId);
-      await clearStage(db.pool, runId, sourceId);
+    /**
+     * Stages the payload's records, committing every 50,000 and heartbeating the position: a retry after a
+     * crash keeps what was committed, drops anything after it, and continues from there.
+     */
+    async normalize(step: PayloadStep): Promise<NormalizeOutcome> {
+      return runStage<NormalizeOutcome, { position: number }>(db, step, async (progress) => {
+        const { runId, sourceId, payloadId } = step;
+        const source = sourceById(sourcesFile, sourceId);
+        const adapter = adapterFor(source);
+        const ctx = Context.current();
+        const info = await payloadInfo(db.pool, payloadId);
+        const resumeFrom = progress.resumeFrom?.position ?? 0;
+        await clearStage(db.pool, runId, sourceId, resumeFrom);
 
-      return asFailure(async () => {
         const records = readRecords(payloadId);
         const sample: (SourceFields | Unparsed)[] = [];
         const observer = new SchemaObserver();
@@ -71,12 +79,20 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const frozen = source.driftPolicy === 'freeze' ? changes : [];
         const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
         let position = 0;
-        const writer = await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
+        await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
           const all = (async function* () {
             yield* sample;
             yield* records;
           })();
           for await (const fields of all) {
+            if (position < resumeFrom) {
+              position++; // staged by an earlier attempt
+              continue;
+            }
+            if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
+              await stage.commit();
+              progress.beat({ position });
+            }
             if (isUnparsed(fields)) {
               await stage.rejectRecord({ position: position++, sourceKey: null, reason: fields.reason, fields: { line: fields.unparsed } });
               continue;
@@ -88,23 +104,24 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             const checked = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, source.csv.dateFormat);
             if (checked.ok) await stage.stageRecord(position, checked.record, matchKeyOf(adapter.recordKind, checked.record, keyedBySymbol, source.kind), contentHash(checked.record));
             else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
-            if (++position % 10_000 === 0) ctx.heartbeat({ position });
+            position++;
           }
         });
-        const counts = { parsed: position, staged: writer.staged, quarantined: writer.quarantined, driftEvents: events.length };
+        // counted from the table: a resumed attempt wrote only part of them
+        const counts = { parsed: position, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents: events.length };
         await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined });
         return counts;
-      });
 
-      async function* readRecords(id: number): AsyncGenerator<SourceFields | Unparsed> {
-        try {
-          for await (const document of readDocuments(db.pool, id)) yield* adapter.read(document, source, info);
-        } catch (error) {
-          // the database failing is worth a retry; bytes that do not parse will not parse next time either
-          if (error instanceof pg.DatabaseError || error instanceof UnreadablePayloadError || /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))) throw error;
-          throw new UnreadablePayloadError(`source '${sourceId}': payload ${id} is not readable as ${source.kind}: ${(error as Error).message}`);
+        async function* readRecords(id: number): AsyncGenerator<SourceFields | Unparsed> {
+          try {
+            for await (const document of readDocuments(db.pool, id)) yield* adapter.read(document, source, info);
+          } catch (error) {
+            // the database failing is worth a retry; bytes that do not parse will not parse next time either
+            if (error instanceof pg.DatabaseError || error instanceof UnreadablePayloadError || /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))) throw error;
+            throw new UnreadablePayloadError(`source '${sourceId}': payload ${id} is not readable as ${source.kind}: ${(error as Error).message}`);
+          }
         }
-      }
+      });
     },
   };
 }

@@ -1,6 +1,6 @@
 // Run bookkeeping: the run row opens before any source is touched and closes whatever happened.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { finishRun, startRun, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { finishRun, startRun, updateTemporalRunId, type RunStatus, type SourceOutcome } from '../db/runs.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import type { ActivityDeps } from './common.ts';
@@ -35,6 +35,8 @@ export function runActivities({ db, sourcesFile }: ActivityDeps) {
 
     /** Closes the run with each source's outcome and frees its staging rows. */
     async finishRun({ runId, outcomes }: { runId: number; outcomes: SourceOutcome[] }): Promise<RunSummary> {
+      const { workflowExecution } = Context.current().info;
+      if (workflowExecution) await updateTemporalRunId(db.em(), runId, workflowExecution.runId);
       const status = await finishRun(db.em(), runId, outcomes);
       await dropStage(db.pool, runId);
       return { runId, status, sources: outcomes };

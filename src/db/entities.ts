@@ -54,10 +54,17 @@ export const RunSource = defineEntity({
     /** Where each unified field came from, with its confidence, and the columns left unmapped. */
     fieldMapping: p.json<Record<string, unknown>>().nullable(),
     error: p.text().nullable(),
-    /** Set in the merge transaction: a retried merge returns these counts instead of merging twice. */
-    mergedAt: p.datetime().nullable(),
-    /** Set in the orphan transaction, for the same reason. */
-    orphansCheckedAt: p.datetime().nullable(),
+    /**
+     * The Temporal run id that merged, set in the merge transaction: a retried merge returns the counts
+     * instead of merging twice, while a reset (a new run id) merges again.
+     */
+    mergedInRun: p.text().nullable(),
+    /** The same for the orphan soft-delete. */
+    orphansCheckedInRun: p.text().nullable(),
+    /** Attempts per stage, e.g. {"fetchSource": 2}: more than 1 means the stage was retried. */
+    attempts: p.json<Record<string, number>>().default('{}'),
+    /** The failures of attempts that were retried or gave up: stage, attempt, message, time (latest 20). */
+    errors: p.json<{ stage: string; attempt: number; error: string; at: string }[]>().default('[]'),
   },
   indexes: [{ properties: ['sourceId', 'run'] }],
 });
@@ -99,6 +106,8 @@ export const RawPayload = defineEntity({
     sizeBytes: p.bigint('number').default(0),
     pageCount: p.integer().default(0),
     sameAsPayloadId: p.bigint('number').nullable(),
+    /** Documents landed completely; a resumed fetch continues after them. */
+    landedDocuments: p.integer().default(0),
     /** Why the documents are not the whole source (e.g. a page cap); such a payload never deletes anything. */
     incompleteReason: p.text().nullable(),
     storedAt: p.datetime().nullable(),
@@ -116,6 +125,8 @@ export const RawPage = defineEntity({
     seq: p.integer().primary(),
     /** Which response of the payload this chunk belongs to (one per API page; a file is one document). */
     document: p.integer(),
+    /** SHA-256 of the body; the payload's content hash is built from these, so a resumed fetch needs no re-read. */
+    hash: p.text(),
     body: p.blob(),
   },
 });
@@ -285,7 +296,18 @@ export const DriftEvent = defineEntity({
   indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride];
+/** A token bucket per provider, in the database so every worker process shares the same limit. */
+export const RateLimitBucket = defineEntity({
+  name: 'RateLimitBucket',
+  tableName: 'rate_limit_bucket',
+  properties: {
+    key: p.text().primary(),
+    tokens: p.double(),
+    refilledAt: p.datetime().defaultRaw('clock_timestamp()'),
+  },
+});
+
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

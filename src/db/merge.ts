@@ -1,6 +1,8 @@
 // Load: one set-based merge from stage_record into record, and the orphan soft-delete. Each runs in one
-// transaction that also writes its counts to run_source, so a retried activity returns the first
-// attempt's counts instead of merging or deleting twice.
+// transaction that also writes its counts and the Temporal run id to run_source: a retried activity (same
+// run id) returns the first attempt's counts instead of merging or deleting twice, while a workflow reset
+// (a new run id, e.g. after a bug fix) merges again. Both are safe to repeat: unchanged rows are never
+// written, and a record deleted once is not an orphan again.
 import type { Pool } from 'pg';
 import { transaction } from './sql.ts';
 import { RECORD_COLUMNS } from './stage.ts';
@@ -44,16 +46,16 @@ SELECT
   (SELECT count(*) FROM changed WHERE was_deleted)::int AS restored,
   (SELECT count(*) FROM written)::int AS written`;
 
-export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number): Promise<MergeCounts> {
+export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number, temporalRunId: string): Promise<MergeCounts> {
   return transaction(pool, async (client) => {
     // one merge per source at a time: a manual run and a scheduled run never interleave their writes
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
-    const done = await client.query<MergeCounts & { merged_at: Date | null }>(
-      `SELECT staged, duplicates, inserted, updated, unchanged, restored, merged_at FROM run_source WHERE run_id = $1 AND source_id = $2`,
+    const done = await client.query<MergeCounts & { merged_in_run: string | null }>(
+      `SELECT staged, duplicates, inserted, updated, unchanged, restored, merged_in_run FROM run_source WHERE run_id = $1 AND source_id = $2`,
       [runId, sourceId],
     );
     const previous = done.rows[0];
-    if (previous?.merged_at) return pick(previous);
+    if (previous?.merged_in_run === temporalRunId) return pick(previous);
 
     const { rows } = await client.query<{ staged: number; distinct_keys: number; inserted: number; updated: number; restored: number }>(MERGE_SQL, [runId, sourceId]);
     const r = rows[0]!;
@@ -75,9 +77,9 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
       [sourceId, kind, runId, payloadId],
     );
     await client.query(
-      `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8, merged_at = now()
+      `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8, merged_in_run = $9
        WHERE run_id = $1 AND source_id = $2`,
-      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored],
+      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored, temporalRunId],
     );
     return counts;
   });
@@ -103,15 +105,15 @@ export interface DeleteLimits {
  * of its records were quarantined, when a quarantined record has no key (it could be any of the orphans),
  * or when the deletes would exceed maxDeleteRatio of the live records.
  */
-export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, limits: DeleteLimits): Promise<OrphanCounts> {
+export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, limits: DeleteLimits, temporalRunId: string): Promise<OrphanCounts> {
   return transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
-    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_at: Date | null; parsed: number; quarantined: number }>(
-      'SELECT soft_deleted, delete_guard, orphans_checked_at, parsed, quarantined FROM run_source WHERE run_id = $1 AND source_id = $2',
+    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_in_run: string | null; parsed: number; quarantined: number }>(
+      'SELECT soft_deleted, delete_guard, orphans_checked_in_run, parsed, quarantined FROM run_source WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId],
     );
     const previous = done.rows[0]!;
-    if (previous.orphans_checked_at) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
+    if (previous.orphans_checked_in_run === temporalRunId) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
 
     await client.query(
       `CREATE TEMP TABLE orphan ON COMMIT DROP AS
@@ -139,7 +141,7 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     const softDeleted = orphans > 0 && !guard
       ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
       : 0;
-    await client.query('UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_at = now() WHERE run_id = $1 AND source_id = $2', [runId, sourceId, softDeleted, guard]);
+    await client.query('UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_in_run = $5 WHERE run_id = $1 AND source_id = $2', [runId, sourceId, softDeleted, guard, temporalRunId]);
     return { softDeleted, deleteGuard: guard };
   });
 }

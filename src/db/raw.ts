@@ -1,34 +1,63 @@
 // Raw landing: payload bytes exactly as fetched, chunked into raw_page rows so nothing is held whole.
 import { PassThrough, Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { transaction, type Queryable } from './sql.ts';
 
 export interface LandingPayload {
   id: number;
   status: 'landing' | 'stored' | 'unchanged' | 'not_modified';
+  /** Every document landed and described (finishLanding ran); only storeRaw is left. */
+  complete: boolean;
 }
 
-/**
- * The payload row for (run, source), created on the first attempt. A retried fetch gets the same row
- * back; if the earlier attempt died mid-landing its partial pages are discarded and the fetch restarts.
- */
+/** The payload row for (run, source), created on the first attempt and found again by a retry. */
 export async function beginPayload(db: Queryable, runId: number, sourceId: string, url: string): Promise<LandingPayload> {
   const { rows } = await db.query<LandingPayload>(
     `INSERT INTO raw_payload (run_id, source_id, url) VALUES ($1, $2, $3)
      ON CONFLICT (run_id, source_id) DO UPDATE SET url = raw_payload.url
-     RETURNING id::int, status`,
+     RETURNING id::int, status, content_hash IS NOT NULL AS complete`,
     [runId, sourceId, url],
   );
-  const payload = rows[0]!;
-  if (payload.status === 'landing') {
-    await db.query('DELETE FROM raw_page WHERE payload_id = $1', [payload.id]);
-    await db.query(`UPDATE raw_payload SET size_bytes = 0, page_count = 0, content_hash = NULL, fetched_at = now() WHERE id = $1`, [payload.id]);
-  }
-  return payload;
+  return rows[0]!;
+}
+
+export interface ResumePoint {
+  /** The first document not landed completely. */
+  document: number;
+  /** Bytes of that document already landed (whole pages; each page is written atomically). */
+  byteOffset: number;
+  /** The next page number. */
+  nextSeq: number;
+}
+
+/** Where an interrupted fetch can continue: after its complete documents, inside the one it was landing. */
+export async function resumePoint(db: Queryable, payloadId: number): Promise<ResumePoint> {
+  const { rows } = await db.query<{ document: number; byte_offset: string; next_seq: number }>(
+    `SELECT p.landed_documents AS document,
+            coalesce((SELECT sum(length(body)) FROM raw_page WHERE payload_id = p.id AND document = p.landed_documents), 0) AS byte_offset,
+            coalesce((SELECT max(seq) + 1 FROM raw_page WHERE payload_id = p.id), 0) AS next_seq
+     FROM raw_payload p WHERE p.id = $1`,
+    [payloadId],
+  );
+  const row = rows[0]!;
+  return { document: row.document, byteOffset: Number(row.byte_offset), nextSeq: row.next_seq };
+}
+
+/** Drops what an interrupted attempt landed of one document, when the retry has to fetch it whole again. */
+export async function discardDocument(db: Queryable, payloadId: number, document: number): Promise<number> {
+  await db.query('DELETE FROM raw_page WHERE payload_id = $1 AND document >= $2', [payloadId, document]);
+  const { rows } = await db.query<{ next_seq: number }>('SELECT coalesce(max(seq) + 1, 0) AS next_seq FROM raw_page WHERE payload_id = $1', [payloadId]);
+  return rows[0]!.next_seq;
 }
 
 export async function appendPage(db: Queryable, payloadId: number, seq: number, document: number, body: Uint8Array): Promise<void> {
-  await db.query('INSERT INTO raw_page (payload_id, seq, document, body) VALUES ($1, $2, $3, $4)', [payloadId, seq, document, body]);
+  const hash = createHash('sha256').update(body).digest('hex');
+  await db.query('INSERT INTO raw_page (payload_id, seq, document, hash, body) VALUES ($1, $2, $3, $4, $5)', [payloadId, seq, document, hash, body]);
+}
+
+export async function markDocumentLanded(db: Queryable, payloadId: number, document: number): Promise<void> {
+  await db.query('UPDATE raw_payload SET landed_documents = $2 WHERE id = $1', [payloadId, document + 1]);
 }
 
 export interface LandedMeta {
@@ -37,22 +66,27 @@ export interface LandedMeta {
   contentType: string | null;
   etag: string | null;
   lastModified: string | null;
-  contentHash: string | null;
-  sizeBytes: number;
-  pageCount: number;
   notModified: boolean;
   incompleteReason: string | null;
 }
 
-/** Records what was fetched. The payload stays `landing` until storeRaw makes it immutable. */
-export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta): Promise<void> {
-  await db.query(
-    `UPDATE raw_payload SET url = $2, http_status = $3, content_type = $4, etag = $5, last_modified = $6,
-       content_hash = $7, size_bytes = $8, page_count = $9, status = CASE WHEN $10 THEN 'not_modified' ELSE status END,
-       incomplete_reason = $11
-     WHERE id = $1 AND status = 'landing'`,
-    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.contentHash, meta.sizeBytes, meta.pageCount, meta.notModified, meta.incompleteReason],
+/**
+ * Records what was fetched, with size, page count and content hash computed from the stored pages (so a
+ * resumed fetch is described exactly). The payload stays `landing` until storeRaw makes it immutable.
+ */
+export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta): Promise<{ bytes: number; pages: number }> {
+  const { rows } = await db.query<{ size_bytes: string; page_count: number }>(
+    `UPDATE raw_payload p SET url = $2, http_status = $3, content_type = $4, etag = $5, last_modified = $6,
+       status = CASE WHEN $7 THEN 'not_modified' ELSE status END, incomplete_reason = $8,
+       content_hash = CASE WHEN $7 THEN NULL ELSE t.content_hash END, size_bytes = t.size_bytes, page_count = t.page_count
+     FROM (SELECT encode(sha256(convert_to(coalesce(string_agg(hash, '' ORDER BY seq), ''), 'UTF8')), 'hex') AS content_hash,
+                  coalesce(sum(length(body)), 0) AS size_bytes, count(*)::int AS page_count
+           FROM raw_page WHERE payload_id = $1) t
+     WHERE p.id = $1 AND p.status = 'landing'
+     RETURNING p.size_bytes, p.page_count`,
+    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.notModified, meta.incompleteReason],
   );
+  return { bytes: Number(rows[0]?.size_bytes ?? 0), pages: rows[0]?.page_count ?? 0 };
 }
 
 /** What an earlier attempt already landed, for a retried fetch that finds its payload stored. */

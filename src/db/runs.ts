@@ -1,5 +1,6 @@
 // Run bookkeeping: ordinary, small queries, so they go through MikroORM.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
 import { Run, RunSource, type IRun, type IRunSource } from './entities.ts';
 
 export type RunStatus = IRun['status'];
@@ -42,4 +43,23 @@ export async function finishRun(em: EntityManager, runId: number, outcomes: Sour
     await tx.nativeUpdate(Run, { id: runId }, { status, finishedAt: new Date(), error: errors.length ? errors.join('\n') : null });
   });
   return status;
+}
+
+export async function recordAttempt(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number): Promise<void> {
+  await pool.query(`UPDATE run_source SET attempts = attempts || jsonb_build_object($3::text, $4::int) WHERE run_id = $1 AND source_id = $2`, [runId, sourceId, stage, attempt]);
+}
+
+/** Keeps the latest 20 failures of a source's stages in a run. */
+export async function recordAttemptError(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number, error: string): Promise<void> {
+  await pool.query(
+    `UPDATE run_source SET errors = (CASE WHEN jsonb_array_length(errors) >= 20 THEN errors - 0 ELSE errors END)
+       || jsonb_build_array(jsonb_build_object('stage', $3::text, 'attempt', $4::int, 'error', left($5::text, 2000), 'at', now()))
+     WHERE run_id = $1 AND source_id = $2`,
+    [runId, sourceId, stage, attempt, error],
+  );
+}
+
+/** A reset continues a run under a new Temporal run id; links to the run should point at the live one. */
+export async function updateTemporalRunId(em: EntityManager, runId: number, temporalRunId: string): Promise<void> {
+  await em.nativeUpdate(Run, { id: runId }, { temporalRunId });
 }

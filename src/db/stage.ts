@@ -11,20 +11,24 @@ export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
 const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
 
-/** Forget what an earlier attempt of this stage wrote, so a retry starts clean. */
-export async function clearStage(db: Queryable, runId: number, sourceId: string): Promise<void> {
-  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
-  await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
+/** Forgets what an earlier attempt wrote from `fromPosition` on (all of it by default), so a retry continues cleanly. */
+export async function clearStage(db: Queryable, runId: number, sourceId: string, fromPosition = 0): Promise<void> {
+  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3', [runId, sourceId, fromPosition]);
+  await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [runId, sourceId, fromPosition]);
+}
+
+export async function stagedCounts(db: Queryable, runId: number, sourceId: string): Promise<{ staged: number; quarantined: number }> {
+  const { rows } = await db.query<{ staged: number; quarantined: number }>(
+    `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
+            (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2)::int AS quarantined`,
+    [runId, sourceId],
+  );
+  return rows[0]!;
 }
 
 /** Staged rows are only needed until the run ends. */
 export async function dropStage(db: Queryable, runId: number): Promise<void> {
   await db.query('DELETE FROM stage_record WHERE run_id = $1', [runId]);
-}
-
-export async function countStaged(db: Queryable, runId: number, sourceId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM stage_record WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
-  return rows[0]!.n;
 }
 
 /** A COPY stream into one table; rows are tab-separated text with \N for null. */
@@ -43,11 +47,13 @@ class CopyWriter {
     if (!this.stream.write(values.map(copyText).join('\t') + '\n')) await once(this.stream, 'drain');
   }
 
+  /** Ends the COPY (committing its rows); the next write starts a new one. */
   async end(): Promise<void> {
     if (!this.stream) return;
     const done = once(this.stream, 'finish');
     this.stream.end();
     await done;
+    this.stream = undefined;
   }
 }
 
@@ -70,7 +76,7 @@ export interface Rejected {
 
 /**
  * Writes one (run, source)'s staged and quarantined rows. Uses two pooled connections because a
- * connection carries one COPY at a time; both commit on end().
+ * connection carries one COPY at a time; rows are committed at each commit() and at the end.
  */
 export class StageWriter {
   staged = 0;
@@ -95,8 +101,7 @@ export class StageWriter {
     try {
       const writer = new StageWriter(a, b, runId, sourceId, payloadId);
       await work(writer);
-      await writer.stage.end();
-      await writer.quarantine.end();
+      await writer.commit();
       return writer;
     } catch (error) {
       failed = true; // a connection left mid-COPY is unusable: destroy it instead of returning it to the pool
@@ -105,6 +110,12 @@ export class StageWriter {
       a.release(failed);
       b.release(failed);
     }
+  }
+
+  /** Commits everything written so far, so an interrupted attempt can continue from here. */
+  async commit(): Promise<void> {
+    await this.stage.end();
+    await this.quarantine.end();
   }
 
   async stageRecord(position: number, record: NormalizedRecord, matchKey: string | null, contentHash: string): Promise<void> {

@@ -26,8 +26,9 @@ export const coingeckoSource: SourceAdapter = {
   async *fetch(source, context): AsyncIterable<FetchedDocument> {
     if (source.location.type !== 'http') throw new PermanentSourceError(`source '${source.id}': coingecko needs an http(s) URL`);
     const pause = source.requestsPerSecond ? 1000 / source.requestsPerSecond : 0;
-    for (let page = 1; page <= source.paging.maxPages; page++) {
-      if (page > 1 && pause) await sleep(pause, undefined, { signal: context.signal });
+    // a resumed fetch continues with the first page not landed yet
+    for (let page = context.resumeAt.document + 1; page <= source.paging.maxPages; page++) {
+      if (page > context.resumeAt.document + 1 && pause) await sleep(pause, undefined, { signal: context.signal });
       const url = new URL(source.location.url);
       url.searchParams.set('per_page', String(source.paging.perPage));
       url.searchParams.set('page', String(page));

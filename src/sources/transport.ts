@@ -11,6 +11,8 @@ export const CHUNK_BYTES = 1 << 20;
 export async function openLocation(source: SourceConfig, context: FetchContext, accept: string[]): Promise<FetchedDocument> {
   const { location } = source;
   if (location.type === 'http') return httpGet({ source, url: location.url, accept, validators: context.validators, signal: context.signal });
+  // a local file can be read on from where an interrupted fetch stopped
+  const start = context.resumeAt.document === 0 ? context.resumeAt.byteOffset : 0;
   const stat = await fs.promises.stat(location.path).catch((error: NodeJS.ErrnoException) => {
     const message = `source '${source.id}': cannot read ${location.path} (${error.code ?? error.message})`;
     throw error.code === 'ENOENT' || error.code === 'EACCES' ? new PermanentSourceError(message) : new Error(message);
@@ -22,6 +24,7 @@ export async function openLocation(source: SourceConfig, context: FetchContext, 
     etag: `"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`,
     lastModified: stat.mtime.toUTCString(),
     notModified: false,
-    body: fs.createReadStream(location.path, { highWaterMark: CHUNK_BYTES, signal: context.signal }),
+    startOffset: start,
+    body: fs.createReadStream(location.path, { start, highWaterMark: CHUNK_BYTES, signal: context.signal }),
   };
 }

@@ -20,6 +20,8 @@ export interface FetchedDocument {
   lastModified: string | null;
   /** True when the source answered "not modified" to a conditional request: no body follows. */
   notModified: boolean;
+  /** Where in the document the body starts: more than 0 only when a fetch resumed inside it. */
+  startOffset?: number;
   body: AsyncIterable<Uint8Array>;
 }
 
@@ -28,6 +30,11 @@ export interface FetchContext {
   signal?: AbortSignal;
   /** Says the documents fetched are not the whole source (a page cap was hit): nothing may be deleted. */
   markIncomplete(reason: string): void;
+  /**
+   * Where an interrupted fetch stopped: documents before `document` are landed; of that one, `byteOffset`
+   * bytes are. A source that can start there (a later page, a file offset) does; others start over.
+   */
+  resumeAt: { document: number; byteOffset: number };
 }
 
 /** What is known about a stored document when it is read back. */

@@ -47,7 +47,8 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     baseUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
   after(async () => {
-    process.env.ETL_SOURCE_SERVER_URL = savedSourceServerUrl;
+    if (savedSourceServerUrl === undefined) delete process.env.ETL_SOURCE_SERVER_URL;
+    else process.env.ETL_SOURCE_SERVER_URL = savedSourceServerUrl;
     await sources?.close();
     api?.close();
     worker?.shutdown();

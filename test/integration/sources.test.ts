@@ -19,7 +19,7 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
   let server: SourceServer;
   let root: string;
   let configDir: string;
-  const savedEnv = { ...process.env };
+  const saved = { url: process.env.ETL_SOURCE_SERVER_URL, key: process.env.COINGECKO_API_KEY };
 
   before(async function () {
     this.timeout(30_000);
@@ -32,7 +32,9 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     process.env.COINGECKO_API_KEY = 'test-key';
   });
   after(async () => {
-    process.env = savedEnv;
+    // only what this suite set: later suites share the process environment
+    restoreEnv('ETL_SOURCE_SERVER_URL', saved.url);
+    restoreEnv('COINGECKO_API_KEY', saved.key);
     await server?.close();
     await db?.close();
     await env?.teardown();
@@ -180,3 +182,8 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     assert.ok(Date.now() - started >= 4000, `retried after ${Date.now() - started} ms`);
   });
 });
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}

@@ -1,8 +1,8 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122082042_initial extends Migration {
+export class Migration20261122083435_initial extends Migration {
 
-  override name = 'Migration20261122082042_initial';
+  override name = 'Migration20261122083435_initial';
 
   override up(): void | Promise<void> {
     this.addSql(`create table "record" ("id" bigserial primary key, "kind" text not null, "source_id" text not null, "source_key" text not null, "symbol" text null, "name" text null, "rank" int null, "price_usd" numeric null, "market_cap_usd" numeric null, "volume_24h_usd" numeric null, "circulating_supply" numeric null, "total_supply" numeric null, "max_supply" numeric null, "percent_change_24h" numeric null, "title" text null, "url" text null, "summary" text null, "author" text null, "published_at" timestamptz null, "source_updated_at" timestamptz null, "match_key" text null, "content_hash" text not null, "raw_payload_id" bigint not null, "raw_position" int not null, "run_id" bigint not null, "first_run_id" bigint not null, "created_at" timestamptz not null default now(), "updated_at" timestamptz not null default now(), "deleted_at" timestamptz null, "deleted_run_id" bigint null);`);
@@ -34,18 +34,20 @@ export class Migration20261122082042_initial extends Migration {
     this.addSql(`create table "quarantine" ("id" bigserial primary key, "run_id" bigint not null, "source_id" text not null, "raw_payload_id" bigint not null, "raw_position" int not null, "source_key" text null, "reason" text not null, "fields" jsonb not null, "created_at" timestamptz not null default now());`);
     this.addSql(`alter table "quarantine" add constraint "quarantine_run_id_source_id_raw_position_unique" unique ("run_id", "source_id", "raw_position");`);
 
-    this.addSql(`create table "raw_payload" ("id" bigserial primary key, "run_id" bigint not null, "source_id" text not null, "status" text not null default 'landing', "url" text not null, "fetched_at" timestamptz not null default now(), "http_status" int null, "content_type" text null, "etag" text null, "last_modified" text null, "content_hash" text null, "size_bytes" bigint not null default '0', "page_count" int not null default 0, "same_as_payload_id" bigint null, "incomplete_reason" text null, "stored_at" timestamptz null);`);
+    this.addSql(`create table "rate_limit_bucket" ("key" text not null, "tokens" double precision not null, "refilled_at" timestamptz not null default clock_timestamp(), primary key ("key"));`);
+
+    this.addSql(`create table "raw_payload" ("id" bigserial primary key, "run_id" bigint not null, "source_id" text not null, "status" text not null default 'landing', "url" text not null, "fetched_at" timestamptz not null default now(), "http_status" int null, "content_type" text null, "etag" text null, "last_modified" text null, "content_hash" text null, "size_bytes" bigint not null default '0', "page_count" int not null default 0, "same_as_payload_id" bigint null, "landed_documents" int not null default 0, "incomplete_reason" text null, "stored_at" timestamptz null);`);
     this.addSql(`create index "raw_payload_source_id_id_index" on "raw_payload" ("source_id", "id");`);
     this.addSql(`alter table "raw_payload" add constraint "raw_payload_run_id_source_id_unique" unique ("run_id", "source_id");`);
     this.addSql(`alter table "raw_payload" add constraint "raw_payload_status_check" check ("status" in ('landing', 'stored', 'unchanged', 'not_modified'));`);
 
-    this.addSql(`create table "raw_page" ("payload_id" bigint not null, "seq" int not null, "document" int not null, "body" bytea not null, primary key ("payload_id", "seq"));`);
+    this.addSql(`create table "raw_page" ("payload_id" bigint not null, "seq" int not null, "document" int not null, "hash" text not null, "body" bytea not null, primary key ("payload_id", "seq"));`);
 
     this.addSql(`create table "run" ("id" bigserial primary key, "workflow_id" text not null, "temporal_run_id" text not null, "status" text not null default 'running', "started_at" timestamptz not null default now(), "finished_at" timestamptz null, "error" text null);`);
     this.addSql(`alter table "run" add constraint "run_workflow_id_unique" unique ("workflow_id");`);
     this.addSql(`alter table "run" add constraint "run_status_check" check ("status" in ('running', 'succeeded', 'partial', 'failed'));`);
 
-    this.addSql(`create table "run_source" ("run_id" bigint not null, "source_id" text not null, "status" text not null default 'running', "started_at" timestamptz not null default now(), "finished_at" timestamptz null, "payload_id" bigint null, "bytes" bigint not null default '0', "pages" int not null default 0, "parsed" int not null default 0, "staged" int not null default 0, "quarantined" int not null default 0, "duplicates" int not null default 0, "inserted" int not null default 0, "updated" int not null default 0, "unchanged" int not null default 0, "restored" int not null default 0, "soft_deleted" int not null default 0, "delete_guard" text null, "drift_events" int not null default 0, "entities_linked" int not null default 0, "entities_created" int not null default 0, "observed_schema" jsonb null, "field_mapping" jsonb null, "error" text null, "merged_at" timestamptz null, "orphans_checked_at" timestamptz null, primary key ("run_id", "source_id"));`);
+    this.addSql(`create table "run_source" ("run_id" bigint not null, "source_id" text not null, "status" text not null default 'running', "started_at" timestamptz not null default now(), "finished_at" timestamptz null, "payload_id" bigint null, "bytes" bigint not null default '0', "pages" int not null default 0, "parsed" int not null default 0, "staged" int not null default 0, "quarantined" int not null default 0, "duplicates" int not null default 0, "inserted" int not null default 0, "updated" int not null default 0, "unchanged" int not null default 0, "restored" int not null default 0, "soft_deleted" int not null default 0, "delete_guard" text null, "drift_events" int not null default 0, "entities_linked" int not null default 0, "entities_created" int not null default 0, "observed_schema" jsonb null, "field_mapping" jsonb null, "error" text null, "merged_in_run" text null, "orphans_checked_in_run" text null, "attempts" jsonb not null default '{}', "errors" jsonb not null default '[]', primary key ("run_id", "source_id"));`);
     this.addSql(`create index "run_source_source_id_run_id_index" on "run_source" ("source_id", "run_id");`);
     this.addSql(`alter table "run_source" add constraint "run_source_status_check" check ("status" in ('running', 'succeeded', 'unchanged', 'failed'));`);
 
