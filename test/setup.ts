@@ -12,6 +12,9 @@ import { projectRoot } from '../src/settings.ts';
 
 let pg: RunningPostgres | undefined;
 
+/** The test run's own PostgreSQL, when the tests started it (not with TEST_DATABASE_URL): an outage test stops it. */
+export const testPostgres = (): RunningPostgres | undefined => pg;
+
 export async function mochaGlobalSetup(): Promise<void> {
   // the SDK's own logs only when something is wrong (or TEST_LOG_LEVEL=debug)
   Runtime.install({ logger: new DefaultLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'INFO' : 'ERROR') });

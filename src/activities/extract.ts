@@ -1,12 +1,14 @@
 // Extract: fetch the source into raw_page chunks, then make the landed payload immutable raw data.
-import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { SourceState } from '../db/entities.ts';
 import { appendPage, beginPayload, discardDocument, finishLanding, landedSummary, markDocumentLanded, resumePoint, storePayload } from '../db/raw.ts';
+import { throttle } from '../db/ratelimit.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { adapterFor } from '../sources/index.ts';
 import { CHUNK_BYTES } from '../sources/transport.ts';
 import type { FetchedDocument } from '../sources/types.ts';
 import { runStage, sourceById, type ActivityDeps, type PayloadStep, type SourceStep } from './common.ts';
+import { beforeFetch } from './faults.ts';
 
 export interface FetchOutcome {
   payloadId: number;
@@ -30,6 +32,7 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
         const payload = await beginPayload(db.pool, runId, sourceId, location);
         if (payload.status !== 'landing' || payload.complete) return landedSummary(db.pool, payload.id);
 
+        await beforeFetch(source, Context.current().info.attempt, progress.signal);
         const state = await db.em().findOne(SourceState, { sourceId });
         const validators = { etag: state?.etag ?? null, lastModified: state?.lastModified ?? null };
         const resume = await resumePoint(db.pool, payload.id);
@@ -41,6 +44,7 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
           signal: progress.signal,
           markIncomplete: (reason) => (incompleteReason = reason),
           resumeAt: { document: resume.document, byteOffset: resume.byteOffset },
+          throttle: () => (source.rateLimit ? throttle(db.pool, source.rateLimit.key, source.rateLimit.perSecond, progress.signal) : Promise.resolve()),
         });
         for await (const fetched of documents) {
           const { body, ...meta } = fetched;

@@ -20,7 +20,7 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityDeps, PayloadStep, SourceStep } from './common.ts';
 export type { FetchOutcome } from './extract.ts';
-export type { IdentityCounts, MergeCounts, OrphanCounts } from './load.ts';
+export type { IdentityCounts, MergeCounts, MergePreview, OrphanCounts } from './load.ts';
 export type { NormalizeOutcome } from './normalize.ts';
-export type { RunPlan, RunSummary, SourcePlan } from './runs.ts';
+export type { ReprocessPlan, RunPlan, RunSummary, SourcePlan } from './runs.ts';
 export type { SourceOutcome } from '../db/runs.ts';

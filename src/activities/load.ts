@@ -2,12 +2,12 @@
 // the records a complete snapshot no longer has (behind the delete guard), and link records to entities.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { resolveEntities, type IdentityCounts } from '../db/identity.ts';
-import { mergeStaged, softDeleteOrphans, type MergeCounts, type OrphanCounts } from '../db/merge.ts';
+import { mergeStaged, previewMerge, softDeleteOrphans, type MergeCounts, type MergePreview, type OrphanCounts } from '../db/merge.ts';
 import { payloadInfo } from '../db/raw.ts';
 import { adapterFor } from '../sources/index.ts';
 import { runStage, sourceById, type ActivityDeps, type PayloadStep, type SourceStep } from './common.ts';
 
-export type { IdentityCounts, MergeCounts, OrphanCounts };
+export type { IdentityCounts, MergeCounts, MergePreview, OrphanCounts };
 
 /** The workflow execution this attempt belongs to: a retry shares it, a reset does not. */
 const temporalRunId = () => Context.current().info.workflowExecution?.runId ?? 'none';
@@ -20,6 +20,11 @@ export function loadActivities({ db, sourcesFile }: ActivityDeps) {
         const kind = adapterFor(sourceById(sourcesFile, step.sourceId)).recordKind;
         return mergeStaged(db.pool, step.runId, step.sourceId, kind, step.payloadId, temporalRunId());
       });
+    },
+
+    /** What dedupe would write, without writing (a reprocess dry run). */
+    async previewMerge(step: PayloadStep): Promise<MergePreview> {
+      return runStage(db, step, async () => previewMerge(db.pool, step.runId, step.sourceId));
     },
 
     async softDeleteOrphans(step: PayloadStep): Promise<OrphanCounts> {

@@ -14,6 +14,7 @@ import { adapterFor } from '../sources/index.ts';
 import pg from 'pg';
 import { UnreadablePayloadError, isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
 import { runStage, sourceById, type ActivityDeps, type PayloadStep } from './common.ts';
+import { atRecord } from './faults.ts';
 
 /** Schema and mapping are decided from this many leading records. */
 const SAMPLE_SIZE = 1000;
@@ -89,6 +90,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
               position++; // staged by an earlier attempt
               continue;
             }
+            atRecord(source, ctx.info.attempt, position);
             if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
               await stage.commit();
               progress.beat({ position });

@@ -1,6 +1,7 @@
 // Run bookkeeping: the run row opens before any source is touched and closes whatever happened.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { finishRun, startRun, updateTemporalRunId, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { Run } from '../db/entities.ts';
+import { finishRun, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import type { ActivityDeps } from './common.ts';
@@ -12,6 +13,10 @@ export interface SourcePlan {
 export interface RunPlan {
   runId: number;
   sources: SourcePlan[];
+}
+export interface ReprocessPlan {
+  runId: number;
+  sources: ReprocessSource[];
 }
 export interface RunSummary {
   runId: number;
@@ -31,6 +36,19 @@ export function runActivities({ db, sourcesFile }: ActivityDeps) {
       const sources = input.sourceIds?.length ? all.filter((s) => input.sourceIds!.includes(s.id)) : all;
       const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
       return { runId, sources: sources.map((s) => ({ id: s.id, deletePolicy: s.deletePolicy })) };
+    },
+
+    /** Opens a reprocess run over the payloads a past run stored. */
+    async startReprocess({ fromRunId, sourceIds }: { fromRunId: number; sourceIds?: string[] }): Promise<ReprocessPlan> {
+      const { workflowExecution } = Context.current().info;
+      if (!workflowExecution) throw ApplicationFailure.nonRetryable('startReprocess runs only inside a reprocess workflow', 'NoWorkflow');
+      if (!(await db.em().findOne(Run, { id: fromRunId }))) throw ApplicationFailure.nonRetryable(`run ${fromRunId} does not exist`, 'UnknownRun');
+      const sources = await storedPayloadsOf(db.pool, fromRunId, sourceIds);
+      const configured = new Set(loadSourcesConfig(sourcesFile).map((s) => s.id));
+      const gone = sources.filter((s) => !configured.has(s.id)).map((s) => s.id);
+      if (gone.length) throw ApplicationFailure.nonRetryable(`sources no longer configured: ${gone.join(', ')}`, 'UnknownSource');
+      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
+      return { runId, sources };
     },
 
     /** Closes the run with each source's outcome and frees its staging rows. */

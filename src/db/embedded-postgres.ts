@@ -17,8 +17,10 @@ export interface EmbeddedPostgresOptions {
 export interface RunningPostgres {
   url: string;
   port: number;
+  /** Stops the server; a cluster that is not persistent is deleted. */
   stop(): Promise<void>;
-  /** Starts the same cluster again after stop() (used to test a database outage). */
+  /** Stops the server but keeps its files, so restart() brings the same database back (a simulated outage). */
+  interrupt(): Promise<void>;
   restart(): Promise<void>;
 }
 
@@ -42,7 +44,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     user: USER,
     password,
     authMethod: 'scram-sha-256',
-    persistent,
+    // the library deletes a non-persistent cluster on every stop; we delete it ourselves, only at the end
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
@@ -69,8 +72,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port,
     stop: async () => {
       await pg.stop();
-      if (!persistent) fs.rmSync(secretFile, { force: true });
+      if (!persistent) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.rmSync(secretFile, { force: true });
+      }
     },
+    interrupt: () => pg.stop(),
     restart: () => startOrExplain(pg, port),
   };
 }

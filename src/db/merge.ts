@@ -21,8 +21,8 @@ const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'match_key', 'content_hash', 'raw_pay
 
 // Within-source dedupe: one row per source key, the latest source_updated_at winning, then the later
 // position in the payload. Unchanged rows (same content hash, still live) are never written.
-const MERGE_SQL = `
-WITH incoming AS (
+const CHANGES = `
+incoming AS (
   SELECT DISTINCT ON (source_key) *
   FROM stage_record WHERE run_id = $1 AND source_id = $2
   ORDER BY source_key, source_updated_at DESC NULLS LAST, position DESC
@@ -30,7 +30,16 @@ WITH incoming AS (
   SELECT i.*, r.id IS NULL AS is_new, r.deleted_at IS NOT NULL AS was_deleted
   FROM incoming i LEFT JOIN record r ON r.source_id = $2 AND r.source_key = i.source_key
   WHERE r.id IS NULL OR r.content_hash <> i.content_hash OR r.deleted_at IS NOT NULL
-), written AS (
+)`;
+const COUNTS = `
+  (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
+  (SELECT count(*) FROM incoming)::int AS distinct_keys,
+  (SELECT count(*) FROM changed WHERE is_new)::int AS inserted,
+  (SELECT count(*) FROM changed WHERE NOT is_new AND NOT was_deleted)::int AS updated,
+  (SELECT count(*) FROM changed WHERE was_deleted)::int AS restored`;
+
+const MERGE_SQL = `
+WITH ${CHANGES}, written AS (
   INSERT INTO record (kind, source_id, source_key, ${WRITTEN_COLUMNS.join(', ')}, run_id, first_run_id)
   SELECT kind, $2, source_key, ${WRITTEN_COLUMNS.join(', ')}, $1, $1 FROM changed
   ON CONFLICT (source_id, source_key) DO UPDATE SET
@@ -38,13 +47,25 @@ WITH incoming AS (
     kind = EXCLUDED.kind, run_id = EXCLUDED.run_id, updated_at = now(), deleted_at = NULL, deleted_run_id = NULL
   RETURNING 1
 )
-SELECT
-  (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
-  (SELECT count(*) FROM incoming)::int AS distinct_keys,
-  (SELECT count(*) FROM changed WHERE is_new)::int AS inserted,
-  (SELECT count(*) FROM changed WHERE NOT is_new AND NOT was_deleted)::int AS updated,
-  (SELECT count(*) FROM changed WHERE was_deleted)::int AS restored,
-  (SELECT count(*) FROM written)::int AS written`;
+SELECT ${COUNTS}, (SELECT count(*) FROM written)::int AS written`;
+
+export interface MergePreview extends MergeCounts {
+  /** Up to 20 keys that would be written, with what would happen to each. */
+  sample: { key: string; change: 'insert' | 'update' | 'restore' }[];
+}
+
+/** What mergeStaged would do, without writing: the dry run of a reprocess. */
+export async function previewMerge(pool: Pool, runId: number, sourceId: string): Promise<MergePreview> {
+  const { rows } = await pool.query(
+    `WITH ${CHANGES}
+     SELECT ${COUNTS},
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('key', source_key, 'change', CASE WHEN is_new THEN 'insert' WHEN was_deleted THEN 'restore' ELSE 'update' END)), '[]')
+        FROM (SELECT * FROM changed ORDER BY source_key LIMIT 20) s) AS sample`,
+    [runId, sourceId],
+  );
+  const r = rows[0]!;
+  return { ...countsOf(r), sample: r.sample };
+}
 
 export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number, temporalRunId: string): Promise<MergeCounts> {
   return transaction(pool, async (client) => {
@@ -57,16 +78,8 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
     const previous = done.rows[0];
     if (previous?.merged_in_run === temporalRunId) return pick(previous);
 
-    const { rows } = await client.query<{ staged: number; distinct_keys: number; inserted: number; updated: number; restored: number }>(MERGE_SQL, [runId, sourceId]);
-    const r = rows[0]!;
-    const counts: MergeCounts = {
-      staged: r.staged,
-      duplicates: r.staged - r.distinct_keys,
-      inserted: r.inserted,
-      updated: r.updated,
-      restored: r.restored,
-      unchanged: r.distinct_keys - r.inserted - r.updated - r.restored,
-    };
+    const { rows } = await client.query(MERGE_SQL, [runId, sourceId]);
+    const counts = countsOf(rows[0]);
     // the checkpoint moves only together with the data it describes
     await client.query(
       `INSERT INTO source_state (source_id, kind, last_payload_id, content_hash, etag, last_modified, last_run_id, updated_at)
@@ -101,7 +114,7 @@ export interface DeleteLimits {
 /**
  * Soft-deletes live records of a snapshot source that this run's complete fetch no longer contains.
  * A record quarantined in this run is not an orphan: it is still in the source, just unreadable.
- * The delete guard holds every delete when the snapshot is incomplete, when more than maxQuarantineRatio
+ * The delete guard holds every delete when the snapshot is incomplete or empty, when more than maxQuarantineRatio
  * of its records were quarantined, when a quarantined record has no key (it could be any of the orphans),
  * or when the deletes would exceed maxDeleteRatio of the live records.
  */
@@ -134,6 +147,8 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     const guard =
       orphans === 0 ? null
       : limits.incompleteReason ? `held ${orphans} deletes: the snapshot is incomplete (${limits.incompleteReason})`
+      // a source that answers with nothing at all is broken, not emptied
+      : parsed === 0 ? `held ${orphans} deletes: the snapshot is empty`
       : quarantined > parsed * limits.maxQuarantineRatio ? `held ${orphans} deletes: ${quarantined} of ${parsed} records quarantined (${percent(quarantined / parsed)}): more than max_quarantine_ratio ${percent(limits.maxQuarantineRatio)}`
       : keyless > 0 ? `held ${orphans} deletes: ${keyless} quarantined records have no key, so any orphan may be one of them`
       : orphans > live * limits.maxDeleteRatio ? `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(limits.maxDeleteRatio)}`
@@ -144,6 +159,17 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     await client.query('UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_in_run = $5 WHERE run_id = $1 AND source_id = $2', [runId, sourceId, softDeleted, guard, temporalRunId]);
     return { softDeleted, deleteGuard: guard };
   });
+}
+
+function countsOf(r: { staged: number; distinct_keys: number; inserted: number; updated: number; restored: number }): MergeCounts {
+  return {
+    staged: r.staged,
+    duplicates: r.staged - r.distinct_keys,
+    inserted: r.inserted,
+    updated: r.updated,
+    restored: r.restored,
+    unchanged: r.distinct_keys - r.inserted - r.updated - r.restored,
+  };
 }
 
 const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;

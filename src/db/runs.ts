@@ -63,3 +63,22 @@ export async function recordAttemptError(pool: Pool, runId: number, sourceId: st
 export async function updateTemporalRunId(em: EntityManager, runId: number, temporalRunId: string): Promise<void> {
   await em.nativeUpdate(Run, { id: runId }, { temporalRunId });
 }
+
+export interface ReprocessSource {
+  id: string;
+  payloadId: number;
+}
+
+/**
+ * The payloads a past run stored, per source: a payload the run found unchanged points at the one it
+ * repeated. A source that answered 304 stored nothing in that run and cannot be reprocessed from it.
+ */
+export async function storedPayloadsOf(pool: Pool, runId: number, sourceIds: string[] | undefined): Promise<ReprocessSource[]> {
+  const { rows } = await pool.query<{ id: string; payload_id: string }>(
+    `SELECT p.source_id AS id, coalesce(p.same_as_payload_id, p.id) AS payload_id FROM raw_payload p
+     WHERE p.run_id = $1 AND p.status IN ('stored', 'unchanged') AND ($2::text[] IS NULL OR p.source_id = ANY($2))
+     ORDER BY p.source_id`,
+    [runId, sourceIds?.length ? sourceIds : null],
+  );
+  return rows.map((r) => ({ id: r.id, payloadId: Number(r.payload_id) }));
+}

@@ -1,7 +1,6 @@
 // CoinGecko /coins/markets: paged with per_page and page until a page comes back empty. Each page is
 // its own document, so a long listing lands page by page and the payload keeps the pages apart.
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { httpGet } from './http.ts';
 import { readJsonArray } from './json.ts';
 import { PermanentSourceError, type FetchedDocument, type SourceAdapter } from './types.ts';
@@ -25,10 +24,9 @@ export const coingeckoSource: SourceAdapter = {
 
   async *fetch(source, context): AsyncIterable<FetchedDocument> {
     if (source.location.type !== 'http') throw new PermanentSourceError(`source '${source.id}': coingecko needs an http(s) URL`);
-    const pause = source.requestsPerSecond ? 1000 / source.requestsPerSecond : 0;
     // a resumed fetch continues with the first page not landed yet
     for (let page = context.resumeAt.document + 1; page <= source.paging.maxPages; page++) {
-      if (page > context.resumeAt.document + 1 && pause) await sleep(pause, undefined, { signal: context.signal });
+      await context.throttle();
       const url = new URL(source.location.url);
       url.searchParams.set('per_page', String(source.paging.perPage));
       url.searchParams.set('page', String(page));

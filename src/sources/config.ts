@@ -27,7 +27,8 @@ const sourceSchema = z
       .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), header: z.string().min(1), required: z.boolean().default(true) })
       .strict()
       .optional(),
-    rate_limit: z.object({ requests_per_second: z.number().positive() }).strict().optional(),
+    /** Requests per second to the provider, across every worker; sources with the same `key` share one limit. */
+    rate_limit: z.object({ requests_per_second: z.number().positive(), key: z.string().min(1).optional() }).strict().optional(),
     /** snapshot: each complete fetch is the whole truth, records gone from it are soft-deleted. never: keep everything. */
     delete_policy: z.enum(['snapshot', 'never']).default('snapshot'),
     /** Largest share of a source's live records one run may soft-delete before the delete guard holds them. */
@@ -47,6 +48,22 @@ const sourceSchema = z
       .default({ timeout_ms: 30_000, max_bytes: 512 * 1024 * 1024 }),
     /** coingecko: results per page (the API's maximum is 250) and a safety cap on pages. */
     paging: z.object({ per_page: z.number().int().min(1).max(250).default(250), max_pages: z.number().int().positive().default(100) }).strict().optional(),
+    /** Misbehaviour on purpose, for demos and tests; refused unless ETL_FAULT_INJECTION=1. */
+    faults: z
+      .object({
+        /** The first N fetch attempts of every run fail (and are retried). */
+        fetch_failures: z.number().int().min(0).optional(),
+        /** Each fetch attempt fails with this probability. */
+        fetch_failure_rate: z.number().min(0).max(1).optional(),
+        /** Added before every fetch attempt. */
+        latency_ms: z.number().int().min(0).max(600_000).optional(),
+        /** The first normalize attempt fails at this record; the retry resumes from its last checkpoint. */
+        fail_at_record: z.number().int().min(0).optional(),
+        /** The worker process is killed (SIGKILL) at this record during the first normalize attempt. */
+        crash_at_record: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
     csv: z
       .object({
         delimiter: z.string().min(1).max(1).optional(),
@@ -66,7 +83,7 @@ export interface SourceConfig {
   /** Absolute file path or http(s) URL. */
   location: { type: 'file'; path: string } | { type: 'http'; url: string };
   auth?: { env: string; header: string; required: boolean };
-  requestsPerSecond?: number;
+  rateLimit?: { perSecond: number; key: string };
   deletePolicy: 'snapshot' | 'never';
   maxDeleteRatio: number;
   maxQuarantineRatio: number;
@@ -75,6 +92,7 @@ export interface SourceConfig {
   http: { timeoutMs: number; maxBytes: number };
   paging: { perPage: number; maxPages: number };
   csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1'; dateFormat?: DateFormat };
+  faults?: { fetchFailures?: number; fetchFailureRate?: number; latencyMs?: number; failAtRecord?: number; crashAtRecord?: number };
 }
 
 export class SourcesConfigError extends Error {
@@ -110,6 +128,9 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
     if (!parsed.success) throw new SourcesConfigError(`${file}: ${label}: ${describe(parsed.error.issues)}`);
     const s = parsed.data;
     if (seen.has(s.id)) throw new SourcesConfigError(`${file}: ${label}: field 'id': duplicate source id`);
+    if (s.faults && env.ETL_FAULT_INJECTION !== '1') {
+      throw new SourcesConfigError(`${file}: ${label}: field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1 to allow it`);
+    }
     seen.add(s.id);
     const http = /^https?:\/\//i.test(s.url);
     if (!http && s.kind !== 'csv' && s.kind !== 'rss') {
@@ -120,7 +141,7 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       kind: s.kind,
       location: http ? { type: 'http', url: s.url } : { type: 'file', path: path.resolve(path.dirname(file), s.url) },
       auth: s.auth,
-      requestsPerSecond: s.rate_limit?.requests_per_second,
+      rateLimit: s.rate_limit && { perSecond: s.rate_limit.requests_per_second, key: s.rate_limit.key ?? (http ? new URL(s.url).host : s.id) },
       deletePolicy: s.delete_policy,
       maxDeleteRatio: s.max_delete_ratio,
       maxQuarantineRatio: s.max_quarantine_ratio,
@@ -129,6 +150,13 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       http: { timeoutMs: s.http.timeout_ms, maxBytes: s.http.max_bytes },
       paging: { perPage: s.paging?.per_page ?? 250, maxPages: s.paging?.max_pages ?? 100 },
       csv: { delimiter: s.csv.delimiter, encoding: s.csv.encoding, dateFormat: s.csv.date_format },
+      faults: s.faults && {
+        fetchFailures: s.faults.fetch_failures,
+        fetchFailureRate: s.faults.fetch_failure_rate,
+        latencyMs: s.faults.latency_ms,
+        failAtRecord: s.faults.fail_at_record,
+        crashAtRecord: s.faults.crash_at_record,
+      },
     } satisfies SourceConfig;
   });
 }

@@ -19,18 +19,14 @@ const BOMS: [number[], string][] = [
 
 /** Works out a document's encoding from its first bytes (`partial`: more bytes follow) and the hints. */
 export function detectEncoding(head: Uint8Array, hints: EncodingHints = {}, partial = false): string {
-  return detect(head, hints, partial).encoding;
-}
-
-function detect(head: Uint8Array, hints: EncodingHints, partial: boolean): { encoding: string; guessed: boolean } {
-  for (const [bom, encoding] of BOMS) if (bom.every((b, i) => head[i] === b)) return { encoding, guessed: false };
+  for (const [bom, encoding] of BOMS) if (bom.every((b, i) => head[i] === b)) return encoding;
   const named =
     hints.declared ??
     (hints.xml ? /^\s*<\?xml[^>]*encoding=["']([\w.:-]+)["']/i.exec(Buffer.from(head.subarray(0, 200)).toString('latin1'))?.[1] : undefined) ??
     /charset="?([\w.:-]+)"?/i.exec(hints.contentType ?? '')?.[1];
   if (named) {
     try {
-      return { encoding: new TextDecoder(named === 'utf8' ? 'utf-8' : named).encoding, guessed: false };
+      return new TextDecoder(named === 'utf8' ? 'utf-8' : named).encoding;
     } catch {
       throw new Error(`unknown text encoding '${named}'`);
     }
@@ -38,22 +34,42 @@ function detect(head: Uint8Array, hints: EncodingHints, partial: boolean): { enc
   try {
     // a multi-byte character may be cut at the end of a partial sample: drop it before judging
     new TextDecoder('utf-8', { fatal: true }).decode(partial ? trimPartial(head) : head);
-    return { encoding: 'utf-8', guessed: true };
+    return 'utf-8';
   } catch {
-    return { encoding: 'windows-1252', guessed: true };
+    return 'windows-1252';
   }
 }
 
 export function decode(bytes: Uint8Array, hints: EncodingHints = {}): string {
-  return new TextDecoder(detectEncoding(bytes, hints)).decode(bytes);
+  const encoding = detectEncoding(bytes, hints);
+  try {
+    return new TextDecoder(encoding, { fatal: encoding === 'utf-8' }).decode(bytes);
+  } catch {
+    throw new Error(`the text is declared UTF-8 but is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)}); declare its real encoding`);
+  }
+}
+
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  // the longest valid prefix: binary search on what a fatal decoder accepts (stream mode tolerates a cut tail)
+  let [good, bad] = [0, bytes.length];
+  while (bad - good > 1) {
+    const mid = (good + bad) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+      good = mid;
+    } catch {
+      bad = mid;
+    }
+  }
+  return good;
 }
 
 /** Bytes looked at before deciding an undeclared encoding. */
 const SNIFF_BYTES = 64 * 1024;
 
 /**
- * A stream that decodes bytes to text. The encoding is decided on the first 64 KiB; when that was a guess of
- * UTF-8, a later byte that is not UTF-8 fails the stream with a clear error rather than turning into U+FFFD.
+ * A stream that decodes bytes to text. The encoding is decided on the first 64 KiB; a later byte that is not
+ * UTF-8 in a UTF-8 text fails the stream with a clear error rather than turning into U+FFFD.
  */
 export function decodingStream(hints: EncodingHints = {}): Transform {
   let decoder: InstanceType<typeof TextDecoder> | undefined;
@@ -62,8 +78,8 @@ export function decodingStream(hints: EncodingHints = {}): Transform {
   let offset = 0;
   const decide = (partial: boolean) => {
     const head = Buffer.concat(pending);
-    const { encoding, guessed } = detect(head, hints, partial);
-    decoder = new TextDecoder(encoding, { fatal: guessed && encoding === 'utf-8' });
+    const encoding = detectEncoding(head, hints, partial);
+    decoder = new TextDecoder(encoding, { fatal: encoding === 'utf-8' });
     pending = [];
     return head;
   };
@@ -73,7 +89,7 @@ export function decodingStream(hints: EncodingHints = {}): Transform {
       offset += bytes.length;
       return text;
     } catch {
-      throw new Error(`the text is not valid UTF-8 after byte ${offset} although it began as UTF-8; declare its encoding (csv.encoding)`);
+      throw new Error(`the text is not valid UTF-8 after byte ${offset} although it was declared or began as UTF-8; declare its real encoding (csv.encoding)`);
     }
   };
   return new Transform({

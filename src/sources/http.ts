@@ -86,6 +86,8 @@ async function* capped(body: AsyncIterable<Uint8Array>, source: SourceConfig, ur
     }
   } catch (error) {
     if (error instanceof PermanentSourceError) throw error;
+    // undici's decompression stops at the same cap: a compressed body that inflates past it
+    if (/exceeded maxSize/.test((error as Error).message)) throw new PermanentSourceError(`source '${source.id}': ${url} is larger than max_bytes (${source.http.maxBytes} bytes) once decompressed`);
     throw new RetryableSourceError(`source '${source.id}': the body of ${url} ended after ${total} bytes: ${(error as Error).message}`);
   }
 }

@@ -10,7 +10,10 @@ export const CHUNK_BYTES = 1 << 20;
 /** `accept`: the media types an http source may answer with; the first is reported for a file. */
 export async function openLocation(source: SourceConfig, context: FetchContext, accept: string[]): Promise<FetchedDocument> {
   const { location } = source;
-  if (location.type === 'http') return httpGet({ source, url: location.url, accept, validators: context.validators, signal: context.signal });
+  if (location.type === 'http') {
+    await context.throttle();
+    return httpGet({ source, url: location.url, accept, validators: context.validators, signal: context.signal });
+  }
   // a local file can be read on from where an interrupted fetch stopped
   const start = context.resumeAt.document === 0 ? context.resumeAt.byteOffset : 0;
   const stat = await fs.promises.stat(location.path).catch((error: NodeJS.ErrnoException) => {

@@ -35,6 +35,8 @@ export interface FetchContext {
    * bytes are. A source that can start there (a later page, a file offset) does; others start over.
    */
   resumeAt: { document: number; byteOffset: number };
+  /** Waits for the source's rate limit (shared by every worker) before a request. */
+  throttle(): Promise<void>;
 }
 
 /** What is known about a stored document when it is read back. */

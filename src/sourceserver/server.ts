@@ -63,6 +63,8 @@ export interface RecordedRequest {
   hasApiKey: boolean;
   /** The status answered; 0 while pending, or when the connection was reset without an answer. */
   status: number;
+  /** When the request arrived (ms since the epoch), for tests of rate limits. */
+  at: number;
 }
 
 export interface SourceServer {
@@ -228,6 +230,7 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
       ifModifiedSince: req.headers['if-modified-since'],
       hasApiKey: req.headers['x-cg-demo-api-key'] !== undefined,
       status: 0,
+      at: Date.now(),
     };
     requests.push(entry);
     const rule = takeFault(url.pathname);

@@ -1,0 +1,46 @@
+// Reprocess: normalize a past run's stored payloads again with the current code, without calling the
+// sources, then merge and link (or, as a dry run, only report what the merge would change). Nothing is
+// soft-deleted: an old payload is not a fresh snapshot of the source.
+import { ActivityFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { Activities, MergeCounts, MergePreview, RunSummary } from '../activities/index.ts';
+
+export interface ReprocessInput {
+  runId: number;
+  sourceIds?: string[];
+  dryRun?: boolean;
+}
+export interface ReprocessResult extends RunSummary {
+  dryRun: boolean;
+  changes: Record<string, MergeCounts | MergePreview>;
+}
+
+const bookkeeping = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 10 } });
+const stages = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+export async function reprocess({ runId: fromRunId, sourceIds, dryRun = false }: ReprocessInput): Promise<ReprocessResult> {
+  const plan = await bookkeeping.startReprocess({ fromRunId, sourceIds });
+  const changes: ReprocessResult['changes'] = {};
+  const outcomes = await Promise.all(
+    plan.sources.map(async ({ id, payloadId }) => {
+      const payload = { runId: plan.runId, sourceId: id, payloadId };
+      try {
+        await stages.normalize(payload);
+        if (dryRun) changes[id] = await stages.previewMerge(payload);
+        else {
+          changes[id] = await stages.dedupe(payload);
+          await stages.resolveEntities(payload);
+        }
+        return { sourceId: id, status: 'succeeded' as const };
+      } catch (error) {
+        if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
+        return { sourceId: id, status: 'failed' as const, error: error.cause?.message ?? error.message };
+      }
+    }),
+  );
+  const summary = await bookkeeping.finishRun({ runId: plan.runId, outcomes });
+  return { ...summary, dryRun, changes };
+}
