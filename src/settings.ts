@@ -20,6 +20,8 @@ const schema = z.object({
   ETL_SCHEDULE_INTERVAL: duration.default('6h'),
   ETL_SCHEDULE_CRON: z.string().optional(),
   ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
+  /** Activities one worker process runs at once; stages are CPU and database heavy, so a few per core. */
+  ETL_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(8),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
   ETL_WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'host:port').default('127.0.0.1:9464'),
   /** The local source server (demo payloads over HTTP, with fault knobs) that make dev starts. */

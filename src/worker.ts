@@ -14,7 +14,14 @@ const db = await openDatabase(requireDatabaseUrl(settings));
 const target = temporalTarget();
 const connection = await NativeConnection.connect(target.connectionOptions);
 try {
-  const worker = await createWorker({ connection, namespace: target.namespace, taskQueue: settings.ETL_TASK_QUEUE, db, sourcesFile: settings.ETL_SOURCES_FILE });
+  const worker = await createWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: settings.ETL_TASK_QUEUE,
+    maxConcurrentActivities: settings.ETL_WORKER_MAX_ACTIVITIES,
+    db,
+    sourcesFile: settings.ETL_SOURCES_FILE,
+  });
   log.info({ taskQueue: settings.ETL_TASK_QUEUE, namespace: target.namespace, address: target.connectionOptions.address }, 'worker started');
   await worker.run(); // the SDK handles SIGINT/SIGTERM: stop polling, finish in-flight tasks, resolve
 } finally {

@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { acceptRenames, acceptedRenames, previousObservedSchema, recordDrift, type DriftAction } from '../db/drift.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
-import { StageWriter, clearStage, stagedCounts } from '../db/stage.ts';
+import { StageWriter, analyzeStage, clearStage, stagedCounts } from '../db/stage.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
 import { matchKeyOf } from '../normalize/identity.ts';
 import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
@@ -42,6 +42,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const ctx = Context.current();
         const info = await payloadInfo(db.pool, payloadId);
         const resumeFrom = progress.resumeFrom?.position ?? 0;
+        if (resumeFrom > 0) ctx.log.info('normalize resumes after an interrupted attempt', { sourceId, position: resumeFrom });
         await clearStage(db.pool, runId, sourceId, resumeFrom);
 
         const records = readRecords(payloadId);
@@ -109,6 +110,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             position++;
           }
         });
+        await analyzeStage(db.pool);
         // counted from the table: a resumed attempt wrote only part of them
         const counts = { parsed: position, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents: events.length };
         await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined });

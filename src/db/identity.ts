@@ -49,6 +49,8 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   );
   const { rowCount } = await client.query('SELECT 1 FROM unresolved LIMIT 1');
   if (!rowCount) return { counts: { linked: 0, created: 0 }, displaced: 0 };
+  // a temp table has no statistics until analyzed; without them the candidate joins run as nested loops
+  await client.query('ANALYZE unresolved');
 
   // other sources' linked records that may describe the same thing, unless their entity has one of ours already
   const nearby =
@@ -130,6 +132,7 @@ async function writeDecisions(client: PoolClient, runId: number, kind: RecordKin
   await client.query(
     `INSERT INTO decision SELECT u.id, NULL, 'new', 1, '{}'::jsonb FROM unresolved u WHERE NOT EXISTS (SELECT 1 FROM decision d WHERE d.record_id = u.id)`,
   );
+  await client.query('ANALYZE decision');
   // new entities get their ids first, so each link knows its entity without a round trip per row
   const created = await client.query(`UPDATE decision SET entity_id = nextval(pg_get_serial_sequence('entity', 'id')) WHERE entity_id IS NULL`);
   await client.query(
