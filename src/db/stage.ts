@@ -40,9 +40,14 @@ export async function dropStage(db: Queryable, runId: number): Promise<void> {
   await db.query('DELETE FROM stage_record WHERE run_id = $1', [runId]);
 }
 
+/** Rows are sent to COPY in chunks of about this many characters: one socket write per row would dominate. */
+const COPY_CHUNK = 64 * 1024;
+
 /** A COPY stream into one table; rows are tab-separated text with \N for null. */
 class CopyWriter {
   private stream: NodeJS.WritableStream | undefined;
+  private pending: string[] = [];
+  private pendingLength = 0;
   private readonly client: PoolClient;
   private readonly sql: string;
 
@@ -52,12 +57,24 @@ class CopyWriter {
   }
 
   async write(values: unknown[]): Promise<void> {
+    const row = values.map(copyText).join('\t') + '\n';
+    this.pending.push(row);
+    this.pendingLength += row.length;
+    if (this.pendingLength >= COPY_CHUNK) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.pending.length) return;
     this.stream ??= this.client.query(copyFrom(this.sql));
-    if (!this.stream.write(values.map(copyText).join('\t') + '\n')) await once(this.stream, 'drain');
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingLength = 0;
+    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
   }
 
   /** Ends the COPY (committing its rows); the next write starts a new one. */
   async end(): Promise<void> {
+    await this.flush();
     if (!this.stream) return;
     const done = once(this.stream, 'finish');
     this.stream.end();

@@ -123,7 +123,6 @@ export function validateRecord(kind: RecordKind, candidate: Record<string, unkno
 
 /** A stable hash of the record's content: equal hashes mean "nothing to write". */
 export function contentHash(record: NormalizedRecord): string {
-  const hash = createHash('sha256');
-  for (const field of RECORD_FIELDS) hash.update(`${record[field] ?? '\u0000'}\u001f`);
-  return hash.digest('hex').slice(0, 32);
+  // one string, one hash: a null (\u0000) never equals an empty or missing value
+  return createHash('sha256').update(RECORD_FIELDS.map((field) => record[field] ?? '\u0000').join('\u001f')).digest('hex').slice(0, 32);
 }
