@@ -8,15 +8,19 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import readline from 'node:readline';
 import { migrate, openDatabase } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
 import { loadSettings, projectRoot } from '../src/settings.ts';
 import { connectClient } from '../src/temporal/connection.ts';
 import { applySchedules } from '../src/temporal/schedule.ts';
+import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS, ensureSearchAttributes } from '../src/temporal/search-attributes.ts';
 
 const settings = loadSettings();
 const log = createLogger('dev', settings.LOG_LEVEL);
 const children: { name: string; child: ChildProcess }[] = [];
+// on a terminal children write to it directly (pretty logs); otherwise through forwardAsJson
+const OUTPUT: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'] = process.stdout.isTTY ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'];
 let stopping = false;
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll(0));
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
   ]);
 
   if (!env.DATABASE_URL) {
-    const pg = watch('postgres', fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const pg = watch('postgres', fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: [...OUTPUT, 'ipc'] }));
     const [message] = (await Promise.race([once(pg, 'message'), once(pg, 'exit').then(() => { throw new Error('embedded PostgreSQL exited during start'); })])) as [{ url: string }];
     env.DATABASE_URL = message.url;
     pg.disconnect();
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     start('temporal', temporalCli, [
       'server', 'start-dev', '--ip', '127.0.0.1', '--port', '7233', '--ui-port', String(uiPort),
       '--db-filename', path.join(stateDir, 'dev.sqlite'), '--log-format', 'json', '--log-level', 'warn',
+      ...DEV_SERVER_SEARCH_ATTRIBUTE_ARGS,
     ], env);
     env.TEMPORAL_ADDRESS = '127.0.0.1:7233';
   }
@@ -68,6 +73,7 @@ async function main(): Promise<void> {
   start('worker', process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], env);
   start('api', process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], env);
 
+  await ensureSearchAttributes(client, client.options.namespace, log);
   await applySchedules(client, settings, log);
   await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
   const api = `http://${settings.HOST}:${settings.PORT}`;
@@ -89,17 +95,40 @@ async function main(): Promise<void> {
 
 function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): void {
   // own process group: Ctrl-C reaches only this supervisor, which then stops children in order
-  watch(name, spawn(command, args, { env, detached: true, stdio: ['ignore', 'inherit', 'inherit'] }));
+  watch(name, spawn(command, args, { env, detached: true, stdio: OUTPUT }));
 }
 
 function watch(name: string, child: ChildProcess): ChildProcess {
   children.push({ name, child });
+  if (child.stdout) forwardAsJson(name, child.stdout, 30);
+  if (child.stderr) forwardAsJson(name, child.stderr, 40);
   child.on('exit', (code, signal) => {
     if (stopping) return;
     log.error({ name, code, signal }, `${name} exited; stopping make dev`);
     void stopAll(1);
   });
   return child;
+}
+
+/**
+ * Without a terminal every output line must be JSON (log shippers parse them): a child's line that is not (the
+ * Temporal CLI's banner, a Node warning) is wrapped as one, tagged with the child's name.
+ */
+function forwardAsJson(name: string, stream: NodeJS.ReadableStream, level: number): void {
+  readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    if (isJson(line)) process.stdout.write(line + '\n');
+    else if (line.trim()) process.stdout.write(JSON.stringify({ level, time: Date.now(), service: name, msg: line }) + '\n');
+  });
+}
+
+function isJson(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function stopAll(code: number): Promise<never> {

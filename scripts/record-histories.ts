@@ -14,6 +14,7 @@ import { projectRoot } from '../src/settings.ts';
 import { createSourceServer } from '../src/sourceserver/server.ts';
 import { createWorker } from '../src/temporal/worker.ts';
 import { ingest, reprocess, retention } from '../src/workflows/index.ts';
+import { ETL_OUTCOME, ETL_SOURCES } from '../src/workflows/observability.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.join(projectRoot, 'test', 'replay', 'histories');
@@ -26,7 +27,7 @@ fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });
 const server = createSourceServer({ root });
 process.env.ETL_SOURCE_SERVER_URL = await server.listen(0);
 const env = await TestWorkflowEnvironment.createLocal({
-  server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal') } },
+  server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal') }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
 });
 try {
   const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: 'replay', db, sourcesFile: path.join(projectRoot, 'config', 'sources.demo.yaml') });

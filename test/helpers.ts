@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Database } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
+import { ETL_OUTCOME, ETL_SOURCES } from '../src/workflows/observability.ts';
 import { projectRoot } from '../src/settings.ts';
 
 export const quietLog = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -28,7 +29,7 @@ export function temporalCli(): string {
 /** A real Temporal dev server, started from the provisioned CLI (createLocal would download one). */
 export function startTemporal(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' } },
+    server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
   });
 }
 

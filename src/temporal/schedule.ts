@@ -5,6 +5,7 @@ import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type Schedu
 import type { Workflow } from '@temporalio/common';
 import type { Logger } from '../logger.ts';
 import type { Settings } from '../settings.ts';
+import { loadSourcesConfig } from '../sources/config.ts';
 import { ingest, retention } from '../workflows/index.ts';
 
 export const RETENTION_SCHEDULE_ID = 'etl-retention';
@@ -16,6 +17,13 @@ export function scheduleSpec(settings: Settings): ScheduleSpec {
 }
 
 export async function applySchedules(client: Client, settings: Settings, log: Logger): Promise<Record<string, 'created' | 'updated'>> {
+  // shown on every run's page in the Web UI
+  const sources = loadSourcesConfig(settings.ETL_SOURCES_FILE);
+  const staticDetails = [
+    `Sources from \`${settings.ETL_SOURCES_FILE}\`:`,
+    '',
+    ...sources.map((s) => `- **${s.id}** (${s.kind}, delete policy ${s.deletePolicy}): ${s.location.type === 'file' ? s.location.path : s.location.url}`),
+  ].join('\n');
   return {
     [settings.ETL_SCHEDULE_ID]: await apply(client, log, settings.ETL_SCHEDULE_ID, scheduleSpec(settings), settings.ETL_SCHEDULE_CATCHUP_WINDOW, {
       type: 'startWorkflow',
@@ -24,6 +32,8 @@ export async function applySchedules(client: Client, settings: Settings, log: Lo
       taskQueue: settings.ETL_TASK_QUEUE,
       // the Schedule appends the scheduled time, so every run gets its own workflow id
       workflowId: settings.ETL_SCHEDULE_ID,
+      staticSummary: `ETL ingest of ${sources.length} sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities`,
+      staticDetails,
     }),
     [RETENTION_SCHEDULE_ID]: await apply(client, log, RETENTION_SCHEDULE_ID, { intervals: [{ every: '1d' }] }, '1d', {
       type: 'startWorkflow',
@@ -31,6 +41,7 @@ export async function applySchedules(client: Client, settings: Settings, log: Lo
       args: [{ olderThanDays: settings.ETL_RETENTION_DAYS }],
       taskQueue: settings.ETL_TASK_QUEUE,
       workflowId: RETENTION_SCHEDULE_ID,
+      staticSummary: `ETL retention: hard-delete records soft-deleted more than ${settings.ETL_RETENTION_DAYS} days ago`,
     }),
   };
 }

@@ -2,8 +2,9 @@
 // normalize, load (dedupe, soft-delete orphans), then link its records to entities across sources.
 // Sources run side by side; one failing source ends the run `partial`, it never fails the others.
 // Only ids and counts pass through here.
-import { ActivityFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
+import { trackProgress } from './observability.ts';
 
 export interface IngestInput {
   /** Ingest only these sources; all configured sources when empty. */
@@ -15,18 +16,25 @@ const bookkeeping = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 // every stage heartbeats at least every 5 s, so a dead worker's activity is retried elsewhere within 20 s
-const stages = proxyActivities<Activities>({
+const STAGE: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
-});
+};
+/** The stages, each call labelled in the Web UI with what it does ("fetch coingecko"). */
+const stage = (summary: string) => proxyActivities<Activities>({ ...STAGE, summary });
 
 export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
   const run = await bookkeeping.startRun({ sourceIds: input.sourceIds });
+  const tracker = trackProgress(run.runId, run.sources.map((s) => s.id));
   let outcomes: SourceOutcome[] = run.sources.map((s) => ({ sourceId: s.id, status: 'failed', error: 'run cancelled' }));
-  const closeRun = () => CancellationScope.nonCancellable(() => bookkeeping.finishRun({ runId: run.runId, outcomes }));
+  const closeRun = async () => {
+    const summary = await CancellationScope.nonCancellable(() => bookkeeping.finishRun({ runId: run.runId, outcomes }));
+    tracker.outcome(summary.status);
+    return summary;
+  };
   try {
-    outcomes = await Promise.all(run.sources.map((source) => ingestSource(run.runId, source)));
+    outcomes = await Promise.all(run.sources.map((source) => ingestSource(run.runId, source, tracker.stage)));
   } catch (error) {
     await closeRun(); // a cancelled run is still closed, so the runs table never shows it running forever
     throw error;
@@ -34,25 +42,29 @@ export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
   return await closeRun();
 }
 
-async function ingestSource(runId: number, source: SourcePlan): Promise<SourceOutcome> {
+async function ingestSource(runId: number, source: SourcePlan, show: ReturnType<typeof trackProgress>['stage']): Promise<SourceOutcome> {
   const step = { runId, sourceId: source.id };
+  const at = (name: Parameters<typeof show>[1]) => (show(source.id, name), stage(`${name} ${source.id}`));
   try {
     // extract
-    const fetched = await stages.fetchSource(step);
+    const fetched = await at('fetch').fetchSource(step);
     const payload = { ...step, payloadId: fetched.payloadId };
-    const { unchanged } = await stages.storeRaw(payload);
+    const { unchanged } = await at('store raw').storeRaw(payload);
     if (!unchanged) {
       // normalize
-      await stages.normalize(payload);
+      await at('normalize').normalize(payload);
       // load: one record per key within the source, then what a complete snapshot no longer has
-      await stages.dedupe(payload);
-      if (source.deletePolicy === 'snapshot') await stages.softDeleteOrphans(payload);
+      await at('dedupe').dedupe(payload);
+      if (source.deletePolicy === 'snapshot') await at('soft-delete orphans').softDeleteOrphans(payload);
     }
     // across sources, also when unchanged: an operator's override takes effect on the next run
-    await stages.resolveEntities(step);
+    await at('link entities').resolveEntities(step);
+    show(source.id, unchanged ? 'unchanged' : 'succeeded');
     return { sourceId: source.id, status: unchanged ? 'unchanged' : 'succeeded' };
   } catch (error) {
     if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
-    return { sourceId: source.id, status: 'failed', error: error.cause?.message ?? error.message };
+    const message = error.cause?.message ?? error.message;
+    show(source.id, 'failed', message);
+    return { sourceId: source.id, status: 'failed', error: message };
   }
 }

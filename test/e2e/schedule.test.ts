@@ -14,6 +14,7 @@ import type { Database } from '../../src/db/orm.ts';
 import { loadSettings, projectRoot } from '../../src/settings.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { applySchedules } from '../../src/temporal/schedule.ts';
+import { progressQuery } from '../../src/workflows/observability.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { fetchJson, quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
@@ -93,6 +94,15 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
 
     const listed = await cli('workflow', 'list', '--query', `WorkflowId = '${workflowId}'`);
     assert.match(listed.stdout, /Completed/);
+    // operators find runs by outcome and source with the typed search attributes the workflow sets
+    const found = await cli('workflow', 'list', '--query', `EtlOutcome = 'succeeded' AND EtlSources = 'coingecko'`, '--output', 'json');
+    assert.deepEqual((JSON.parse(found.stdout) as { execution: { workflowId: string } }[]).map((w) => w.execution.workflowId), [workflowId]);
+    const handle = env.client.workflow.getHandle(workflowId);
+    const progress = await handle.query(progressQuery);
+    assert.deepEqual(Object.values(progress.sources).map((s) => s.stage), ['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    const run = await handle.describe();
+    assert.match((await run.staticSummary()) ?? '', /ETL ingest of 5 sources/);
+    assert.match((await run.staticDetails()) ?? '', /\*\*coingecko\*\* \(coingecko, delete policy snapshot\)/);
 
     const { body: health } = await fetchJson(`${baseUrl}/health`);
     assert.deepEqual([health.status, health.database, health.temporal], ['ok', 'up', 'up']);

@@ -24,17 +24,22 @@ describe('workflow replay against recorded histories', () => {
   });
 
   it('fails on a workflow change that breaks a recorded run', async () => {
-    // the same workflows with the extract stages swapped: a running execution could not continue on this code
-    const broken = path.join(fs.mkdtempSync(path.join(projectRoot, '.data', 'replay-')), 'workflows.ts');
-    const source = fs.readFileSync(path.join(projectRoot, 'src', 'workflows', 'ingest.ts'), 'utf8');
-    const swapped = source.replace('const fetched = await stages.fetchSource(step);', 'await stages.resolveEntities(step);\n    const fetched = await stages.fetchSource(step);');
-    assert.notEqual(swapped, source, 'the test edits the real workflow');
-    fs.writeFileSync(broken, swapped.replaceAll("'../activities/index.ts'", `'${path.join(projectRoot, 'src', 'activities', 'index.ts')}'`));
+    // a copy of the workflows with one more activity before the fetch: a running execution could not continue on it
+    const copy = fs.mkdtempSync(path.join(projectRoot, '.data', 'replay-'));
+    const workflows = path.join(projectRoot, 'src', 'workflows');
+    for (const file of fs.readdirSync(workflows)) {
+      const source = fs.readFileSync(path.join(workflows, file), 'utf8').replaceAll("'../activities/index.ts'", `'${path.join(projectRoot, 'src', 'activities', 'index.ts')}'`);
+      fs.writeFileSync(path.join(copy, file), source);
+    }
+    const ingest = fs.readFileSync(path.join(copy, 'ingest.ts'), 'utf8');
+    const broken = ingest.replace(/(\n\s*)(const fetched = await [^;]*fetchSource\(step\);)/, '$1await stage("extra").resolveEntities(step);$1$2');
+    assert.notEqual(broken, ingest, 'the test changes the real workflow');
+    fs.writeFileSync(path.join(copy, 'ingest.ts'), broken);
     try {
       const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, 'ingest-first-run.json'), 'utf8')));
-      await assert.rejects(Worker.runReplayHistory({ workflowsPath: broken, replayName: 'broken' }, history), /[Nn]ondetermin|DeterminismViolation/);
+      await assert.rejects(Worker.runReplayHistory({ workflowsPath: path.join(copy, 'index.ts'), replayName: 'broken' }, history), /[Nn]ondetermin|DeterminismViolation/);
     } finally {
-      fs.rmSync(path.dirname(broken), { recursive: true, force: true });
+      fs.rmSync(copy, { recursive: true, force: true });
     }
   });
 });
