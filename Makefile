@@ -23,9 +23,11 @@ node_modules/.install-stamp: package.json package-lock.json
 dev: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" $(NODE) scripts/dev.ts
 
-# the tests run a real Temporal dev server (temporal CLI) and validate docker-compose.yml (compose CLI)
+# the tests run a real Temporal dev server (temporal CLI), validate docker-compose.yml (compose CLI) and
+# fuzz the API from its OpenAPI document (Schemathesis)
 test: install
-	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" npm test
+	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" \
+	SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" npm test
 
 typecheck: install
 	npm run typecheck

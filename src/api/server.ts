@@ -14,7 +14,7 @@ const target = temporalTarget();
 // lazy: the API starts (and /health says so) even while Temporal is down
 const connection = Connection.lazy(target.connectionOptions);
 const temporal = new Client({ connection, namespace: target.namespace });
-const server = createApp({ db, temporal, log }).listen(settings.PORT, settings.HOST);
+const server = createApp({ db, temporal, log, settings }).listen(settings.PORT, settings.HOST);
 await once(server, 'listening');
 log.info({ url: `http://${settings.HOST}:${settings.PORT}` }, 'api listening');
 

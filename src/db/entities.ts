@@ -186,6 +186,8 @@ export const DataRecord = defineEntity({
     { properties: ['sourceId', 'id'] },
     { properties: ['symbol', 'id'] },
     { properties: ['matchKey'] },
+    // GET /data?updated_since=: incremental readers ask "what changed since my last read"
+    { properties: ['updatedAt', 'id'] },
   ],
 });
 
@@ -217,6 +219,8 @@ export const Quarantine = defineEntity({
     createdAt: p.datetime().defaultRaw('now()'),
   },
   uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'] }],
+  // GET /data/:id shows the latest quarantine reasons of the record's source and key
+  indexes: [{ properties: ['sourceId', 'sourceKey', 'id'] }],
 });
 
 /** A real-world thing several sources describe: one coin, one article. */

@@ -36,7 +36,9 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
 
   before(async function () {
     this.timeout(60_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
     await truncateAll(db);
     // the demo sources file reads the local source server's URL from the environment, as under make dev
     sources = createSourceServer({ root: path.join(projectRoot, 'data', 'demo') });

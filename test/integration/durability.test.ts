@@ -39,7 +39,9 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
 
   before(async function () {
     this.timeout(60_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
     dir = tempDir('durability');
     const root = tempDir('durability-root');
     fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });
@@ -159,8 +161,11 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
         const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId: `outage-${queue}`, args: [{}] });
         await waitFor('staging to start', async () => (await count('SELECT count(*)::int AS n FROM stage_record')) > 10_000);
         await pg!.interrupt();
-        await new Promise((r) => setTimeout(r, 3000));
-        await pg!.restart();
+        try {
+          await new Promise((r) => setTimeout(r, 3000));
+        } finally {
+          await pg!.restart(); // whatever happens, the suites after this one need their database
+        }
         return handle.result();
       })) as RunSummary;
       // the test's own pool lost its connections with the server: read through a fresh one

@@ -60,7 +60,9 @@ describe('source fault matrix (local source server, real Temporal, real PostgreS
 
   before(async function () {
     this.timeout(30_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
     root = tempDir('faults-root');
     dir = tempDir('faults');
     server = createSourceServer({ root });

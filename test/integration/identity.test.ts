@@ -25,7 +25,9 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
 
   before(async function () {
     this.timeout(30_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
     root = tempDir('identity-root');
     dir = tempDir('identity');
     server = createSourceServer({ root });

@@ -14,7 +14,9 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
 
   before(async function () {
     this.timeout(30_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
   });
   after(async () => {
     await db?.close();

@@ -372,9 +372,12 @@ describe('source server', () => {
     });
 
     it('lists and clears recorded requests', async () => {
+      const before = Date.now();
       await fetch(`${url}/coingecko/api/v3/coins/markets?vs_currency=usd&page=2`, { headers: { 'x-cg-demo-api-key': API_KEY, 'if-none-match': '"abc"' } }).then((r) => r.arrayBuffer());
       const listed = await fetchJson(`${url}/_control/requests`);
-      assert.deepEqual(listed.body, [
+      const { at, ...request } = (listed.body as { at: number }[])[0]!;
+      assert.ok(at >= before && at <= Date.now(), 'the arrival time is recorded');
+      assert.deepEqual([request], [
         { method: 'GET', path: '/coingecko/api/v3/coins/markets', query: { vs_currency: 'usd', page: '2' }, ifNoneMatch: '"abc"', hasApiKey: true, status: 200 },
       ]);
       assert.equal((await control('DELETE', 'requests')).status, 204);

@@ -23,7 +23,9 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
 
   before(async function () {
     this.timeout(30_000);
-    [env, db] = await Promise.all([startTemporal(), testDatabase()]);
+    // one after the other: a failed database start must not strand a running dev server
+    db = await testDatabase();
+    env = await startTemporal();
     root = tempDir('demo');
     configDir = tempDir('config');
     fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });

@@ -1,14 +1,15 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122083435_initial extends Migration {
+export class Migration20261122095842_initial extends Migration {
 
-  override name = 'Migration20261122083435_initial';
+  override name = 'Migration20261122095842_initial';
 
   override up(): void | Promise<void> {
     this.addSql(`create table "record" ("id" bigserial primary key, "kind" text not null, "source_id" text not null, "source_key" text not null, "symbol" text null, "name" text null, "rank" int null, "price_usd" numeric null, "market_cap_usd" numeric null, "volume_24h_usd" numeric null, "circulating_supply" numeric null, "total_supply" numeric null, "max_supply" numeric null, "percent_change_24h" numeric null, "title" text null, "url" text null, "summary" text null, "author" text null, "published_at" timestamptz null, "source_updated_at" timestamptz null, "match_key" text null, "content_hash" text not null, "raw_payload_id" bigint not null, "raw_position" int not null, "run_id" bigint not null, "first_run_id" bigint not null, "created_at" timestamptz not null default now(), "updated_at" timestamptz not null default now(), "deleted_at" timestamptz null, "deleted_run_id" bigint null);`);
     this.addSql(`create index "record_source_id_id_index" on "record" ("source_id", "id");`);
     this.addSql(`create index "record_symbol_id_index" on "record" ("symbol", "id");`);
     this.addSql(`create index "record_match_key_index" on "record" ("match_key");`);
+    this.addSql(`create index "record_updated_at_id_index" on "record" ("updated_at", "id");`);
     this.addSql(`alter table "record" add constraint "record_source_id_source_key_unique" unique ("source_id", "source_key");`);
     this.addSql(`alter table "record" add constraint "record_kind_check" check ("kind" in ('asset', 'article'));`);
 
@@ -32,6 +33,7 @@ export class Migration20261122083435_initial extends Migration {
     this.addSql(`alter table "entity_override" add constraint "entity_override_action_check" check ("action" in ('force', 'forbid'));`);
 
     this.addSql(`create table "quarantine" ("id" bigserial primary key, "run_id" bigint not null, "source_id" text not null, "raw_payload_id" bigint not null, "raw_position" int not null, "source_key" text null, "reason" text not null, "fields" jsonb not null, "created_at" timestamptz not null default now());`);
+    this.addSql(`create index "quarantine_source_id_source_key_id_index" on "quarantine" ("source_id", "source_key", "id");`);
     this.addSql(`alter table "quarantine" add constraint "quarantine_run_id_source_id_raw_position_unique" unique ("run_id", "source_id", "raw_position");`);
 
     this.addSql(`create table "rate_limit_bucket" ("key" text not null, "tokens" double precision not null, "refilled_at" timestamptz not null default clock_timestamp(), primary key ("key"));`);

@@ -1,0 +1,97 @@
+// GET /data (filtered pages of unified records, offset or keyset) and GET /data/:id (one record with lineage).
+import { listRecords, recordLineage, type RecordFilter } from '../../db/queries.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { badRequest, meta, notFound, send } from '../http.ts';
+import type { Routes } from '../operations.ts';
+import { DataPage, DataQuery, IdParams, RecordDetail } from '../schemas.ts';
+import { iso, linkJson, recordJson, runRefJson } from '../serialize.ts';
+import type { Context } from './context.ts';
+
+export function dataRoutes(routes: Routes, { db, links }: Context): void {
+  routes.add(
+    {
+      method: 'get',
+      path: '/data',
+      operationId: 'listRecords',
+      tag: 'data',
+      summary: 'Unified records, filtered and paged',
+      description:
+        'Live records by default. Page with limit and offset, or for deep pages with cursor: pass the next_cursor of the previous page with the same filters (a cursor from other filters is a 400). Numbers such as prices stay exact decimal strings.',
+      query: DataQuery,
+      ok: { status: 200, description: 'A page of records', schema: DataPage },
+    },
+    async ({ query }, _req, res) => {
+      const filter: RecordFilter = {
+        source: query.source,
+        kind: query.kind,
+        symbol: query.symbol,
+        entityId: query.entity_id,
+        updatedSince: query.updated_since,
+        includeDeleted: query.include_deleted,
+      };
+      // what selects and orders the rows: a cursor is only valid for the same
+      const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase(), sort: query.sort };
+      if (query.cursor !== undefined && query.offset !== 0) throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, fingerprinted);
+      const { rows, total, hasMore } = await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after });
+      const last = rows.at(-1);
+      send(res, DataPage, {
+        data: rows.map(recordJson),
+        total,
+        limit: query.limit,
+        offset: query.offset,
+        next_cursor: hasMore && last ? encodeCursor(last.id, fingerprinted) : null,
+        ...meta(res),
+      });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/data/:id',
+      operationId: 'getRecord',
+      tag: 'data',
+      summary: 'One record with its lineage',
+      description:
+        'The record (also when soft-deleted), the raw payload it came from and its position there, the run that last wrote it with a link to the Temporal Web UI, its entity link with the evidence, and the latest quarantined rows with the same source and key.',
+      params: IdParams,
+      ok: { status: 200, description: 'The record and its lineage', schema: RecordDetail },
+      errors: [404],
+    },
+    async ({ params }, _req, res) => {
+      const found = await recordLineage(db.em(), params.id);
+      if (!found) throw notFound(`no record ${params.id}`);
+      const { record, payload, run, link, quarantine } = found;
+      send(res, RecordDetail, {
+        data: recordJson(record),
+        lineage: {
+          raw_payload: payload && {
+            id: payload.id,
+            url: payload.url,
+            fetched_at: iso(payload.fetchedAt),
+            http_status: payload.httpStatus ?? null,
+            content_type: payload.contentType ?? null,
+            content_hash: payload.contentHash ?? null,
+            size_bytes: payload.sizeBytes,
+            status: payload.status,
+          },
+          raw_position: record.rawPosition,
+          run: run && runRefJson(run, links),
+          first_run_id: record.firstRunId,
+          deleted_run_id: record.deletedRunId ?? null,
+        },
+        entity_link: link && linkJson(link),
+        quarantine: quarantine.map((q) => ({
+          id: q.id,
+          run_id: q.runId,
+          reason: q.reason,
+          raw_payload_id: q.rawPayloadId,
+          raw_position: q.rawPosition,
+          created_at: iso(q.createdAt),
+        })),
+        ...meta(res),
+      });
+    },
+  );
+}

@@ -1,0 +1,500 @@
+// Every request and response shape of the API, as zod schemas. Requests are parsed with them; responses are
+// built to their types (the serializers return z.output of these); /openapi.json is generated from them.
+import { z } from 'zod';
+import { DRIFT_ACTIONS, DRIFT_CHANGES, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SOURCE_RUN_STATUSES } from '../db/entities.ts';
+
+/** Response schemas with an id: they become components/schemas in the OpenAPI document. */
+export const components = z.registry<{ id: string; description?: string }>();
+const named = <T extends z.ZodType>(id: string, schema: T, description?: string): T => {
+  components.add(schema as z.ZodType, description ? { id, description } : { id });
+  return schema;
+};
+
+// ---------------------------------------------------------------------------------------------- inputs
+
+// PostgreSQL rejects NUL bytes in text and nothing legitimate has control characters, so refuse them up front
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed');
+const positiveId = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const sourceId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a source id: lower-case letters, digits and dashes, at most 63');
+const booleanText = z.enum(['true', 'false']).transform((v) => v === 'true');
+const timestampInput = z.iso
+  .datetime({ offset: true })
+  .transform((s) => new Date(s))
+  .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'a year between 1 and 9999');
+const limit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault).describe(`page size, 1–${max}`);
+const offset = z.coerce.number().int().min(0).max(100_000_000).default(0).describe('rows to skip (prefer cursor for deep pages)');
+const cursor = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9_-]+$/, 'a next_cursor value from a previous page')
+  .describe('opaque keyset cursor: the next_cursor of the previous page, requested with the same filters');
+
+export const IdParams = z.object({ id: positiveId.describe('numeric id').meta({ examples: [1] }) }).strict();
+/** Per app: the example is the configured schedule id, so generated requests reach the real schedule. */
+export const scheduleParams = (scheduleId: string) =>
+  z.object({ scheduleId: text(200).describe(`the ingest schedule id (ETL_SCHEDULE_ID, here ${scheduleId})`).meta({ examples: [scheduleId] }) }).strict();
+
+export const RECORD_SORTS = ['id', '-id'] as const;
+
+export const DataQuery = z
+  .object({
+    limit: limit(1000, 50),
+    offset,
+    cursor: cursor.optional(),
+    source: sourceId.optional().describe('only this source'),
+    kind: z.enum(RECORD_KINDS).optional(),
+    symbol: text(40).optional().describe('asset symbol, case-insensitive'),
+    entity_id: positiveId.optional().describe('only records linked to this canonical entity'),
+    updated_since: timestampInput.optional().describe('only records written at or after this ISO 8601 timestamp (with offset or Z)'),
+    include_deleted: booleanText.default(false).describe('also soft-deleted records'),
+    sort: z.enum(RECORD_SORTS).default('id').describe('id ascending, or -id descending'),
+  })
+  .strict();
+export type DataQuery = z.output<typeof DataQuery>;
+
+export const EntitiesQuery = z
+  .object({
+    limit: limit(1000, 50),
+    offset,
+    cursor: cursor.optional(),
+    kind: z.enum(RECORD_KINDS).optional(),
+    symbol: text(40).optional().describe('entity symbol, case-insensitive'),
+    min_sources: z.coerce.number().int().min(1).max(1000).optional().describe('only entities described by live records of at least this many sources'),
+  })
+  .strict();
+export type EntitiesQuery = z.output<typeof EntitiesQuery>;
+
+export const RunsQuery = z
+  .object({
+    limit: limit(1000, 20),
+    offset,
+    source: sourceId.optional().describe('only runs that ingested this source'),
+    status: z.enum(RUN_STATUSES).optional(),
+  })
+  .strict();
+export type RunsQuery = z.output<typeof RunsQuery>;
+
+export const CompareQuery = z
+  .object({
+    run_id_1: positiveId.describe('the reference run').meta({ examples: [1] }),
+    run_id_2: positiveId.describe('the run checked against it').meta({ examples: [2] }),
+  })
+  .strict();
+
+export const AnomaliesQuery = z.object({ run_id: positiveId.optional().describe('the run to check; the latest run when absent').meta({ examples: [2] }) }).strict();
+
+export const EmptyQuery = z.object({}).strict();
+
+export const StartRunBody = z
+  .object({
+    source_ids: z.array(sourceId).min(1).max(100).optional().describe('ingest only these sources; every configured source when absent'),
+  })
+  .strict();
+export const ScheduleNoteBody = z.object({ note: text(500).optional().describe('why; shown in the Temporal Web UI') }).strict();
+
+// --------------------------------------------------------------------------------------------- outputs
+
+const timestamp = z.iso.datetime();
+const int = z.number().int();
+const count = z.number().int().min(0);
+const decimal = z.string().nullable().describe('exact decimal, as a string');
+const metaShape = {
+  request_id: z.string().describe('the X-Request-Id of this request'),
+  api_latency_ms: z.number().min(0).describe('time spent serving this request'),
+};
+
+export const Problem = named(
+  'Problem',
+  z.object({
+    type: z.string(),
+    title: z.string(),
+    status: int,
+    detail: z.string(),
+    invalid_params: z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
+    request_id: z.string(),
+  }),
+  'RFC 9457 problem details',
+);
+
+const recordCommon = {
+  id: int,
+  source: z.string(),
+  source_key: z.string(),
+  source_updated_at: timestamp.nullable(),
+  run_id: int.describe('the run that last wrote the record'),
+  first_run_id: int,
+  raw_payload_id: int,
+  raw_position: int.describe('position of the record in its raw payload'),
+  created_at: timestamp,
+  updated_at: timestamp,
+  deleted_at: timestamp.nullable(),
+};
+export const AssetRecord = named(
+  'AssetRecord',
+  z.object({
+    ...recordCommon,
+    kind: z.literal('asset'),
+    symbol: z.string().nullable(),
+    name: z.string().nullable(),
+    rank: int.nullable(),
+    price_usd: decimal,
+    market_cap_usd: decimal,
+    volume_24h_usd: decimal,
+    circulating_supply: decimal,
+    total_supply: decimal,
+    max_supply: decimal,
+    percent_change_24h: decimal,
+  }),
+);
+export const ArticleRecord = named(
+  'ArticleRecord',
+  z.object({
+    ...recordCommon,
+    kind: z.literal('article'),
+    title: z.string().nullable(),
+    url: z.string().nullable(),
+    summary: z.string().nullable(),
+    author: z.string().nullable(),
+    published_at: timestamp.nullable(),
+  }),
+);
+export const DataRecord = named('DataRecord', z.discriminatedUnion('kind', [AssetRecord, ArticleRecord]));
+
+const page = { total: count, limit: int, offset: count, next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page') };
+
+export const DataPage = named('DataPage', z.object({ data: z.array(DataRecord), ...page, ...metaShape }));
+
+export const RunRef = named(
+  'RunRef',
+  z.object({
+    id: int,
+    workflow_id: z.string(),
+    temporal_run_id: z.string(),
+    status: z.enum(RUN_STATUSES),
+    started_at: timestamp,
+    finished_at: timestamp.nullable(),
+    ui_url: z.string().describe('the workflow execution in the Temporal Web UI'),
+  }),
+);
+
+export const EntityLinkInfo = named(
+  'EntityLinkInfo',
+  z.object({
+    entity_id: int,
+    rule: z.string(),
+    confidence: z.number(),
+    evidence: z.record(z.string(), z.unknown()),
+    run_id: int,
+    linked_at: timestamp,
+  }),
+);
+
+export const RecordDetail = named(
+  'RecordDetail',
+  z.object({
+    data: DataRecord,
+    lineage: z.object({
+      raw_payload: z
+        .object({
+          id: int,
+          url: z.string(),
+          fetched_at: timestamp,
+          http_status: int.nullable(),
+          content_type: z.string().nullable(),
+          content_hash: z.string().nullable(),
+          size_bytes: count,
+          status: z.enum(PAYLOAD_STATUSES),
+        })
+        .nullable(),
+      raw_position: int,
+      run: RunRef.nullable(),
+      first_run_id: int,
+      deleted_run_id: int.nullable(),
+    }),
+    entity_link: EntityLinkInfo.nullable(),
+    quarantine: z
+      .array(z.object({ id: int, run_id: int, reason: z.string(), raw_payload_id: int, raw_position: int, created_at: timestamp }))
+      .describe('the latest quarantined rows with the same source and key, newest first (at most 10)'),
+    ...metaShape,
+  }),
+);
+
+export const CanonicalEntity = named(
+  'Entity',
+  z.object({
+    id: int,
+    kind: z.enum(RECORD_KINDS),
+    symbol: z.string().nullable(),
+    name: z.string().nullable(),
+    title: z.string().nullable(),
+    url: z.string().nullable(),
+    seed_record_id: int,
+    created_at: timestamp,
+    sources: z.array(z.string()).describe('sources with a live record linked to the entity'),
+  }),
+);
+export const EntityPage = named('EntityPage', z.object({ data: z.array(CanonicalEntity), ...page, ...metaShape }));
+export const EntityDetail = named(
+  'EntityDetail',
+  z.object({
+    data: CanonicalEntity,
+    records: z.array(z.object({ record: DataRecord, link: EntityLinkInfo })),
+    ...metaShape,
+  }),
+);
+
+export const RunSourceInfo = named(
+  'RunSource',
+  z.object({
+    source: z.string(),
+    status: z.enum(SOURCE_RUN_STATUSES),
+    started_at: timestamp,
+    finished_at: timestamp.nullable(),
+    duration_ms: count.nullable(),
+    payload_id: int.nullable(),
+    fetched_bytes: count,
+    fetched_pages: count,
+    parsed: count,
+    staged: count,
+    inserted: count,
+    updated: count,
+    unchanged: count,
+    duplicates: count,
+    quarantined: count,
+    soft_deleted: count,
+    restored: count,
+    drift_events: count,
+    entities_linked: count,
+    entities_created: count,
+    delete_guard: z.string().nullable(),
+    error: z.string().nullable(),
+    attempts: z.record(z.string(), count).describe('attempts per stage, e.g. {"fetchSource": 2}: more than 1 means it was retried'),
+    attempt_errors: z
+      .array(z.object({ stage: z.string(), attempt: count, error: z.string(), at: z.string() }))
+      .describe('failures of attempts that were retried or gave up (latest 20)'),
+  }),
+);
+const runShape = {
+  id: int,
+  workflow_id: z.string(),
+  temporal_run_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  started_at: timestamp,
+  finished_at: timestamp.nullable(),
+  duration_ms: count.nullable(),
+  error: z.string().nullable(),
+  ui_url: z.string(),
+};
+export const RunBrief = named('RunBrief', z.object(runShape));
+export const RunInfo = named('Run', z.object({ ...runShape, sources: z.array(RunSourceInfo) }));
+export const RunPage = named('RunPage', z.object({ data: z.array(RunInfo), total: count, limit: int, offset: count, ...metaShape }));
+export const RunDetail = named(
+  'RunDetail',
+  z.object({
+    data: RunInfo,
+    errors: z.array(z.object({ source: z.string().nullable(), message: z.string() })).describe('the run error and each failed source, and delete guards that held'),
+    ...metaShape,
+  }),
+);
+
+export const RunHistory = named(
+  'RunHistory',
+  z.object({
+    data: z.object({
+      run_id: int,
+      workflow_id: z.string(),
+      temporal_run_id: z.string(),
+      workflow_type: z.string().nullable(),
+      status: z.enum(['running', 'completed', 'failed', 'canceled', 'terminated', 'continued_as_new', 'timed_out']),
+      started_at: timestamp.nullable(),
+      closed_at: timestamp.nullable(),
+      duration_ms: count.nullable(),
+      event_count: count,
+      failure: z.string().nullable(),
+      activities: z.array(
+        z.object({
+          type: z.string(),
+          scheduled: count,
+          completed: count,
+          failed: count,
+          timed_out: count,
+          canceled: count,
+          running: count,
+          attempts: count.describe('attempts summed over every scheduled activity of this type'),
+          retries: count.describe('attempts beyond the first'),
+          total_duration_ms: count.describe('scheduled to closed, summed, retries and backoff included'),
+          max_duration_ms: count,
+          failures: z.array(z.string()).describe('distinct failure messages, including those of retried attempts'),
+        }),
+      ),
+      ui_url: z.string(),
+    }),
+    ...metaShape,
+  }),
+);
+
+export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike'] as const;
+export const Anomaly = named(
+  'Anomaly',
+  z.object({
+    rule: z.enum(ANOMALY_RULES),
+    source: z.string().nullable(),
+    message: z.string(),
+    current: z.number().nullable(),
+    reference: z.number().nullable(),
+  }),
+);
+const delta = int.nullable();
+export const CompareRuns = named(
+  'CompareRuns',
+  z.object({
+    run_1: RunBrief,
+    run_2: RunBrief,
+    duration_ms_delta: int.nullable(),
+    sources: z.array(
+      z.object({
+        source: z.string(),
+        run_1: RunSourceInfo.nullable(),
+        run_2: RunSourceInfo.nullable(),
+        delta: z.object({
+          parsed: delta,
+          inserted: delta,
+          updated: delta,
+          unchanged: delta,
+          duplicates: delta,
+          quarantined: delta,
+          soft_deleted: delta,
+          fetched_bytes: delta,
+          duration_ms: delta,
+        }),
+        anomalies: z.array(Anomaly),
+      }),
+    ),
+    anomalies: z.array(Anomaly),
+    ...metaShape,
+  }),
+);
+
+const facts = z.object({ records: count.nullable(), quarantine_share: z.number().nullable(), duration_ms: count.nullable() });
+export const RunAnomalies = named(
+  'RunAnomalies',
+  z.object({
+    run: RunBrief.nullable(),
+    window: int.describe('completed runs per source the baseline is the median of (at most)'),
+    sources: z.array(
+      z.object({
+        source: z.string(),
+        status: z.enum(SOURCE_RUN_STATUSES),
+        current: facts,
+        baseline: facts.extend({ runs: count }),
+        anomalies: z.array(Anomaly),
+      }),
+    ),
+    anomalies: z.array(Anomaly),
+    ...metaShape,
+  }),
+);
+
+const durationStats = z.object({ avg: z.number().nullable(), p50: z.number().nullable(), p95: z.number().nullable(), max: z.number().nullable() });
+export const Stats = named(
+  'Stats',
+  z.object({
+    sources: z.array(
+      z.object({
+        source: z.string(),
+        runs: z.object({ total: count, succeeded: count, unchanged: count, failed: count, running: count }),
+        records_processed: count.describe('records parsed over all runs'),
+        inserted: count,
+        updated: count,
+        unchanged: count,
+        quarantined: count,
+        soft_deleted: count,
+        drift_events: count,
+        duration_ms: durationStats,
+        last_success: z.object({ run_id: int, finished_at: timestamp.nullable() }).nullable(),
+        last_failure: z.object({ run_id: int, finished_at: timestamp.nullable(), error: z.string().nullable() }).nullable(),
+      }),
+    ),
+    totals: z.object({
+      records: z.object({ live: count, deleted: count }),
+      records_by_source: z.array(z.object({ source: z.string(), kind: z.enum(RECORD_KINDS), live: count, deleted: count })),
+      entities: z.object({ total: count, by_kind: z.array(z.object({ kind: z.enum(RECORD_KINDS), count })) }),
+      quarantine: z.object({ total: count, by_source: z.array(z.object({ source: z.string(), count })) }),
+      drift_events: z.object({
+        total: count,
+        by_source: z.array(z.object({ source: z.string(), change: z.enum(DRIFT_CHANGES), action: z.enum(DRIFT_ACTIONS), count })),
+      }),
+      runs: z.object({ total: count, by_status: z.array(z.object({ status: z.enum(RUN_STATUSES), count })) }),
+    }),
+    ...metaShape,
+  }),
+);
+
+export const ScheduleState = named(
+  'ScheduleState',
+  z.object({
+    id: z.string(),
+    paused: z.boolean(),
+    note: z.string().nullable(),
+    next_action_times: z.array(timestamp),
+  }),
+);
+export const ScheduleResponse = named('ScheduleResponse', z.object({ data: ScheduleState, ...metaShape }));
+
+export const Health = named(
+  'Health',
+  z.object({
+    status: z.enum(['ok', 'degraded']),
+    database: z.enum(['up', 'down']),
+    temporal: z.enum(['up', 'down']),
+    schedule: ScheduleState.extend({ found: z.literal(true) })
+      .or(z.object({ id: z.string(), found: z.literal(false) }))
+      .nullable()
+      .describe('null when Temporal is down'),
+    last_run: z
+      .object({
+        id: int,
+        workflow_id: z.string(),
+        status: z.enum(RUN_STATUSES),
+        started_at: timestamp,
+        finished_at: timestamp.nullable(),
+        sources: z.array(z.object({ source: z.string(), status: z.enum(SOURCE_RUN_STATUSES), inserted: count, updated: count, unchanged: count, quarantined: count })),
+      })
+      .nullable(),
+    sources: z
+      .array(
+        z.object({
+          source: z.string(),
+          run_id: int,
+          status: z.enum(SOURCE_RUN_STATUSES),
+          started_at: timestamp,
+          finished_at: timestamp.nullable(),
+          parsed: count,
+          inserted: count,
+          updated: count,
+          unchanged: count,
+          quarantined: count,
+          error: z.string().nullable(),
+        }),
+      )
+      .describe("each source's latest run"),
+    ...metaShape,
+  }),
+);
+
+export const RunStarted = named(
+  'RunStarted',
+  z.object({
+    workflow_id: z.string(),
+    temporal_run_id: z.string(),
+    source_ids: z.array(z.string()).nullable(),
+    ui_url: z.string(),
+    ...metaShape,
+  }),
+);

@@ -1,0 +1,126 @@
+// Rows to response objects, typed by the response schemas (z.output), so the compiler checks every field
+// the OpenAPI document promises. Timestamps become ISO 8601 UTC strings; decimals stay strings.
+import type { z } from 'zod';
+import type { IDataRecord, IRun, IRunSource } from '../db/entities.ts';
+import type { IEntity, IEntityLink } from '../db/queries.ts';
+import type { SourceFacts } from './anomalies.ts';
+import type { DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
+
+export const iso = (d: Date) => d.toISOString();
+export const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+export const durationMs = (start: Date, end: Date | null | undefined) => (end ? Math.max(0, end.getTime() - start.getTime()) : null);
+
+/** The Web UI page of a workflow execution. */
+export function workflowUiUrl(uiBase: string, namespace: string, workflowId: string, runId?: string): string {
+  const base = `${uiBase.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${encodeURIComponent(runId)}` : base;
+}
+
+export interface Links {
+  uiBase: string;
+  namespace: string;
+}
+
+export function recordJson(r: IDataRecord): z.output<typeof DataRecord> {
+  const common = {
+    id: r.id,
+    source: r.sourceId,
+    source_key: r.sourceKey,
+    source_updated_at: isoOrNull(r.sourceUpdatedAt),
+    run_id: r.runId,
+    first_run_id: r.firstRunId,
+    raw_payload_id: r.rawPayloadId,
+    raw_position: r.rawPosition,
+    created_at: iso(r.createdAt),
+    updated_at: iso(r.updatedAt),
+    deleted_at: isoOrNull(r.deletedAt),
+  };
+  if (r.kind === 'article') {
+    return { ...common, kind: 'article', title: r.title ?? null, url: r.url ?? null, summary: r.summary ?? null, author: r.author ?? null, published_at: isoOrNull(r.publishedAt) };
+  }
+  return {
+    ...common,
+    kind: 'asset',
+    symbol: r.symbol ?? null,
+    name: r.name ?? null,
+    rank: r.rank ?? null,
+    price_usd: r.priceUsd ?? null,
+    market_cap_usd: r.marketCapUsd ?? null,
+    volume_24h_usd: r.volume24hUsd ?? null,
+    circulating_supply: r.circulatingSupply ?? null,
+    total_supply: r.totalSupply ?? null,
+    max_supply: r.maxSupply ?? null,
+    percent_change_24h: r.percentChange24h ?? null,
+  };
+}
+
+export function runRefJson(run: IRun, links: Links): z.output<typeof RunRef> {
+  return {
+    id: run.id,
+    workflow_id: run.workflowId,
+    temporal_run_id: run.temporalRunId,
+    status: run.status,
+    started_at: iso(run.startedAt),
+    finished_at: isoOrNull(run.finishedAt),
+    ui_url: workflowUiUrl(links.uiBase, links.namespace, run.workflowId, run.temporalRunId),
+  };
+}
+
+export function runBriefJson(run: IRun, links: Links): z.output<typeof RunBrief> {
+  return { ...runRefJson(run, links), duration_ms: durationMs(run.startedAt, run.finishedAt), error: run.error ?? null };
+}
+
+export function runJson(run: IRun, sources: IRunSource[], links: Links): z.output<typeof RunInfo> {
+  return { ...runBriefJson(run, links), sources: sources.map(runSourceJson) };
+}
+
+export function runSourceJson(s: IRunSource): z.output<typeof RunSourceInfo> {
+  return {
+    source: s.sourceId,
+    status: s.status,
+    started_at: iso(s.startedAt),
+    finished_at: isoOrNull(s.finishedAt),
+    duration_ms: s.status === 'running' ? null : durationMs(s.startedAt, s.finishedAt),
+    payload_id: s.payloadId ?? null,
+    fetched_bytes: s.bytes,
+    fetched_pages: s.pages,
+    parsed: s.parsed,
+    staged: s.staged,
+    inserted: s.inserted,
+    updated: s.updated,
+    unchanged: s.unchanged,
+    duplicates: s.duplicates,
+    quarantined: s.quarantined,
+    soft_deleted: s.softDeleted,
+    restored: s.restored,
+    drift_events: s.driftEvents,
+    entities_linked: s.entitiesLinked,
+    entities_created: s.entitiesCreated,
+    delete_guard: s.deleteGuard ?? null,
+    error: s.error ?? null,
+    attempts: s.attempts ?? {},
+    attempt_errors: s.errors ?? [],
+  };
+}
+
+export function sourceFacts(s: IRunSource): SourceFacts {
+  return { status: s.status, records: s.parsed, quarantined: s.quarantined, durationMs: s.status === 'running' ? null : durationMs(s.startedAt, s.finishedAt) };
+}
+
+export function entityJson(e: IEntity, sources: string[]): z.output<typeof CanonicalEntity> {
+  return {
+    id: e.id,
+    kind: e.kind,
+    symbol: e.symbol ?? null,
+    name: e.name ?? null,
+    title: e.title ?? null,
+    url: e.url ?? null,
+    seed_record_id: e.seedRecordId,
+    created_at: iso(e.createdAt),
+    sources,
+  };
+}
+
+export function linkJson(l: IEntityLink): z.output<typeof EntityLinkInfo> {
+  return { entity_id: Number(l.entity), rule: l.rule, confidence: Number(l.confidence), evidence: l.evidence, run_id: l.runId, linked_at: iso(l.linkedAt) };
+}
