@@ -2,6 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Run } from '../db/entities.ts';
 import { finishRun, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { detectAnomalies, storeAnomalies } from '../db/anomalies.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import type { ActivityDeps } from './common.ts';
@@ -22,6 +23,8 @@ export interface RunSummary {
   runId: number;
   status: RunStatus;
   sources: SourceOutcome[];
+  /** How many anomalies the run showed against recent history (stored in run_anomaly). */
+  anomalies?: number;
 }
 
 export function runActivities({ db, sourcesFile }: ActivityDeps) {
@@ -53,11 +56,15 @@ export function runActivities({ db, sourcesFile }: ActivityDeps) {
 
     /** Closes the run with each source's outcome and frees its staging rows. */
     async finishRun({ runId, outcomes }: { runId: number; outcomes: SourceOutcome[] }): Promise<RunSummary> {
-      const { workflowExecution } = Context.current().info;
-      if (workflowExecution) await updateTemporalRunId(db.em(), runId, workflowExecution.runId);
+      const ctx = Context.current();
+      if (ctx.info.workflowExecution) await updateTemporalRunId(db.em(), runId, ctx.info.workflowExecution.runId);
       const status = await finishRun(db.em(), runId, outcomes);
       await dropStage(db.pool, runId);
-      return { runId, status, sources: outcomes };
+      // judged against recent history once the run is complete, kept with the run, and said out loud
+      const anomalies = await detectAnomalies(db.em(), runId);
+      await storeAnomalies(db.em(), runId, anomalies);
+      for (const a of anomalies) ctx.log.warn('run anomaly', { runId, rule: a.rule, sourceId: a.source, message: a.message });
+      return { runId, status, sources: outcomes, anomalies: anomalies.length };
     },
   };
 }

@@ -1,5 +1,5 @@
 // GET /metrics: Prometheus text from prom-client. Pipeline metrics are computed at scrape time from a few
-// aggregate queries over run_source, run and drift_event (src/db/queries/stats.ts), so any number of API
+// aggregate queries over run_source, run, drift_event and run_anomaly (src/db/queries/stats.ts), so any number of API
 // replicas report the same values and nothing is lost on restart; HTTP request durations are observed in
 // process, labelled by route template.
 import type { RequestHandler } from 'express';
@@ -72,6 +72,7 @@ export function createMetrics(pool: Pool): ApiMetrics {
   const unchangedSkips = counter('etl_unchanged_skips_total', 'Source runs skipped after the fetch because the payload was unchanged', ['source']);
   const drift = counter('etl_drift_events_total', 'Schema drift events per source, change and action', ['source', 'change', 'action']);
   const runs = counter('etl_runs_total', 'Ingest runs per status', ['status']);
+  const anomalies = counter('etl_run_anomalies_total', 'Anomalies found in finished runs against recent history, per rule and source (empty: the run as a whole)', ['rule', 'source']);
   const quarantined = gauge('etl_quarantined_records', "Records quarantined by each source's latest run", ['source']);
   const lastSuccess = gauge('etl_source_last_success_timestamp_seconds', "Unix time of each source's latest succeeded or unchanged run", ['source']);
   const sourceDuration = new SnapshotHistogram('etl_source_run_duration_seconds', 'Duration of finished source runs (fetch to entity linking)', ['source']);
@@ -91,7 +92,7 @@ export function createMetrics(pool: Pool): ApiMetrics {
     async refresh() {
       const snapshot = await metricsSnapshot(pool, RUN_BUCKETS);
       // counters are set from the database's totals: reset, then add the current value
-      for (const metric of [records, sourceRuns, fetchedBytes, deleteGuard, unchangedSkips, drift, runs]) metric.reset();
+      for (const metric of [records, sourceRuns, fetchedBytes, deleteGuard, unchangedSkips, drift, runs, anomalies]) metric.reset();
       quarantined.reset();
       lastSuccess.reset();
       for (const s of snapshot.sources) {
@@ -109,6 +110,7 @@ export function createMetrics(pool: Pool): ApiMetrics {
       }
       for (const d of snapshot.drift) drift.inc({ source: d.source, change: d.change, action: d.action }, d.count);
       for (const r of snapshot.runs) runs.inc({ status: r.status }, r.count);
+      for (const a of snapshot.anomalies) anomalies.inc({ rule: a.rule, source: a.source }, a.count);
       sourceDuration.set(snapshot.sources.map((s) => ({ labels: { source: s.source }, histogram: s.duration })));
       runDuration.set([{ labels: {}, histogram: snapshot.runDuration }]);
     },

@@ -299,6 +299,9 @@ export const RunDetail = named(
   z.object({
     data: RunInfo,
     errors: z.array(z.object({ source: z.string().nullable(), message: z.string() })).describe('the run error and each failed source, and delete guards that held'),
+    anomalies: z
+      .array(z.object({ rule: z.string(), source: z.string().nullable(), message: z.string(), current: z.number().nullable(), reference: z.number().nullable() }))
+      .describe('what the run showed against the recent history of its sources, stored when it finished'),
     ...metaShape,
   }),
 );

@@ -3,7 +3,6 @@
 import type { z } from 'zod';
 import type { IDataRecord, IRun, IRunSource } from '../db/entities.ts';
 import type { IEntity, IEntityLink } from '../db/queries.ts';
-import type { SourceFacts } from './anomalies.ts';
 import type { DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
 
 export const iso = (d: Date) => d.toISOString();
@@ -101,10 +100,6 @@ export function runSourceJson(s: IRunSource): z.output<typeof RunSourceInfo> {
     attempts: s.attempts ?? {},
     attempt_errors: s.errors ?? [],
   };
-}
-
-export function sourceFacts(s: IRunSource): SourceFacts {
-  return { status: s.status, records: s.parsed, quarantined: s.quarantined, durationMs: s.status === 'running' ? null : durationMs(s.startedAt, s.finishedAt) };
 }
 
 export function entityJson(e: IEntity, sources: string[]): z.output<typeof CanonicalEntity> {

@@ -300,6 +300,25 @@ export const DriftEvent = defineEntity({
   indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
 });
 
+export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike'] as const;
+
+/** Something unusual about a finished run, found against the source's recent history (src/anomalies.ts). */
+export const RunAnomaly = defineEntity({
+  name: 'RunAnomaly',
+  tableName: 'run_anomaly',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    run: () => p.manyToOne(Run).mapToPk().deleteRule('cascade'),
+    sourceId: p.text().nullable(),
+    rule: p.enum(ANOMALY_RULES),
+    message: p.text(),
+    current: p.double().nullable(),
+    reference: p.double().nullable(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  indexes: [{ properties: ['run'] }, { properties: ['rule', 'id'] }],
+});
+
 /** A token bucket per provider, in the database so every worker process shares the same limit. */
 export const RateLimitBucket = defineEntity({
   name: 'RateLimitBucket',
@@ -311,7 +330,7 @@ export const RateLimitBucket = defineEntity({
   },
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket];
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

@@ -367,8 +367,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.deepEqual(b.attempts, { fetchSource: 5 });
       assert.deepEqual(b.attempt_errors.map((e: { stage: string; attempt: number; error: string }) => [e.stage, e.attempt, e.error]), [['fetchSource', 1, 'HTTP 503']]);
       assert.equal(res.body.data.ui_url, 'http://ui.test:8233/namespaces/default/workflows/wf-12/00000000-0000-4000-8000-000000000012');
+      assert.deepEqual(res.body.anomalies.map((a: { rule: string; source: string | null }) => [a.rule, a.source]), [['source_failed', 'b'], ['record_count_change', 'a']]);
       const guarded = await get('/runs/11');
       assert.ok(guarded.body.errors.some((e: { message: string }) => /delete guard: held 25 of 50/.test(e.message)));
+      assert.deepEqual(guarded.body.anomalies, []);
       assertProblem(await get('/runs/4040'), 404);
       assertProblem(await get('/runs/abc'), 400, 'id');
     });
@@ -488,6 +490,7 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(value('etl_unchanged_skips_total{source="news"}'), 1);
       assert.equal(value('etl_drift_events_total{source="a",change="renamed",action="reported"}'), 1);
       assert.equal(value('etl_runs_total{status="partial"}'), 1);
+      assert.equal(value('etl_run_anomalies_total{rule="record_count_change",source="a"}'), 1);
       assert.equal(value('etl_source_run_duration_seconds_bucket{source="a",le="5"}'), 0);
       assert.equal(value('etl_source_run_duration_seconds_bucket{source="a",le="15"}'), 11);
       assert.equal(value('etl_source_run_duration_seconds_bucket{source="a",le="+Inf"}'), 12);

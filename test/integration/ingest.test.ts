@@ -22,7 +22,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     await db?.close();
     await env?.teardown();
   });
-  beforeEach(() => truncateAll(db));
+  beforeEach(() => truncateAll(db)); // run_anomaly goes with run (cascade)
 
   async function runIngest(sourcesFile: string): Promise<RunSummary> {
     const queue = taskQueue('ingest');
@@ -137,6 +137,18 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     assert.equal(counts.soft_deleted, 0);
     assert.match(counts.delete_guard, /held 25 of 50 live records \(50%\)/);
     assert.equal((await liveRecords()).length, 50);
+  });
+
+  it("stores a run's anomalies against the source's recent history, for metrics and the API", async () => {
+    const source = csvSourceFixture(tempDir('anomalies'), 'csv-assets', { maxDeleteRatio: 1 });
+    source.write(demoCsv());
+    const first = await runIngest(source.sourcesFile);
+    assert.equal(first.anomalies, 0, 'no history yet, nothing to compare with');
+    source.write([header, ...rows.slice(0, 20)].join('\n') + '\n');
+    const second = await runIngest(source.sourcesFile);
+    assert.equal(second.anomalies, 1);
+    const stored = (await db.pool.query('SELECT rule, source_id, current, reference, message FROM run_anomaly WHERE run_id = $1', [second.runId])).rows;
+    assert.deepEqual(stored, [{ rule: 'record_count_change', source_id: 'csv-assets', current: 20, reference: 50, message: 'csv-assets: 20 records parsed, -60.0 % against 50' }]);
   });
 
   it('fails only the broken source, deletes nothing, and ends the run failed with the reason', async () => {

@@ -91,6 +91,9 @@ export async function seedApiData(db: Database): Promise<void> {
            (12, 'a', 1, 0, 'key-0', 'price_usd not a number: "1.913,88"', '{"price": "1.913,88"}'),
            (12, 'a', 1, 5, NULL, 'no source key', '{}')`);
   await q(`
+    INSERT INTO run_anomaly (run_id, source_id, rule, message, current, reference)
+    VALUES (12, 'b', 'source_failed', 'b failed', NULL, NULL), (12, 'a', 'record_count_change', 'a: 30 records parsed, -70.0 % against 100', 30, 100)`);
+  await q(`
     INSERT INTO drift_event (run_id, source_id, change, field, previous_field, action)
     VALUES (12, 'a', 'renamed', 'price', 'current_price', 'reported'), (12, 'a', 'added', 'extra', NULL, 'reported'),
            (5, 'news', 'removed', 'author', NULL, 'reported')`);

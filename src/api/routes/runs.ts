@@ -1,15 +1,15 @@
 // Runs: the list, one run with its per-source counts, its Temporal history, comparisons and anomalies, and
 // POST /runs to start one now.
 import { randomUUID } from 'node:crypto';
-import { getRun, lastRun, listRuns, previousSucceeded } from '../../db/queries.ts';
+import { getRun, lastRun, listRuns, previousSucceeded, storedAnomalies } from '../../db/queries.ts';
 import { loadSourcesConfig } from '../../sources/config.ts';
 import { ingest } from '../../workflows/index.ts';
-import { THRESHOLDS, baselineOf, referenceOf, runAnomalies, sourceAnomalies, quarantineShare, type Anomaly } from '../anomalies.ts';
+import { THRESHOLDS, baselineOf, referenceOf, runAnomalies, sourceAnomalies, sourceFacts, quarantineShare, type Anomaly } from '../../anomalies.ts';
 import { summarizeHistory } from '../history.ts';
 import { badRequest, meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { AnomaliesQuery, CompareQuery, CompareRuns, IdParams, RunAnomalies, RunDetail, RunHistory, RunPage, RunStarted, RunsQuery, StartRunBody } from '../schemas.ts';
-import { isoOrNull, runBriefJson, runJson, runSourceJson, sourceFacts, workflowUiUrl } from '../serialize.ts';
+import { isoOrNull, runBriefJson, runJson, runSourceJson, workflowUiUrl } from '../serialize.ts';
 import type { Context } from './context.ts';
 
 export function runRoutes(routes: Routes, { db, temporal, settings, links }: Context): void {
@@ -102,7 +102,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         ...sources.filter((s) => s.error).map((s) => ({ source: s.sourceId, message: s.error! })),
         ...sources.filter((s) => s.deleteGuard).map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
       ];
-      send(res, RunDetail, { data: runJson(run, sources, links), errors, ...meta(res) });
+      const anomalies = (await storedAnomalies(db.em(), run.id)).map((a) => ({ rule: a.rule, source: a.sourceId ?? null, message: a.message, current: numberOrNull(a.current), reference: numberOrNull(a.reference) }));
+      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, ...meta(res) });
     },
   );
 
@@ -248,3 +249,5 @@ function assertKnownSources(sourcesFile: string, sourceIds: string[]): void {
   const unknown = sourceIds.filter((id) => !known.includes(id));
   if (unknown.length) throw badRequest([{ name: 'source_ids', reason: `unknown sources: ${unknown.join(', ')} (configured: ${known.join(', ')})` }]);
 }
+
+const numberOrNull = (value: string | number | null | undefined) => (value === null || value === undefined ? null : Number(value));

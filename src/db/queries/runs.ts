@@ -1,7 +1,7 @@
 // Reads of runs and their per-source outcomes for the API.
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
-import { Run, RunSource, type IRun, type IRunSource } from '../entities.ts';
+import { Run, RunSource, type IRun, type IRunSource, RunAnomaly } from '../entities.ts';
 
 export interface RunWithSources {
   run: IRun;
@@ -55,4 +55,9 @@ export async function previousSucceeded(em: EntityManager, sourceId: string, bef
     { sourceId, run: { $lt: beforeRunId }, status: 'succeeded', finishedAt: { $ne: null } },
     { orderBy: { run: 'desc' }, limit: count },
   );
+}
+
+/** The anomalies stored when the run finished (src/db/anomalies.ts). */
+export async function storedAnomalies(em: EntityManager, runId: number) {
+  return em.find(RunAnomaly, { run: runId }, { orderBy: { id: 'asc' } });
 }

@@ -115,6 +115,7 @@ export interface MetricsSnapshot {
   runs: { status: 'running' | 'succeeded' | 'partial' | 'failed'; count: number }[];
   runDuration: DurationHistogram;
   drift: StatsSnapshot['drift'];
+  anomalies: { rule: string; source: string; count: number }[];
 }
 
 export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly number[]): Promise<MetricsSnapshot> {
@@ -123,7 +124,7 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
   const seconds = `greatest(0, extract(epoch FROM finished_at - started_at))`;
   type HistogramRow = { buckets: number[]; sum: number; count: number };
   type SourceRow = Omit<MetricsSnapshot['sources'][number], 'duration'> & HistogramRow;
-  const [sources, runs, runDuration, drift] = await Promise.all([
+  const [sources, runs, runDuration, drift, anomalies] = await Promise.all([
     pool.query<SourceRow>(
       `SELECT s.source_id AS source,
               coalesce(sum(inserted), 0)::float8 AS inserted,
@@ -150,6 +151,7 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
     pool.query<MetricsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM run GROUP BY status ORDER BY status`),
     pool.query<HistogramRow>(`SELECT ${histogram} FROM (SELECT CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM run) r`, [...bucketsSeconds]),
     pool.query<MetricsSnapshot['drift'][number]>(`SELECT source_id AS source, change, action, count(*)::float8 AS count FROM drift_event GROUP BY source_id, change, action ORDER BY 1, 2, 3`),
+    pool.query<MetricsSnapshot['anomalies'][number]>(`SELECT rule, coalesce(source_id, '') AS source, count(*)::float8 AS count FROM run_anomaly GROUP BY 1, 2 ORDER BY 1, 2`),
   ]);
   const toHistogram = (row: HistogramRow | undefined): DurationHistogram => ({ buckets: row?.buckets ?? [], sum: row?.sum ?? 0, count: row?.count ?? 0 });
   return {
@@ -157,5 +159,6 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
     runs: runs.rows,
     runDuration: toHistogram(runDuration.rows[0]),
     drift: drift.rows,
+    anomalies: anomalies.rows,
   };
 }

@@ -1,6 +1,7 @@
 // Anomaly rules: a source's outcome in one run checked against a reference (another run, or the median of
-// recent completed runs). Pure functions over counts, so the API (GET /compare-runs, GET /runs/anomalies) and
-// alerting can share them. Every threshold is here, with why.
+// recent completed runs). Pure functions over counts, shared by the worker (which stores each finished run's
+// anomalies) and the API (GET /compare-runs, GET /runs/anomalies). Every threshold is here, with why.
+import type { IRunSource } from './db/entities.ts';
 
 export const THRESHOLDS = {
   /** Records parsed changed by more than this share of the reference (up or down): +60 % or −60 % trips it. */
@@ -128,3 +129,9 @@ export function runAnomalies(status: 'running' | 'succeeded' | 'partial' | 'fail
 
 const round = (n: number) => Math.round(n * 10_000) / 10_000;
 const formatPercent = (n: number, signed = false) => `${signed && n > 0 ? '+' : ''}${(n * 100).toFixed(1)} %`;
+
+/** What the rules need from a run_source row. */
+export function sourceFacts(s: IRunSource): SourceFacts {
+  const durationMs = s.status === 'running' || !s.finishedAt ? null : new Date(s.finishedAt).getTime() - new Date(s.startedAt).getTime();
+  return { status: s.status, records: s.parsed, quarantined: s.quarantined, durationMs };
+}

@@ -1,8 +1,8 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261122095842_initial extends Migration {
+export class Migration20261122100535_initial extends Migration {
 
-  override name = 'Migration20261122095842_initial';
+  override name = 'Migration20261122100535_initial';
 
   override up(): void | Promise<void> {
     this.addSql(`create table "record" ("id" bigserial primary key, "kind" text not null, "source_id" text not null, "source_key" text not null, "symbol" text null, "name" text null, "rank" int null, "price_usd" numeric null, "market_cap_usd" numeric null, "volume_24h_usd" numeric null, "circulating_supply" numeric null, "total_supply" numeric null, "max_supply" numeric null, "percent_change_24h" numeric null, "title" text null, "url" text null, "summary" text null, "author" text null, "published_at" timestamptz null, "source_updated_at" timestamptz null, "match_key" text null, "content_hash" text not null, "raw_payload_id" bigint not null, "raw_position" int not null, "run_id" bigint not null, "first_run_id" bigint not null, "created_at" timestamptz not null default now(), "updated_at" timestamptz not null default now(), "deleted_at" timestamptz null, "deleted_run_id" bigint null);`);
@@ -49,6 +49,11 @@ export class Migration20261122095842_initial extends Migration {
     this.addSql(`alter table "run" add constraint "run_workflow_id_unique" unique ("workflow_id");`);
     this.addSql(`alter table "run" add constraint "run_status_check" check ("status" in ('running', 'succeeded', 'partial', 'failed'));`);
 
+    this.addSql(`create table "run_anomaly" ("id" bigserial primary key, "run_id" bigint not null, "source_id" text null, "rule" text not null, "message" text not null, "current" double precision null, "reference" double precision null, "created_at" timestamptz not null default now());`);
+    this.addSql(`create index "run_anomaly_run_id_index" on "run_anomaly" ("run_id");`);
+    this.addSql(`create index "run_anomaly_rule_id_index" on "run_anomaly" ("rule", "id");`);
+    this.addSql(`alter table "run_anomaly" add constraint "run_anomaly_rule_check" check ("rule" in ('run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike'));`);
+
     this.addSql(`create table "run_source" ("run_id" bigint not null, "source_id" text not null, "status" text not null default 'running', "started_at" timestamptz not null default now(), "finished_at" timestamptz null, "payload_id" bigint null, "bytes" bigint not null default '0', "pages" int not null default 0, "parsed" int not null default 0, "staged" int not null default 0, "quarantined" int not null default 0, "duplicates" int not null default 0, "inserted" int not null default 0, "updated" int not null default 0, "unchanged" int not null default 0, "restored" int not null default 0, "soft_deleted" int not null default 0, "delete_guard" text null, "drift_events" int not null default 0, "entities_linked" int not null default 0, "entities_created" int not null default 0, "observed_schema" jsonb null, "field_mapping" jsonb null, "error" text null, "merged_in_run" text null, "orphans_checked_in_run" text null, "attempts" jsonb not null default '{}', "errors" jsonb not null default '[]', primary key ("run_id", "source_id"));`);
     this.addSql(`create index "run_source_source_id_run_id_index" on "run_source" ("source_id", "run_id");`);
     this.addSql(`alter table "run_source" add constraint "run_source_status_check" check ("status" in ('running', 'succeeded', 'unchanged', 'failed'));`);
@@ -62,6 +67,8 @@ export class Migration20261122095842_initial extends Migration {
     this.addSql(`alter table "entity_link" add constraint "entity_link_entity_id_foreign" foreign key ("entity_id") references "entity" ("id") on delete cascade;`);
 
     this.addSql(`alter table "raw_page" add constraint "raw_page_payload_id_foreign" foreign key ("payload_id") references "raw_payload" ("id") on delete cascade;`);
+
+    this.addSql(`alter table "run_anomaly" add constraint "run_anomaly_run_id_foreign" foreign key ("run_id") references "run" ("id") on delete cascade;`);
 
     this.addSql(`alter table "run_source" add constraint "run_source_run_id_foreign" foreign key ("run_id") references "run" ("id") on delete cascade;`);
   }
