@@ -23,11 +23,11 @@ node_modules/.install-stamp: package.json package-lock.json
 dev: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" $(NODE) scripts/dev.ts
 
-# the tests run a real Temporal dev server (temporal CLI), validate docker-compose.yml (compose CLI) and
-# fuzz the API from its OpenAPI document (Schemathesis)
+# the tests run a real Temporal dev server (temporal CLI), validate docker-compose.yml (compose CLI),
+# fuzz the API from its OpenAPI document (Schemathesis) and open the Web UI in headless Chromium
 test: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" \
-	SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" npm test
+	SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" CHROMIUM="$$(scripts/ensure-chromium.sh)" npm test
 
 typecheck: install
 	npm run typecheck

@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import { migrate, openDatabase } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
 import { loadSettings, projectRoot } from '../src/settings.ts';
-import { connectClient } from '../src/temporal/connection.ts';
+import { connectClient, temporalTarget } from '../src/temporal/connection.ts';
 import { applySchedules } from '../src/temporal/schedule.ts';
 import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS, ensureSearchAttributes } from '../src/temporal/search-attributes.ts';
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   await assertPortsFree([
     settings.PORT,
     settings.ETL_SOURCE_SERVER_PORT,
-    ...(process.env.TEMPORAL_ADDRESS ? [] : [7233, uiPort]),
+    ...(process.env.TEMPORAL_ADDRESS ? [] : [settings.ETL_DEV_TEMPORAL_PORT, uiPort]),
     ...(process.env.DATABASE_URL ? [] : [settings.ETL_EMBEDDED_PG_PORT]),
   ]);
 
@@ -59,13 +59,15 @@ async function main(): Promise<void> {
     const stateDir = path.join(settings.ETL_DATA_DIR, 'temporal');
     fs.mkdirSync(stateDir, { recursive: true });
     start('temporal', temporalCli, [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', '7233', '--ui-port', String(uiPort),
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(settings.ETL_DEV_TEMPORAL_PORT), '--ui-port', String(uiPort),
       '--db-filename', path.join(stateDir, 'dev.sqlite'), '--log-format', 'json', '--log-level', 'warn',
       ...DEV_SERVER_SEARCH_ATTRIBUTE_ARGS,
     ], env);
-    env.TEMPORAL_ADDRESS = '127.0.0.1:7233';
+    env.TEMPORAL_ADDRESS = `127.0.0.1:${settings.ETL_DEV_TEMPORAL_PORT}`;
   }
-  const client = await retry('Temporal', () => connectClient(), 60);
+  const target = temporalTarget();
+  if (env.TEMPORAL_ADDRESS) target.connectionOptions.address = env.TEMPORAL_ADDRESS;
+  const client = await retry('Temporal', () => connectClient(target), 60);
   start('source-server', process.execPath, [path.join(projectRoot, 'src', 'sourceserver', 'main.ts')], env);
   // the demo sources file points at ${ETL_SOURCE_SERVER_URL}
   env.ETL_SOURCE_SERVER_URL ??= `http://127.0.0.1:${settings.ETL_SOURCE_SERVER_PORT}`;

@@ -29,6 +29,8 @@ const schema = z.object({
   ETL_SOURCE_SERVER_ROOT: z.string().default(path.join(projectRoot, 'data', 'demo')),
   /** Soft-deleted records are hard-deleted by the daily `etl-retention` schedule after this many days. */
   ETL_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
+  /** Frontend port of the Temporal dev server that make dev starts when TEMPORAL_ADDRESS is unset. */
+  ETL_DEV_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

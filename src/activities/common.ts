@@ -84,8 +84,11 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
   const { activityType, attempt } = ctx.info;
   await recordAttempt(db.pool, step.runId, step.sourceId, activityType, attempt);
   const progress = new Progress<P>(ctx);
+  const started = Date.now();
   try {
-    return await asFailure(() => work(progress));
+    const result = await asFailure(() => work(progress));
+    ctx.log.info(`${activityType} done`, { durationMs: Date.now() - started, result });
+    return result;
   } catch (error) {
     // the database may be what failed; the failure still reaches Temporal even when it cannot be recorded
     await recordAttemptError(db.pool, step.runId, step.sourceId, activityType, attempt, (error as Error).message).catch(() => undefined);

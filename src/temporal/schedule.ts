@@ -16,14 +16,20 @@ export function scheduleSpec(settings: Settings): ScheduleSpec {
     : { intervals: [{ every: settings.ETL_SCHEDULE_INTERVAL as `${number}h` }] };
 }
 
+/** What the Web UI shows at the top of an ingest run's page: its static summary and details. */
+export function runDescription(sourcesFile: string, sourceIds?: string[]): { staticSummary: string; staticDetails: string } {
+  const sources = loadSourcesConfig(sourcesFile).filter((s) => !sourceIds?.length || sourceIds.includes(s.id));
+  return {
+    staticSummary: `ETL ingest of ${sources.length} sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities`,
+    staticDetails: [
+      `Sources from \`${sourcesFile}\`:`,
+      '',
+      ...sources.map((s) => `- **${s.id}** (${s.kind}, delete policy ${s.deletePolicy}): ${s.location.type === 'file' ? s.location.path : s.location.url}`),
+    ].join('\n'),
+  };
+}
+
 export async function applySchedules(client: Client, settings: Settings, log: Logger): Promise<Record<string, 'created' | 'updated'>> {
-  // shown on every run's page in the Web UI
-  const sources = loadSourcesConfig(settings.ETL_SOURCES_FILE);
-  const staticDetails = [
-    `Sources from \`${settings.ETL_SOURCES_FILE}\`:`,
-    '',
-    ...sources.map((s) => `- **${s.id}** (${s.kind}, delete policy ${s.deletePolicy}): ${s.location.type === 'file' ? s.location.path : s.location.url}`),
-  ].join('\n');
   return {
     [settings.ETL_SCHEDULE_ID]: await apply(client, log, settings.ETL_SCHEDULE_ID, scheduleSpec(settings), settings.ETL_SCHEDULE_CATCHUP_WINDOW, {
       type: 'startWorkflow',
@@ -32,8 +38,7 @@ export async function applySchedules(client: Client, settings: Settings, log: Lo
       taskQueue: settings.ETL_TASK_QUEUE,
       // the Schedule appends the scheduled time, so every run gets its own workflow id
       workflowId: settings.ETL_SCHEDULE_ID,
-      staticSummary: `ETL ingest of ${sources.length} sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities`,
-      staticDetails,
+      ...runDescription(settings.ETL_SOURCES_FILE),
     }),
     [RETENTION_SCHEDULE_ID]: await apply(client, log, RETENTION_SCHEDULE_ID, { intervals: [{ every: '1d' }] }, '1d', {
       type: 'startWorkflow',

@@ -2,11 +2,12 @@
 // of `make dev` gets them on its command line; any other cluster gets them here through the operator API.
 // Temporal Cloud has no operator API for this: there they are added once with `tcld` or the Cloud UI.
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// a CommonJS module whose named exports Node's ESM loader cannot see: take its default export
+import proto from '@temporalio/proto';
 import type { Logger } from '../logger.ts';
 import { ETL_OUTCOME, ETL_SOURCES } from '../workflows/observability.ts';
 
-const { IndexedValueType } = temporal.api.enums.v1;
+const { IndexedValueType } = proto.temporal.api.enums.v1;
 
 export const SEARCH_ATTRIBUTES = { [ETL_SOURCES.name]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST, [ETL_OUTCOME.name]: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD };
 /** The same, as `temporal server start-dev --search-attribute` arguments. */

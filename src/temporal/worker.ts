@@ -1,5 +1,5 @@
 // Builds the worker for the `etl` task queue: the workflow bundle plus activities bound to their dependencies.
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 
@@ -22,8 +22,29 @@ export async function createWorker({ connection, namespace, taskQueue, identity,
     ...(identity ? { identity } : {}),
     workflowsPath,
     activities: createActivities(deps),
+    interceptors: { activity: [sourceInLogs] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     // progress reaches the server within 2 s, so a worker that dies loses at most that much work
     maxHeartbeatThrottleInterval: '2 seconds',
   });
 }
+
+/**
+ * Every log line of a per-source activity names its ETL run and source; the SDK already adds the workflow
+ * id, run id, activity type and attempt.
+ */
+const sourceInLogs: ActivityInterceptorsFactory = () => {
+  let step: { etlRunId?: unknown; sourceId?: unknown } = {};
+  return {
+    inbound: {
+      execute(input, next) {
+        const [first] = input.args as [{ runId?: unknown; sourceId?: unknown } | undefined];
+        if (first && typeof first === 'object') step = { etlRunId: first.runId, sourceId: first.sourceId };
+        return next(input);
+      },
+    },
+    outbound: {
+      getLogAttributes: (attributes, next) => next({ ...attributes, ...Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined)) }),
+    },
+  };
+};

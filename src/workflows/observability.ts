@@ -22,7 +22,7 @@ export function trackProgress(runId: number, sourceIds: string[]) {
   upsertSearchAttributes([{ key: ETL_SOURCES, value: sourceIds }]);
   const show = () =>
     setCurrentDetails(
-      [`**ETL run ${runId}**`, '', '| source | stage |', '|---|---|', ...Object.entries(progress.sources).map(([id, s]) => `| ${id} | ${s.stage}${s.error ? `: ${s.error.slice(0, 120)}` : ''} |`)].join('\n'),
+      [`**ETL run ${runId}**`, '', ...Object.entries(progress.sources).map(([id, s]) => `- **${id}**: ${s.stage}${s.error ? ` (${s.error.slice(0, 120)})` : ''}`)].join('\n'),
     );
   show();
   return {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { getRun, lastRun, listRuns, previousSucceeded, storedAnomalies } from '../../db/queries.ts';
 import { loadSourcesConfig } from '../../sources/config.ts';
 import { ingest } from '../../workflows/index.ts';
+import { runDescription } from '../../temporal/schedule.ts';
 import { THRESHOLDS, baselineOf, referenceOf, runAnomalies, sourceAnomalies, sourceFacts, quarantineShare, type Anomaly } from '../../anomalies.ts';
 import { summarizeHistory } from '../history.ts';
 import { badRequest, meta, notFound, send } from '../http.ts';
@@ -224,7 +225,7 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const workflowId = `etl-manual-${randomUUID()}`;
       const handle = await temporal.call(
         'start ingest workflow',
-        (client) => client.workflow.start(ingest, { taskQueue: settings.ETL_TASK_QUEUE, workflowId, args: [sourceIds ? { sourceIds } : {}] }),
+        (client) => client.workflow.start(ingest, { taskQueue: settings.ETL_TASK_QUEUE, workflowId, args: [sourceIds ? { sourceIds } : {}], ...describedRun(settings.ETL_SOURCES_FILE, sourceIds) }),
         { timeoutMs: 5000 },
       );
       const runId = handle.firstExecutionRunId;
@@ -248,6 +249,15 @@ function assertKnownSources(sourcesFile: string, sourceIds: string[]): void {
   }
   const unknown = sourceIds.filter((id) => !known.includes(id));
   if (unknown.length) throw badRequest([{ name: 'source_ids', reason: `unknown sources: ${unknown.join(', ')} (configured: ${known.join(', ')})` }]);
+}
+
+/** The run's summary for the Web UI, when this process can read the sources file (the worker has its own copy). */
+function describedRun(sourcesFile: string, sourceIds: string[] | undefined) {
+  try {
+    return runDescription(sourcesFile, sourceIds);
+  } catch {
+    return {};
+  }
 }
 
 const numberOrNull = (value: string | number | null | undefined) => (value === null || value === undefined ? null : Number(value));
