@@ -1,9 +1,7 @@
 // Builds the worker for the `etl` task queue: the workflow bundle plus activities bound to their dependencies.
 import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
-
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { workflowBundle } from './bundle.ts';
 
 export interface WorkerOptions extends ActivityDeps {
   connection: NativeConnection;
@@ -20,7 +18,7 @@ export async function createWorker({ connection, namespace, taskQueue, identity,
     namespace,
     taskQueue,
     ...(identity ? { identity } : {}),
-    workflowsPath,
+    workflowBundle: await workflowBundle(),
     activities: createActivities(deps),
     interceptors: { activity: [sourceInLogs] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/settings.ts';
-import { workflowsPath } from '../../src/temporal/worker.ts';
+import { workflowsPath } from '../../src/temporal/bundle.ts';
 
 const dir = path.join(projectRoot, 'test', 'replay', 'histories');
 
