@@ -166,7 +166,13 @@ export const ArticleRecord = named(
 );
 export const DataRecord = named('DataRecord', z.discriminatedUnion('kind', [AssetRecord, ArticleRecord]));
 
-const page = { total: count, limit: int, offset: count, next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page') };
+const page = {
+  total: count.describe('rows matching the filters: exact below 10,000, else the planner estimate (see total_exact)'),
+  total_exact: z.boolean().describe('false when total is an estimate from table statistics'),
+  limit: int,
+  offset: count,
+  next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page'),
+};
 
 export const DataPage = named('DataPage', z.object({ data: z.array(DataRecord), ...page, ...metaShape }));
 

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { createApp } from '../../src/api/app.ts';
 import { DataPage, EntityDetail, EntityPage, Health, RecordDetail, RunAnomalies, RunDetail, RunPage, Stats, CompareRuns } from '../../src/api/schemas.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
+import { listRecords } from '../../src/db/queries.ts';
 import type { Logger } from '../../src/logger.ts';
 import { loadSettings, type Settings } from '../../src/settings.ts';
 import { freePort } from '../setup.ts';
@@ -130,6 +131,24 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const withDeleted = await get('/data?source=b&include_deleted=true&limit=1000');
       assert.equal(withDeleted.body.total, 60);
       assert.ok(withDeleted.body.data.some((r: { source_key: string; deleted_at: string | null }) => r.source_key === 'key-119' && r.deleted_at));
+    });
+
+    it('counts totals exactly while small; above the threshold it gives the planner estimate and says so', async () => {
+      await db.pool.query('ANALYZE record');
+      // a filter no other test uses: estimates are cached per query for a few seconds
+      const page = { filter: { source: 'a', kind: 'asset' as const, includeDeleted: true }, sort: 'id' as const, limit: 10, offset: 10 };
+      const exact = await listRecords(db.em(), page);
+      assert.deepEqual(exact.total, { total: SEED.assetsOfA, exact: true });
+      // a threshold of 1 row: the total is what the planner expects the filter to match
+      const estimated = await listRecords(db.em(), page, 1);
+      assert.equal(estimated.total.exact, false);
+      const { rows } = await db.pool.query(`EXPLAIN (FORMAT JSON) SELECT * FROM record WHERE source_id = 'a' AND kind = 'asset'`);
+      assert.equal(estimated.total.total, Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']));
+      assert.ok(Math.abs(estimated.total.total - SEED.assetsOfA) <= 6, `a fresh estimate is close: ${estimated.total.total}`);
+      // a short first page is the whole result: exact without counting, whatever the threshold
+      const short = await listRecords(db.em(), { ...page, offset: 0, limit: 1000 }, 1);
+      assert.deepEqual(short.total, { total: SEED.assetsOfA, exact: true });
+      assert.equal((await get('/data?limit=5')).body.total_exact, true);
     });
 
     it('sorts by -id', async () => {

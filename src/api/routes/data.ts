@@ -37,7 +37,8 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       const last = rows.at(-1);
       send(res, DataPage, {
         data: rows.map(recordJson),
-        total,
+        total: total.total,
+        total_exact: total.exact,
         limit: query.limit,
         offset: query.offset,
         next_cursor: hasMore && last ? encodeCursor(last.id, fingerprinted) : null,

@@ -28,7 +28,8 @@ export function entityRoutes(routes: Routes, { db }: Context): void {
       const last = rows.at(-1);
       send(res, EntityPage, {
         data: rows.map((e) => entityJson(e, sources.get(e.id) ?? [])),
-        total,
+        total: total.total,
+        total_exact: total.exact,
         limit: query.limit,
         offset: query.offset,
         next_cursor: hasMore && last ? encodeCursor(last.id, fingerprinted) : null,

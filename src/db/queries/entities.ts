@@ -1,7 +1,8 @@
 // Reads of canonical entities (entity, entity_link) for the API.
 import { raw, type InferEntity } from '@mikro-orm/core';
-import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import type { EntityManager, FilterQuery, QBFilterQuery } from '@mikro-orm/postgresql';
 import { DataRecord, Entity, EntityLink, type IDataRecord } from '../entities.ts';
+import { pageTotal, type PageTotal } from './count.ts';
 import type { IEntityLink } from './records.ts';
 
 export type IEntity = InferEntity<typeof Entity>;
@@ -38,13 +39,12 @@ function entityWhere(em: EntityManager, filter: EntityFilter): FilterQuery<IEnti
   return where;
 }
 
-export async function listEntities(em: EntityManager, request: EntityPageRequest): Promise<{ rows: IEntity[]; total: number; hasMore: boolean; sources: Map<number, string[]> }> {
+export async function listEntities(em: EntityManager, request: EntityPageRequest): Promise<{ rows: IEntity[]; total: PageTotal; hasMore: boolean; sources: Map<number, string[]> }> {
   const where = entityWhere(em, request.filter);
   const page: FilterQuery<IEntity> = request.after === undefined ? where : { $and: [where, { id: { $gt: request.after } }] };
-  const [rows, total] = await Promise.all([
-    em.find(Entity, page, { limit: request.limit + 1, offset: request.offset, orderBy: { id: 'asc' }, disableIdentityMap: true }),
-    em.fork().count(Entity, where),
-  ]);
+  const rows = await em.find(Entity, page, { limit: request.limit + 1, offset: request.offset, orderBy: { id: 'asc' }, disableIdentityMap: true });
+  const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
+  const total = await pageTotal(em, em.createQueryBuilder(Entity).where(where as QBFilterQuery<IEntity>), () => em.fork().count(Entity, where), first);
   const shown = rows.slice(0, request.limit);
   return { rows: shown, total, hasMore: rows.length > request.limit, sources: await liveSources(em.fork(), shown.map((e) => e.id)) };
 }
