@@ -5,6 +5,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { decide, type Candidate, type Decision, type IdentitySide } from '../normalize/identity.ts';
 import type { RecordKind } from '../normalize/record.ts';
+import { ANALYZE_AFTER_ROWS } from './merge.ts';
 import { transaction } from './sql.ts';
 
 export interface IdentityCounts {
@@ -18,7 +19,7 @@ const SIDE = `r.id AS "recordId", r.source_id AS "sourceId", r.source_key AS "so
   r.market_cap_usd AS "marketCapUsd", r.title, to_char(r.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "publishedAt", r.match_key AS "matchKey"`;
 
 export async function resolveEntities(pool: Pool, runId: number, sourceId: string, kind: RecordKind): Promise<IdentityCounts> {
-  return transaction(pool, async (client) => {
+  const counts = await transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
     await forgetOverriddenLinks(client, sourceId, kind);
     const total: IdentityCounts = { linked: 0, created: 0 };
@@ -36,13 +37,16 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
     );
     return total;
   });
+  if (counts.linked + counts.created >= ANALYZE_AFTER_ROWS) await pool.query('ANALYZE entity, entity_link');
+  return counts;
 }
 
 async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number }> {
   await client.query('DROP TABLE IF EXISTS unresolved, decision');
   await client.query(
     `CREATE TEMP TABLE unresolved ON COMMIT DROP AS
-     SELECT r.* FROM record r
+     SELECT r.id, r.source_id, r.source_key, r.kind, r.symbol, r.name, r.rank, r.market_cap_usd, r.title, r.url, r.published_at, r.match_key
+     FROM record r
      WHERE r.source_id = $1 AND r.kind = $2 AND r.deleted_at IS NULL
        AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.record_id = r.id)`,
     [sourceId, kind],
@@ -53,17 +57,18 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   await client.query('ANALYZE unresolved');
 
   // other sources' linked records that may describe the same thing, unless their entity has one of ours already
+  // (the source and kind are filtered inside each join: a record always matches its own match key)
+  const other = `c.kind = $2 AND c.source_id <> $1`;
   const nearby =
     kind === 'asset'
-      ? `SELECT u.id AS u_id, c.* FROM unresolved u JOIN record c ON c.match_key = u.match_key
-         UNION SELECT u.id, c.* FROM unresolved u JOIN record c ON c.symbol = u.symbol`
-      : `SELECT u.id AS u_id, c.* FROM unresolved u JOIN record c ON c.match_key = u.match_key
-         UNION SELECT u.id, c.* FROM unresolved u JOIN record c ON c.published_at BETWEEN u.published_at - interval '2 days' AND u.published_at + interval '2 days'`;
+      ? `SELECT u.id AS u_id, c.id FROM unresolved u JOIN record c ON c.match_key = u.match_key AND ${other}
+         UNION SELECT u.id, c.id FROM unresolved u JOIN record c ON c.symbol = u.symbol AND ${other}`
+      : `SELECT u.id AS u_id, c.id FROM unresolved u JOIN record c ON c.match_key = u.match_key AND ${other}
+         UNION SELECT u.id, c.id FROM unresolved u JOIN record c ON c.published_at BETWEEN u.published_at - interval '2 days' AND u.published_at + interval '2 days' AND ${other}`;
   const { rows: pairs } = await client.query<Candidate & { uId: string }>(
     `SELECT c.u_id AS "uId", l.entity_id AS "entityId", ${SIDE}
      FROM (${nearby}) c JOIN entity_link l ON l.record_id = c.id JOIN record r ON r.id = c.id
-     WHERE c.kind = $2 AND c.source_id <> $1
-       AND NOT EXISTS (SELECT 1 FROM entity_link l2 JOIN record r2 ON r2.id = l2.record_id WHERE l2.entity_id = l.entity_id AND r2.source_id = $1)`,
+     WHERE NOT EXISTS (SELECT 1 FROM entity_link l2 JOIN record r2 ON r2.id = l2.record_id WHERE l2.entity_id = l.entity_id AND r2.source_id = $1)`,
     [sourceId, kind],
   );
   const candidates = new Map<number, Candidate[]>();
@@ -123,29 +128,33 @@ async function overridesFor(client: PoolClient, sourceId: string, kind: RecordKi
   return { forced, forbidden };
 }
 
+/**
+ * Writes the judged decisions as links, and every other unresolved record (no decision, or one for a new
+ * entity) as a new entity with its link: one INSERT of entities feeding one INSERT of links.
+ */
 async function writeDecisions(client: PoolClient, runId: number, kind: RecordKind, decisions: Decision[]): Promise<IdentityCounts> {
   await client.query(
     `CREATE TEMP TABLE decision ON COMMIT DROP AS
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::jsonb[]) AS d(record_id, entity_id, rule, confidence, evidence)`,
     [decisions.map((d) => d.recordId), decisions.map((d) => d.entityId), decisions.map((d) => d.rule), decisions.map((d) => d.confidence), decisions.map((d) => JSON.stringify(d.evidence))],
   );
-  await client.query(
-    `INSERT INTO decision SELECT u.id, NULL, 'new', 1, '{}'::jsonb FROM unresolved u WHERE NOT EXISTS (SELECT 1 FROM decision d WHERE d.record_id = u.id)`,
-  );
   await client.query('ANALYZE decision');
-  // new entities get their ids first, so each link knows its entity without a round trip per row
-  const created = await client.query(`UPDATE decision SET entity_id = nextval(pg_get_serial_sequence('entity', 'id')) WHERE entity_id IS NULL`);
-  await client.query(
-    `INSERT INTO entity (id, kind, seed_record_id, symbol, name, title, url)
-     SELECT d.entity_id, $1, u.id, u.symbol, u.name, u.title, u.url FROM decision d JOIN unresolved u ON u.id = d.record_id WHERE d.rule = 'new'`,
-    [kind],
+  const created = await client.query(
+    `WITH created AS (
+       INSERT INTO entity (kind, seed_record_id, symbol, name, title, url)
+       SELECT $1, u.id, u.symbol, u.name, u.title, u.url FROM unresolved u LEFT JOIN decision d ON d.record_id = u.id WHERE d.entity_id IS NULL
+       RETURNING id, seed_record_id)
+     INSERT INTO entity_link (record_id, entity_id, rule, confidence, evidence, run_id)
+     SELECT c.seed_record_id, c.id, coalesce(d.rule, 'new'), coalesce(d.confidence, 1), coalesce(d.evidence, '{}'), $2
+     FROM created c LEFT JOIN decision d ON d.record_id = c.seed_record_id`,
+    [kind, runId],
   );
-  const links = await client.query(
+  const linked = await client.query(
     `INSERT INTO entity_link (record_id, entity_id, rule, confidence, evidence, run_id)
-     SELECT record_id, entity_id, rule, confidence, evidence, $1 FROM decision`,
+     SELECT record_id, entity_id, rule, confidence, evidence, $1 FROM decision WHERE entity_id IS NOT NULL`,
     [runId],
   );
-  return { linked: (links.rowCount ?? 0) - (created.rowCount ?? 0), created: created.rowCount ?? 0 };
+  return { linked: linked.rowCount ?? 0, created: created.rowCount ?? 0 };
 }
 
 // pg returns bigint as text; the rules compare numbers

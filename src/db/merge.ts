@@ -67,8 +67,16 @@ export async function previewMerge(pool: Pool, runId: number, sourceId: string):
   return { ...countsOf(r), sample: r.sample };
 }
 
+/**
+ * Rows written before the merged table is analyzed at once: autovacuum would do it within a minute, but the
+ * next stages (orphans, identity) and the API's page totals plan with the statistics until then.
+ */
+export const ANALYZE_AFTER_ROWS = 10_000;
+
 export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number, temporalRunId: string): Promise<MergeCounts> {
-  return transaction(pool, async (client) => {
+  const counts = await transaction(pool, async (client) => {
+    // the within-source dedupe sorts every staged row: in memory rather than in temp files
+    await client.query(`SET LOCAL work_mem = '64MB'`);
     // one merge per source at a time: a manual run and a scheduled run never interleave their writes
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
     const done = await client.query<MergeCounts & { merged_in_run: string | null }>(
@@ -96,6 +104,8 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
     );
     return counts;
   });
+  if (counts.inserted + counts.updated + counts.restored >= ANALYZE_AFTER_ROWS) await pool.query('ANALYZE record');
+  return counts;
 }
 
 export interface OrphanCounts {
