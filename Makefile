@@ -6,11 +6,12 @@ NODE := node_modules/.bin/node
 export SWC_NATIVE_BINDING_CACHE := $(CURDIR)/.cache/swc
 export npm_config_cache := $(CURDIR)/.cache/npm
 
-.PHONY: help install dev test typecheck migrate up down clean
+.PHONY: help install dev test bench typecheck migrate up down clean
 
 help:
 	@echo "make dev      run Temporal dev server + UI, PostgreSQL, worker and API; trigger a first run"
 	@echo "make test     type-check, unit, integration and e2e tests (real Temporal, real PostgreSQL)"
+	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~10 min)"
 	@echo "make migrate  apply database migrations (DATABASE_URL, or the embedded dev database)"
 	@echo "make up/down  the same services in Docker (docker compose)"
 	@echo "make clean    remove local state (.data) and installed tools (.tools, node_modules)"
@@ -28,6 +29,10 @@ dev: install
 test: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" \
 	SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" CHROMIUM="$$(scripts/ensure-chromium.sh)" npm test
+
+# not part of make test: it takes minutes and its figures are printed, not asserted
+bench: install
+	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" PSQL="$$(scripts/ensure-psql.sh)" $(NODE) bench/run.ts
 
 typecheck: install
 	npm run typecheck

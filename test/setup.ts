@@ -3,12 +3,14 @@
 // once here; suites truncate what they touch.
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startEmbeddedPostgres, type RunningPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate, openDatabase } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
 import { projectRoot } from '../src/settings.ts';
+import { freePort } from '../scripts/lib/free-port.ts';
+
+export { freePort };
 
 let pg: RunningPostgres | undefined;
 
@@ -34,13 +36,3 @@ export async function mochaGlobalTeardown(): Promise<void> {
   fs.rmSync(path.join(projectRoot, '.data', `test-${process.pid}`), { recursive: true, force: true });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

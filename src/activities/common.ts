@@ -87,7 +87,8 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
   const started = Date.now();
   try {
     const result = await asFailure(() => work(progress));
-    ctx.log.info(`${activityType} done`, { durationMs: Date.now() - started, result });
+    // the worker's resident memory after each stage shows whether memory stays flat as sources grow
+    ctx.log.info(`${activityType} done`, { durationMs: Date.now() - started, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20), result });
     return result;
   } catch (error) {
     // the database may be what failed; the failure still reaches Temporal even when it cannot be recorded

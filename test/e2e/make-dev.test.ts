@@ -97,6 +97,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     const activityLine = logs.find((l) => l.msg === 'normalize done' && l.sourceId === 'coinpaprika');
     assert.ok(activityLine, 'activities log when a stage is done');
     for (const key of ['workflowId', 'workflowRunId', 'activityType', 'attempt', 'sourceId', 'etlRunId']) assert.ok(key in activityLine, `activity lines carry ${key}: ${JSON.stringify(activityLine)}`);
+    assert.ok((activityLine.durationMs as number) >= 0 && (activityLine.rssMb as number) > 0, `a done line has the stage's duration and the worker's RSS: ${JSON.stringify(activityLine)}`);
     const requestLine = logs.find((l) => (l.req as { url?: string } | undefined)?.url?.startsWith('/metrics'));
     assert.ok(requestLine && typeof (requestLine.req as { id?: unknown }).id === 'string', `API lines carry the request id: ${JSON.stringify(requestLine)}`);
     assert.ok(logs.some((l) => l.service === 'temporal'), "the Temporal dev server's own lines are in the stream too");

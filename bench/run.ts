@@ -1,0 +1,378 @@
+// `make bench`: the whole pipeline on a million rows, with the physical baseline in the same run.
+// A throwaway embedded PostgreSQL, a Temporal dev server, the local source server serving a generated CSV,
+// and the real worker and API processes. It measures a first load, an unchanged re-run (304 and same
+// bytes), a re-run with 10 % of the rows changed, the worker's peak RSS at 100k and 1M rows, `psql \copy`
+// of the same file into a table with the record table's indexes, and GET /data under load (autocannon).
+// Figures go to bench/results/<date>.json and the README table; the last line is the BENCH summary.
+// BENCH_ROWS=200000 make bench gives a quicker look (the 100k figure becomes a tenth of it);
+// BENCH_PROFILE=1 writes a V8 CPU profile of each worker process to .data/bench-profiles/.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import autocannon from 'autocannon';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { promisify } from 'node:util';
+import type { RunSummary } from '../src/activities/index.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { migrate, openDatabase, type Database } from '../src/db/orm.ts';
+import { createLogger } from '../src/logger.ts';
+import { projectRoot } from '../src/settings.ts';
+import { createSourceServer } from '../src/sourceserver/server.ts';
+import { ETL_OUTCOME, ETL_SOURCES } from '../src/workflows/observability.ts';
+import { freePort } from '../scripts/lib/free-port.ts';
+import { writeAssetsCsv } from './generate.ts';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const SMALL_ROWS = Math.round(ROWS / 10);
+const DIR = path.join(projectRoot, '.data', 'bench');
+const FILES = path.join(DIR, 'files');
+const CSV = path.join(FILES, 'assets.csv');
+const QUEUE = 'bench';
+const SOURCE_ID = 'bench-assets';
+/** Tables holding data; the rest (run, run_source, raw_payload, source_state, ...) are per-run bookkeeping. */
+const DATA_TABLES = ['record', 'stage_record', 'raw_page', 'quarantine', 'entity', 'entity_link'];
+/** Concurrent clients of the latency and throughput figures: one per core, the API's and PostgreSQL's. */
+const CONNECTIONS = 2;
+const log = createLogger('bench', 'info');
+const run = promisify(execFile);
+
+const temporalCli = required('TEMPORAL_CLI');
+const psql = required('PSQL');
+
+fs.rmSync(DIR, { recursive: true, force: true });
+fs.mkdirSync(FILES, { recursive: true });
+const pg = await startEmbeddedPostgres({ dataDir: path.join(DIR, 'postgres'), port: await freePort(), persistent: false, log: log.child({ service: 'postgres' }) });
+const db = await openDatabase(pg.url);
+await migrate(db);
+const pgVersion = (await db.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+const env = await TestWorkflowEnvironment.createLocal({
+  server: { executable: { type: 'existing-path', path: temporalCli }, log: { format: 'json', level: 'error' }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
+});
+const sourceServer = createSourceServer({ root: FILES });
+const sourceUrl = await sourceServer.listen(0);
+const sourcesFile = path.join(DIR, 'sources.yaml');
+fs.writeFileSync(sourcesFile, `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n`);
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+try {
+  const figures = await benchmark();
+  const stamp = new Date().toISOString();
+  const result = { date: stamp, rows: ROWS, machine: machine(), ...figures };
+  fs.mkdirSync(path.join(projectRoot, 'bench', 'results'), { recursive: true });
+  const file = path.join(projectRoot, 'bench', 'results', `${stamp.slice(0, 10)}-${ROWS}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  if (ROWS === 1_000_000) updateReadme(result);
+  console.log(`\nfigures: ${path.relative(projectRoot, file)}`);
+  console.log(benchLine(figures));
+} finally {
+  await sourceServer.close();
+  await env.teardown();
+  await db.close();
+  await pg.stop();
+}
+
+async function benchmark() {
+  // --- 100k: the worker's memory on a tenth of the data -------------------------------------------------
+  step(`generating ${SMALL_ROWS.toLocaleString('en')} rows`);
+  await writeAssetsCsv(CSV, SMALL_ROWS);
+  const small = await ingest('small');
+  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event RESTART IDENTITY CASCADE`);
+
+  // --- first load of the full file ----------------------------------------------------------------------
+  step(`generating ${ROWS.toLocaleString('en')} rows`);
+  const bytes = await writeAssetsCsv(CSV, ROWS);
+  const first = await ingest('first load');
+
+  // --- unchanged: the source answers 304, then the same bytes again without validators ------------------
+  const notModified = await ingest('unchanged (304)');
+  await db.pool.query('UPDATE source_state SET etag = NULL, last_modified = NULL WHERE source_id = $1', [SOURCE_ID]);
+  const sameBytes = await ingest('unchanged (same bytes)');
+
+  // --- 10 % of the assets repriced -------------------------------------------------------------------------
+  await writeAssetsCsv(CSV, ROWS, 10);
+  const changed = await ingest('10 % changed');
+  await writeAssetsCsv(CSV, ROWS); // back to the first file, for psql \copy
+
+  const copy = await psqlCopy();
+  const api = await apiLoad();
+
+  return {
+    file: { rows: ROWS, bytes },
+    small: { rows: SMALL_ROWS, ...small },
+    firstLoad: { ...first, recordsPerSecond: Math.round(ROWS / first.seconds) },
+    unchanged304: notModified,
+    unchangedSameBytes: sameBytes,
+    changed10: changed,
+    psqlCopy: copy,
+    api,
+  };
+}
+
+interface IngestFigures {
+  seconds: number;
+  status: string;
+  /** Rows inserted, updated or deleted in the data tables (pg_stat_user_tables), by table. */
+  rowsWritten: Record<string, number>;
+  rowsWrittenData: number;
+  rowsWrittenBookkeeping: number;
+  /** Wall time of each activity (first start to completion, all sources), from the workflow history. */
+  stageSeconds: Record<string, number>;
+  workerPeakRssMb: number;
+  /** The worker's RSS when each activity finished (its `<activity> done` log line), by activity type. */
+  stageRssMb: Record<string, number>;
+}
+
+/** One ingest run on a fresh worker process (its peak RSS is this run's alone), timed from start to result. */
+async function ingest(label: string): Promise<IngestFigures> {
+  step(label);
+  const worker = await startWorker();
+  const before = await tableWrites();
+  const started = performance.now();
+  const handle = await env.client.workflow.start('ingest', { taskQueue: QUEUE, workflowId: `bench-${label.replace(/\W+/g, '-')}-${Date.now()}`, args: [{}] });
+  const summary = (await handle.result()) as RunSummary;
+  const seconds = (performance.now() - started) / 1000;
+  const workerPeakRssMb = worker.peakRssMb();
+  const stageRssMb = worker.stageRssMb();
+  await worker.stop(); // its database sessions end, so their table statistics are flushed
+  const after = await tableWrites();
+  const rowsWritten: Record<string, number> = Object.fromEntries(Object.entries(after).map(([t, n]) => [t, n - (before[t] ?? 0)] as const).filter(([, n]) => n !== 0));
+  const rowsWrittenData = DATA_TABLES.reduce((sum, t) => sum + (rowsWritten[t] ?? 0), 0);
+  const rowsWrittenBookkeeping = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (DATA_TABLES.includes(t) ? 0 : n), 0);
+  const stageSeconds = await activitySeconds(handle.workflowId);
+  const figures = { seconds: round(seconds, 2), status: summary.status, rowsWritten, rowsWrittenData, rowsWrittenBookkeeping, stageSeconds, workerPeakRssMb, stageRssMb };
+  log.info(figures, `${label}: ${figures.seconds} s`);
+  if (summary.status !== 'succeeded') throw new Error(`${label}: the run ended ${summary.status}: ${JSON.stringify(summary)}`);
+  return figures;
+}
+
+async function startWorker() {
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, '.data', 'bench-profiles')}`] : [];
+  const child = spawn(process.execPath, [...profile, path.join(projectRoot, 'src', 'worker.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: 'default',
+      ETL_TASK_QUEUE: QUEUE,
+      ETL_SOURCES_FILE: sourcesFile,
+      ETL_WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  const stageRss: Record<string, number> = {};
+  const ready = new Promise<void>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (lines.push(line) > 200) lines.shift();
+      if (line.includes('"worker started"')) resolve();
+      const done = /"msg":"(\w+) done"/.exec(line);
+      const rss = /"rssMb":(\d+)/.exec(line);
+      if (done && rss) stageRss[done[1]!] = Math.max(stageRss[done[1]!] ?? 0, Number(rss[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}):\n${lines.join('\n')}`)));
+  });
+  await ready;
+  return {
+    /** VmHWM: the process's resident set high-water mark since it started. */
+    peakRssMb: () => Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024),
+    stageRssMb: () => ({ ...stageRss }),
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+async function tableWrites(): Promise<Record<string, number>> {
+  const { rows } = await db.pool.query<{ relname: string; n: string }>('SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables');
+  return Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
+}
+
+async function activitySeconds(workflowId: string): Promise<Record<string, number>> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  const spans: Record<string, [number, number]> = {};
+  const ms = (t: unknown) => Number((t as { seconds: { toNumber(): number } }).seconds.toNumber()) * 1000 + Number((t as { nanos: number }).nanos) / 1e6;
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType!.name!);
+    const done = e.activityTaskCompletedEventAttributes;
+    if (e.activityTaskStartedEventAttributes) {
+      const type = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId))!;
+      const span = (spans[type] ??= [Infinity, 0]);
+      span[0] = Math.min(span[0], ms(e.eventTime));
+    }
+    if (done) {
+      const type = scheduled.get(String(done.scheduledEventId))!;
+      const span = (spans[type] ??= [Infinity, 0]);
+      span[1] = Math.max(span[1], ms(e.eventTime));
+    }
+  }
+  return Object.fromEntries(Object.entries(spans).map(([type, [from, to]]) => [type, round((to - from) / 1000, 2)]));
+}
+
+/** The physical reference: psql \copy of the same file into a table with the record table's indexes. */
+async function psqlCopy() {
+  step('psql \\copy into a table with the same indexes');
+  await db.pool.query(`
+    CREATE TABLE copy_reference (
+      row_id bigserial PRIMARY KEY, source_id text NOT NULL DEFAULT '${SOURCE_ID}', id text NOT NULL, symbol text, name text,
+      market_cap_rank int, current_price numeric, market_cap numeric, total_volume numeric, circulating_supply numeric,
+      total_supply numeric, max_supply numeric, price_change_percentage_24h numeric, last_updated timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now());
+    -- record's indexes: unique (source, key), (source, id), (symbol, id), match key, (updated_at, id)
+    CREATE UNIQUE INDEX ON copy_reference (source_id, id);
+    CREATE INDEX ON copy_reference (source_id, row_id);
+    CREATE INDEX ON copy_reference (symbol, row_id);
+    CREATE INDEX ON copy_reference (id);
+    CREATE INDEX ON copy_reference (updated_at, row_id);`);
+  const columns = 'id, symbol, name, market_cap_rank, current_price, market_cap, total_volume, circulating_supply, total_supply, max_supply, price_change_percentage_24h, last_updated';
+  const started = performance.now();
+  await run(psql, [pg.url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy copy_reference (${columns}) FROM '${CSV}' WITH (FORMAT csv, HEADER true)`]);
+  const seconds = (performance.now() - started) / 1000;
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_reference');
+  const { stdout: version } = await run(psql, ['--version']);
+  const figures = { seconds: round(seconds, 2), rows: rows[0]!.n, recordsPerSecond: Math.round(rows[0]!.n / seconds), psql: version.trim() };
+  log.info(figures, `psql \\copy: ${figures.seconds} s`);
+  await db.pool.query('DROP TABLE copy_reference');
+  return figures;
+}
+
+/** GET /data under load, against the real API process on the loaded million rows. */
+async function apiLoad() {
+  step('GET /data under load (autocannon)');
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], {
+    // request logs off: at thousands of requests a second they would measure the log pipe
+    env: { ...process.env, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: env.address, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+    if (i > 120) throw new Error('the API did not start');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  try {
+    // page 10,000 of 50: the cursor after row 499,950, taken from the API itself
+    const deep = (await (await fetch(`${base}/data?limit=1&offset=${Math.min(499_949, ROWS - 51)}`)).json()) as { next_cursor: string };
+    const { rows } = await db.pool.query<{ symbol: string }>('SELECT symbol FROM record ORDER BY id LIMIT 1 OFFSET $1', [Math.floor(ROWS / 3)]);
+    const targets = {
+      firstPage: '/data?limit=50',
+      deepPage: `/data?limit=50&cursor=${deep.next_cursor}`,
+      symbol: `/data?limit=50&symbol=${rows[0]!.symbol}`,
+    };
+    await load(base + targets.firstPage, 3, CONNECTIONS); // warm-up
+    const out: Record<string, LoadFigures & { path: string }> = {};
+    for (const [name, target] of Object.entries(targets)) out[name] = { path: target.slice(0, 80), ...(await load(base + target, 10, CONNECTIONS)) };
+    // the same first page with five times the clients: what queueing does to the tail
+    out.firstPage10Connections = { path: targets.firstPage, ...(await load(base + targets.firstPage, 10, 10)) };
+    log.info(out, 'GET /data');
+    return out;
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+async function load(url: string, seconds: number, connections: number): Promise<LoadFigures> {
+  const result = await autocannon({ url, connections, duration: seconds });
+  // autocannon reports p97.5 rather than p95; the histogram gives the exact one
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p95Ms: percentile(result, 95),
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+function percentile(result: autocannon.Result, p: number): number {
+  const latency = result.latency as unknown as Record<string, number>;
+  return latency[`p${p}`] ?? latency.p97_5!;
+}
+
+type Figures = Awaited<ReturnType<typeof benchmark>>;
+
+function summary(f: Figures) {
+  const copyRps = f.psqlCopy.recordsPerSecond;
+  return {
+    first_load_rps: f.firstLoad.recordsPerSecond,
+    copy_ratio: round(f.firstLoad.recordsPerSecond / copyRps, 2),
+    rerun_rows_written: Math.max(f.unchanged304.rowsWrittenData, f.unchangedSameBytes.rowsWrittenData),
+    rerun_time_ratio: round(f.unchangedSameBytes.seconds / f.firstLoad.seconds, 3),
+    worker_rss_mb: Math.max(f.small.workerPeakRssMb, f.firstLoad.workerPeakRssMb, f.changed10.workerPeakRssMb),
+    data_p99_ms: f.api.firstPage!.p99Ms,
+    deep_page_ratio: round(f.api.deepPage!.p50Ms / Math.max(f.api.firstPage!.p50Ms, 1), 2),
+    data_rps: f.api.firstPage!.requestsPerSecond,
+  };
+}
+
+function benchLine(f: Figures): string {
+  return 'BENCH ' + Object.entries(summary(f)).map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+/** Replaces the table between the README's bench markers, so the README always shows the last full run. */
+function updateReadme(result: { date: string; machine: string } & Figures): void {
+  const readme = path.join(projectRoot, 'README.md');
+  const text = fs.readFileSync(readme, 'utf8');
+  const s = summary(result);
+  const a = result.api;
+  const table = [
+    `Last full run: ${result.date.slice(0, 10)}, ${result.machine}, ${ROWS.toLocaleString('en')} rows (${(result.file.bytes / 1e6).toFixed(0)} MB CSV).`,
+    '',
+    '| measure | figure | target |',
+    '|---|---|---|',
+    `| first load, whole workflow | ${result.firstLoad.seconds} s, **${s.first_load_rps.toLocaleString('en')} records/s** | ≥ 50,000 |`,
+    `| \`psql \\copy\` of the same file, same indexes | ${result.psqlCopy.seconds} s, ${result.psqlCopy.recordsPerSecond.toLocaleString('en')} records/s; copy_ratio **${s.copy_ratio}** | ≥ 0.45 |`,
+    `| unchanged re-run, 304 | ${result.unchanged304.seconds} s, ${result.unchanged304.rowsWrittenData} data rows written | < 1 s, 0 |`,
+    `| unchanged re-run, same bytes (no validators) | ${result.unchangedSameBytes.seconds} s (${s.rerun_time_ratio} of first load), ${result.unchangedSameBytes.rowsWrittenData} data rows written | ≤ 0.2, 0 |`,
+    `| re-run, 10 % of rows changed | ${result.changed10.seconds} s, ${result.changed10.rowsWrittenData.toLocaleString('en')} data rows written | |`,
+    `| worker peak RSS, ${SMALL_ROWS.toLocaleString('en')} / ${ROWS.toLocaleString('en')} rows | ${result.small.workerPeakRssMb} / ${result.firstLoad.workerPeakRssMb} MB | ≤ 256, flat |`,
+    `| \`GET /data?limit=50\`, ${CONNECTIONS} connections | p50 ${a.firstPage!.p50Ms} ms, p95 ${a.firstPage!.p95Ms} ms, **p99 ${a.firstPage!.p99Ms} ms**, **${a.firstPage!.requestsPerSecond.toLocaleString('en')} req/s** | p99 ≤ 15 ms, ≥ 2,000 req/s |`,
+    `| the same, 10 connections | p50 ${a.firstPage10Connections!.p50Ms} ms, p95 ${a.firstPage10Connections!.p95Ms} ms, p99 ${a.firstPage10Connections!.p99Ms} ms, ${a.firstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s | |`,
+    `| page 10,000 by cursor | p50 ${a.deepPage!.p50Ms} ms, p99 ${a.deepPage!.p99Ms} ms, ${a.deepPage!.requestsPerSecond.toLocaleString('en')} req/s; ${s.deep_page_ratio}× the first page | ≤ 1.5× |`,
+    `| \`symbol\` filter | p50 ${a.symbol!.p50Ms} ms, p99 ${a.symbol!.p99Ms} ms, ${a.symbol!.requestsPerSecond.toLocaleString('en')} req/s | |`,
+    '',
+    '```',
+    benchLine(result),
+    '```',
+  ].join('\n');
+  const replaced = text.replace(/(<!-- bench:start -->\n)[\s\S]*?(\n<!-- bench:end -->)/, `$1${table}$2`);
+  if (replaced === text && !text.includes(table)) throw new Error('README.md has no <!-- bench:start --> / <!-- bench:end --> markers');
+  fs.writeFileSync(readme, replaced);
+}
+
+function machine(): string {
+  const cpus = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm) ?? []).length;
+  const memGb = Math.round(Number(/MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024 / 1024);
+  return `${cpus} cores, ${memGb} GiB, Node ${process.versions.node}, PostgreSQL ${pgVersion} (embedded)`;
+}
+
+function step(what: string): void {
+  log.info(`— ${what}`);
+}
+
+function round(n: number, digits: number): number {
+  return Math.round(n * 10 ** digits) / 10 ** digits;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the benchmark with 'make bench', which provisions it`);
+  return value;
+}
