@@ -81,6 +81,9 @@ export const SourceState = defineEntity({
     etag: p.text().nullable(),
     lastModified: p.text().nullable(),
     lastRunId: p.bigint('number').nullable(),
+    /** The payload whose records were all linked to entities, and when: an unchanged re-run skips resolution. */
+    resolvedPayloadId: p.bigint('number').nullable(),
+    resolvedAt: p.datetime().nullable(),
     /** Renames accepted under drift policy evolve: old source field → new one. */
     fieldRenames: p.json<Record<string, string>>().default('{}'),
     updatedAt: p.datetime().defaultRaw('now()'),

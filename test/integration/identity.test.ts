@@ -164,6 +164,24 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     assert.equal(await tableChecksum('entity_link'), before);
   });
 
+  it('skips resolution when the last payload is resolved already, and resolves again when it is not', async () => {
+    const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko) });
+    await run(file);
+    const state = await db.pool.query(`SELECT source_id, last_payload_id = resolved_payload_id AND resolved_at IS NOT NULL AS settled FROM source_state ORDER BY source_id`);
+    assert.deepEqual(state.rows, [{ source_id: 'coingecko', settled: true }, { source_id: 'coinpaprika', settled: true }]);
+    // a link lost behind the pipeline's back: an unchanged run does not look for unlinked records
+    const unlinked = `SELECT count(*)::int AS n FROM record r WHERE NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.record_id = r.id)`;
+    await db.pool.query(`DELETE FROM entity_link WHERE record_id = (SELECT id FROM record WHERE source_id = 'coingecko' AND source_key = 'bitcoin')`);
+    const second = await run(file);
+    assert.ok(second.sources.every((s) => s.status === 'unchanged'));
+    assert.equal((await db.pool.query(unlinked)).rows[0].n, 1, 'resolution skipped');
+    // as after a resolution that failed: the watermark is behind the last payload, so the next run resolves
+    await db.pool.query(`UPDATE source_state SET resolved_payload_id = NULL WHERE source_id = 'coingecko'`);
+    await run(file);
+    assert.equal((await db.pool.query(unlinked)).rows[0].n, 0);
+    assert.ok((await linkedPairs('coingecko', 'coinpaprika')).has('bitcoin|btc-bitcoin'), 'relinked to its entity');
+  });
+
   it('re-runs unchanged data with identical tables: 0 rows written (pg_stat_user_tables), 0 duplicates', async () => {
     const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko), 'csv-assets': ['kind: csv', `url: ${path.join(projectRoot, 'data', 'demo', 'assets.csv')}`] });
     // each run gets its own connections, closed after it, so their table statistics are flushed before we read them

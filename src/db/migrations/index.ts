@@ -1,8 +1,10 @@
 // Every committed migration, in order. `npm run migration:create` regenerates this list.
 import type { Migration } from '@mikro-orm/migrations';
 import { Migration20261122100535_initial } from './Migration20261122100535_initial.ts';
+import { Migration20261122105755_identity_watermark } from './Migration20261122105755_identity_watermark.ts';
 
 type MigrationClass = new (...args: any[]) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261122100535_initial', class: Migration20261122100535_initial },
+  { name: 'Migration20261122105755_identity_watermark', class: Migration20261122105755_identity_watermark },
 ];
