@@ -1,7 +1,7 @@
 // Extract: fetch the source into raw_page chunks, then make the landed payload immutable raw data.
 import { Context } from '@temporalio/activity';
 import { SourceState } from '../db/entities.ts';
-import { appendPage, beginPayload, discardDocument, finishLanding, landedSummary, markDocumentLanded, resumePoint, storePayload } from '../db/raw.ts';
+import { appendPage, beginPayload, copyPages, discardDocument, finishLanding, landedSummary, markDocumentLanded, pageHash, previousPages, resumePoint, storePayload } from '../db/raw.ts';
 import { throttle } from '../db/ratelimit.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -46,18 +46,37 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
           resumeAt: { document: resume.document, byteOffset: resume.byteOffset },
           throttle: () => (source.rateLimit ? throttle(db.pool, source.rateLimit.key, source.rateLimit.perSecond, progress.signal) : Promise.resolve()),
         });
+        // Bytes equal to the last merged payload's, page for page, are not written again: they are landed by
+        // reference when the first page differs, or the payload is described by those pages if none does.
+        // Nothing is landed meanwhile, so an attempt interrupted before then starts over on the retry.
+        const previous = seq === 0 && document === 0 ? await previousPages(db.pool, sourceId) : null;
+        let matching = previous !== null;
+        const landMatched = async () => {
+          matching = false;
+          await copyPages(db.pool, previous!.payloadId, payload.id, seq);
+          if (document > 0) await markDocumentLanded(db.pool, payload.id, document - 1);
+        };
         for await (const fetched of documents) {
           const { body, ...meta } = fetched;
           last = meta;
           if (fetched.notModified) break;
           if (document === resume.document && (fetched.startOffset ?? 0) !== resume.byteOffset) seq = await discardDocument(db.pool, payload.id, document);
           for await (const chunk of rechunk(body, CHUNK_BYTES)) {
-            await appendPage(db.pool, payload.id, seq++, document, chunk);
+            const hash = pageHash(chunk);
+            const before = matching ? previous!.pages[seq] : undefined;
+            if (before?.hash === hash && before.document === document) seq++;
+            else {
+              if (matching) await landMatched();
+              await appendPage(db.pool, payload.id, seq++, document, chunk, hash);
+            }
             progress.beat({ document, pages: seq });
           }
-          await markDocumentLanded(db.pool, payload.id, document++);
+          if (!matching) await markDocumentLanded(db.pool, payload.id, document);
+          document++;
         }
-        const { bytes, pages } = await finishLanding(db.pool, payload.id, { ...last, incompleteReason });
+        const identical = matching && !last.notModified && seq === previous!.pages.length;
+        if (matching && !identical) await landMatched();
+        const { bytes, pages } = await finishLanding(db.pool, payload.id, { ...last, incompleteReason }, identical ? previous!.payloadId : payload.id);
         await updateRunSource(db.em(), runId, sourceId, { payloadId: payload.id, bytes, pages });
         return { payloadId: payload.id, bytes, pages, notModified: last.notModified };
       });

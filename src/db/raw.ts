@@ -51,9 +51,36 @@ export async function discardDocument(db: Queryable, payloadId: number, document
   return rows[0]!.next_seq;
 }
 
-export async function appendPage(db: Queryable, payloadId: number, seq: number, document: number, body: Uint8Array): Promise<void> {
-  const hash = createHash('sha256').update(body).digest('hex');
+export function pageHash(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+export async function appendPage(db: Queryable, payloadId: number, seq: number, document: number, body: Uint8Array, hash = pageHash(body)): Promise<void> {
   await db.query('INSERT INTO raw_page (payload_id, seq, document, hash, body) VALUES ($1, $2, $3, $4, $5)', [payloadId, seq, document, hash, body]);
+}
+
+export interface PreviousPages {
+  payloadId: number;
+  /** Page hashes by seq, with the document each page belongs to. */
+  pages: { document: number; hash: string }[];
+}
+
+/** The pages of the source's last merged payload, which a fetch of the same bytes will match page by page. */
+export async function previousPages(db: Queryable, sourceId: string): Promise<PreviousPages | null> {
+  const { rows } = await db.query<{ payload_id: string; document: number; hash: string }>(
+    `SELECT g.payload_id, g.document, g.hash FROM source_state s JOIN raw_page g ON g.payload_id = s.last_payload_id
+     WHERE s.source_id = $1 ORDER BY g.seq`,
+    [sourceId],
+  );
+  return rows.length ? { payloadId: Number(rows[0]!.payload_id), pages: rows.map(({ document, hash }) => ({ document, hash })) } : null;
+}
+
+/** Lands the first `count` pages of an earlier payload as this payload's own, without the bytes leaving the database. */
+export async function copyPages(db: Queryable, fromPayloadId: number, toPayloadId: number, count: number): Promise<void> {
+  await db.query(
+    `INSERT INTO raw_page (payload_id, seq, document, hash, body) SELECT $2, seq, document, hash, body FROM raw_page WHERE payload_id = $1 AND seq < $3`,
+    [fromPayloadId, toPayloadId, count],
+  );
 }
 
 export async function markDocumentLanded(db: Queryable, payloadId: number, document: number): Promise<void> {
@@ -73,18 +100,19 @@ export interface LandedMeta {
 /**
  * Records what was fetched, with size, page count and content hash computed from the stored pages (so a
  * resumed fetch is described exactly). The payload stays `landing` until storeRaw makes it immutable.
+ * `pagesOf`: another payload whose pages this one equals page for page (none of them were written again).
  */
-export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta): Promise<{ bytes: number; pages: number }> {
+export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta, pagesOf = payloadId): Promise<{ bytes: number; pages: number }> {
   const { rows } = await db.query<{ size_bytes: string; page_count: number }>(
     `UPDATE raw_payload p SET url = $2, http_status = $3, content_type = $4, etag = $5, last_modified = $6,
        status = CASE WHEN $7 THEN 'not_modified' ELSE status END, incomplete_reason = $8,
        content_hash = CASE WHEN $7 THEN NULL ELSE t.content_hash END, size_bytes = t.size_bytes, page_count = t.page_count
      FROM (SELECT encode(sha256(convert_to(coalesce(string_agg(hash, '' ORDER BY seq), ''), 'UTF8')), 'hex') AS content_hash,
                   coalesce(sum(length(body)), 0) AS size_bytes, count(*)::int AS page_count
-           FROM raw_page WHERE payload_id = $1) t
+           FROM raw_page WHERE payload_id = $9) t
      WHERE p.id = $1 AND p.status = 'landing'
      RETURNING p.size_bytes, p.page_count`,
-    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.notModified, meta.incompleteReason],
+    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.notModified, meta.incompleteReason, pagesOf],
   );
   return { bytes: Number(rows[0]?.size_bytes ?? 0), pages: rows[0]?.page_count ?? 0 };
 }

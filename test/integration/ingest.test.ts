@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/orm.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { ingest } from '../../src/workflows/index.ts';
+import { HEADER, assetRow } from '../../bench/generate.ts';
 import { csvSourceFixture, demoCsv, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
 
 describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
@@ -24,9 +25,9 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
   });
   beforeEach(() => truncateAll(db)); // run_anomaly goes with run (cascade)
 
-  async function runIngest(sourcesFile: string): Promise<RunSummary> {
+  async function runIngest(sourcesFile: string, database: Database = db): Promise<RunSummary> {
     const queue = taskQueue('ingest');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: queue, db, sourcesFile });
+    const worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: queue, db: database, sourcesFile });
     return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `ingest-${queue}`, args: [{}] }));
   }
 
@@ -82,6 +83,44 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     assert.equal(payload.status, 'unchanged');
     assert.equal(payload.pages, 0, 'identical bytes are not stored twice');
     assert.ok(payload.same_as_payload_id);
+  });
+
+  it('re-fetches a multi-page file without rewriting its pages: identical bytes land none, a change lands all, exactly', async () => {
+    const source = csvSourceFixture(tempDir('pages'));
+    const assets = (last: number) => [HEADER, ...Array.from({ length: 30_000 }, (_, i) => assetRow(i, i === last))].join('\n') + '\n';
+    source.write(assets(-1));
+    const first = await runIngest(source.sourcesFile);
+    const pages = async (runId: number) =>
+      (await db.pool.query(`SELECT g.seq, g.hash FROM raw_page g JOIN raw_payload p ON p.id = g.payload_id WHERE p.run_id = $1 ORDER BY g.seq`, [runId])).rows;
+    const firstPages = await pages(first.runId);
+    assert.ok(firstPages.length >= 3, `a file of several pages: ${firstPages.length}`);
+
+    // the worker's own connections, closed after the run, so their table statistics are flushed before we read them
+    const rawPageInserts = async () => Number((await db.pool.query(`SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'raw_page'`)).rows[0].n_tup_ins);
+    const backends = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0].n;
+    const runFlushed = async () => {
+      const [inserts, connections] = [await rawPageInserts(), await backends()];
+      const workerDb = await testDatabase();
+      const summary = await runIngest(source.sourcesFile, workerDb);
+      await workerDb.close();
+      for (let i = 0; i < 200 && (await backends()) > connections; i++) await new Promise((r) => setTimeout(r, 25));
+      return { summary, pagesWritten: (await rawPageInserts()) - inserts };
+    };
+    const same = await runFlushed();
+    assert.deepEqual(same.summary.sources, [{ sourceId: 'csv-assets', status: 'unchanged' }]);
+    assert.equal(same.pagesWritten, 0, 'identical bytes write no raw page at all');
+
+    // the last row repriced: the pages before it are landed from the database, the last one from the file
+    source.write(assets(29_999));
+    const third = await runFlushed();
+    assert.equal(third.summary.status, 'succeeded');
+    const thirdPages = await pages(third.summary.runId);
+    assert.equal(thirdPages.length, firstPages.length);
+    assert.deepEqual(thirdPages.slice(0, -1), firstPages.slice(0, -1));
+    assert.notEqual(thirdPages.at(-1).hash, firstPages.at(-1).hash);
+    const landed = (await db.pool.query(`SELECT string_agg(g.body, ''::bytea ORDER BY g.seq) AS bytes FROM raw_page g JOIN raw_payload p ON p.id = g.payload_id WHERE p.run_id = $1`, [third.summary.runId])).rows[0].bytes;
+    assert.ok(Buffer.compare(landed, Buffer.from(assets(29_999))) === 0, 'the landed payload is the file, byte for byte');
+    assert.equal((await runSource(third.summary.runId)).updated, 1);
   });
 
   it('merges a changed snapshot: insert, update, duplicate, quarantine and soft-delete, each counted', async () => {
