@@ -38,6 +38,8 @@ export const BODY_LIMIT = '16kb';
 export function createApp({ db, temporal, log, settings = loadSettings() }: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // every body carries its request_id and latency, so an ETag would never match: hashing each body is waste
+  app.set('etag', false);
   // repeated parameters become arrays, which the zod schemas refuse: ?limit=1&limit=2 is a 400, not a guess
   app.set('query parser', 'simple');
   app.use((req, res, next) => {

@@ -100,6 +100,7 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(first.body.data.length, 50);
       assert.equal(first.body.data[0].price_usd, '0.0', 'numerics are served as exact decimal strings');
       assert.equal(first.body.request_id, first.requestId);
+      assert.equal(first.headers.get('etag'), null, 'no ETag: a body with its own request_id never repeats');
       assert.ok(first.body.api_latency_ms >= 0);
       assert.equal(typeof first.body.next_cursor, 'string');
       const last = await get('/data?limit=50&offset=100');
