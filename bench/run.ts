@@ -283,6 +283,8 @@ async function apiLoad() {
 
 interface LoadFigures {
   requestsPerSecond: number;
+  /** Mean latency, to 0.01 ms: autocannon's percentiles are whole milliseconds, too coarse for a ratio. */
+  meanMs: number;
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
@@ -294,6 +296,7 @@ async function load(url: string, seconds: number, connections: number): Promise<
   // autocannon reports p97.5 rather than p95; the histogram gives the exact one
   return {
     requestsPerSecond: Math.round(result.requests.average),
+    meanMs: result.latency.average,
     p50Ms: result.latency.p50,
     p95Ms: percentile(result, 95),
     p99Ms: result.latency.p99,
@@ -317,8 +320,9 @@ function summary(f: Figures) {
     rerun_time_ratio: round(f.unchangedSameBytes.seconds / f.firstLoad.seconds, 3),
     worker_rss_mb: Math.max(f.small.workerPeakRssMb, f.firstLoad.workerPeakRssMb, f.changed10.workerPeakRssMb),
     data_p99_ms: f.api.firstPage!.p99Ms,
-    deep_page_ratio: round(f.api.deepPage!.p50Ms / Math.max(f.api.firstPage!.p50Ms, 1), 2),
-    data_rps: f.api.firstPage!.requestsPerSecond,
+    deep_page_ratio: round(f.api.deepPage!.meanMs / f.api.firstPage!.meanMs, 2),
+    // throughput where the API is saturated; the latency figures above are at a load it is not
+    data_rps: f.api.firstPage10Connections!.requestsPerSecond,
   };
 }
 
@@ -338,14 +342,15 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
     '| measure | figure | target |',
     '|---|---|---|',
     `| first load, whole workflow | ${result.firstLoad.seconds} s, **${s.first_load_rps.toLocaleString('en')} records/s** | ≥ 50,000 |`,
+    `| first load by stage | ${Object.entries(result.firstLoad.stageSeconds).filter(([, sec]) => sec >= 0.5).map(([stage, sec]) => `${stage} ${sec} s`).join(', ')} | |`,
     `| \`psql \\copy\` of the same file, same indexes | ${result.psqlCopy.seconds} s, ${result.psqlCopy.recordsPerSecond.toLocaleString('en')} records/s; copy_ratio **${s.copy_ratio}** | ≥ 0.45 |`,
     `| unchanged re-run, 304 | ${result.unchanged304.seconds} s, ${result.unchanged304.rowsWrittenData} data rows written | < 1 s, 0 |`,
     `| unchanged re-run, same bytes (no validators) | ${result.unchangedSameBytes.seconds} s (${s.rerun_time_ratio} of first load), ${result.unchangedSameBytes.rowsWrittenData} data rows written | ≤ 0.2, 0 |`,
     `| re-run, 10 % of rows changed | ${result.changed10.seconds} s, ${result.changed10.rowsWrittenData.toLocaleString('en')} data rows written | |`,
-    `| worker peak RSS, ${SMALL_ROWS.toLocaleString('en')} / ${ROWS.toLocaleString('en')} rows | ${result.small.workerPeakRssMb} / ${result.firstLoad.workerPeakRssMb} MB | ≤ 256, flat |`,
-    `| \`GET /data?limit=50\`, ${CONNECTIONS} connections | p50 ${a.firstPage!.p50Ms} ms, p95 ${a.firstPage!.p95Ms} ms, **p99 ${a.firstPage!.p99Ms} ms**, **${a.firstPage!.requestsPerSecond.toLocaleString('en')} req/s** | p99 ≤ 15 ms, ≥ 2,000 req/s |`,
-    `| the same, 10 connections | p50 ${a.firstPage10Connections!.p50Ms} ms, p95 ${a.firstPage10Connections!.p95Ms} ms, p99 ${a.firstPage10Connections!.p99Ms} ms, ${a.firstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s | |`,
-    `| page 10,000 by cursor | p50 ${a.deepPage!.p50Ms} ms, p99 ${a.deepPage!.p99Ms} ms, ${a.deepPage!.requestsPerSecond.toLocaleString('en')} req/s; ${s.deep_page_ratio}× the first page | ≤ 1.5× |`,
+    `| worker peak RSS, ${SMALL_ROWS.toLocaleString('en')} / ${ROWS.toLocaleString('en')} rows | ${result.small.workerPeakRssMb} / ${result.firstLoad.workerPeakRssMb} MB (a 304 run, nearly idle: ${result.unchanged304.workerPeakRssMb} MB) | ≤ 256, flat |`,
+    `| \`GET /data?limit=50\`, ${CONNECTIONS} connections | p50 ${a.firstPage!.p50Ms} ms, p95 ${a.firstPage!.p95Ms} ms, **p99 ${a.firstPage!.p99Ms} ms**, ${a.firstPage!.requestsPerSecond.toLocaleString('en')} req/s | p99 ≤ 15 ms |`,
+    `| the same, 10 connections (saturated) | p50 ${a.firstPage10Connections!.p50Ms} ms, p95 ${a.firstPage10Connections!.p95Ms} ms, p99 ${a.firstPage10Connections!.p99Ms} ms, **${a.firstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s** | ≥ 2,000 req/s |`,
+    `| page 10,000 by cursor | p50 ${a.deepPage!.p50Ms} ms, p99 ${a.deepPage!.p99Ms} ms, ${a.deepPage!.requestsPerSecond.toLocaleString('en')} req/s; mean ${a.deepPage!.meanMs} ms, **${s.deep_page_ratio}×** the first page's ${a.firstPage!.meanMs} ms | ≤ 1.5× |`,
     `| \`symbol\` filter | p50 ${a.symbol!.p50Ms} ms, p99 ${a.symbol!.p99Ms} ms, ${a.symbol!.requestsPerSecond.toLocaleString('en')} req/s | |`,
     '',
     '```',
