@@ -2,11 +2,12 @@
 // the OpenAPI document promises. Timestamps become ISO 8601 UTC strings; decimals stay strings.
 import type { z } from 'zod';
 import type { IDataRecord, IRun, IRunSource } from '../db/entities.ts';
-import type { IEntity, IEntityLink } from '../db/queries.ts';
+import type { IEntity, IEntityLink, RecordRow } from '../db/queries.ts';
 import type { DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
 
-export const iso = (d: Date) => d.toISOString();
-export const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+/** Timestamps as ISO 8601 UTC; a row read with hand-written SQL brings them formatted already. */
+export const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
+export const isoOrNull = (d: Date | string | null | undefined) => (d ? iso(d) : null);
 export const durationMs = (start: Date, end: Date | null | undefined) => (end ? Math.max(0, end.getTime() - start.getTime()) : null);
 
 /** The Web UI page of a workflow execution. */
@@ -20,7 +21,7 @@ export interface Links {
   namespace: string;
 }
 
-export function recordJson(r: IDataRecord): z.output<typeof DataRecord> {
+export function recordJson(r: IDataRecord | RecordRow): z.output<typeof DataRecord> {
   const common = {
     id: r.id,
     source: r.sourceId,

@@ -1,6 +1,6 @@
 // Reads of unified records for the API: filtered pages (offset or keyset) and one record with its lineage.
 import type { InferEntity } from '@mikro-orm/core';
-import type { EntityManager, FilterQuery, QBFilterQuery } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { DataRecord, EntityLink, Quarantine, RawPayload, Run, type IDataRecord } from '../entities.ts';
 import { EXACT_COUNT_BELOW, pageTotal, type PageTotal } from './count.ts';
 
@@ -27,49 +27,75 @@ export interface RecordPageRequest {
   after?: number;
 }
 
-function recordWhere(em: EntityManager, filter: RecordFilter): FilterQuery<IDataRecord> {
-  const where: FilterQuery<IDataRecord> & Record<string, unknown> = {};
-  if (!filter.includeDeleted) where.deletedAt = null;
-  if (filter.source) where.sourceId = filter.source;
-  if (filter.kind) where.kind = filter.kind;
-  if (filter.symbol) where.symbol = filter.symbol.toUpperCase();
-  if (filter.updatedSince) where.updatedAt = { $gte: filter.updatedSince };
-  if (filter.entityId !== undefined) {
-    where.id = { $in: em.createQueryBuilder(EntityLink, 'l').select('l.record').where({ entity: filter.entityId }).toRaw() };
-  }
-  return where;
+/** A record as the API lists it: timestamps already ISO 8601 UTC text, formatted by PostgreSQL. */
+export type RecordRow = Omit<IDataRecord, 'createdAt' | 'updatedAt' | 'deletedAt' | 'publishedAt' | 'sourceUpdatedAt'> & {
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  publishedAt: string | null;
+  sourceUpdatedAt: string | null;
+};
+
+const iso = (column: string, as: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${as}"`;
+const RECORD_ROW = [
+  'id::float8 AS id', 'kind', 'source_id AS "sourceId"', 'source_key AS "sourceKey"', 'symbol', 'name', 'rank',
+  'price_usd AS "priceUsd"', 'market_cap_usd AS "marketCapUsd"', 'volume_24h_usd AS "volume24hUsd"',
+  'circulating_supply AS "circulatingSupply"', 'total_supply AS "totalSupply"', 'max_supply AS "maxSupply"',
+  'percent_change_24h AS "percentChange24h"', 'title', 'url', 'summary', 'author', iso('published_at', 'publishedAt'),
+  iso('source_updated_at', 'sourceUpdatedAt'), 'run_id::float8 AS "runId"', 'first_run_id::float8 AS "firstRunId"',
+  'raw_payload_id::float8 AS "rawPayloadId"', 'raw_position AS "rawPosition"', iso('created_at', 'createdAt'),
+  iso('updated_at', 'updatedAt'), iso('deleted_at', 'deletedAt'), 'deleted_run_id::float8 AS "deletedRunId"',
+].join(', ');
+
+/** The filter as SQL conditions on record, with their parameters (MikroORM's `?` placeholders, in order). */
+function recordWhere(filter: RecordFilter): { conditions: string[]; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => (params.push(value), '?');
+  if (!filter.includeDeleted) conditions.push('deleted_at IS NULL');
+  if (filter.source) conditions.push(`source_id = ${param(filter.source)}`);
+  if (filter.kind) conditions.push(`kind = ${param(filter.kind)}`);
+  if (filter.symbol) conditions.push(`symbol = ${param(filter.symbol.toUpperCase())}`);
+  if (filter.updatedSince) conditions.push(`updated_at >= ${param(filter.updatedSince)}`);
+  if (filter.entityId !== undefined) conditions.push(`id IN (SELECT record_id FROM entity_link WHERE entity_id = ${param(filter.entityId)})`);
+  return { conditions, params };
 }
 
+const whereSql = (conditions: string[]) => (conditions.length ? `WHERE ${conditions.join(' AND ')}` : '');
+
+/**
+ * A page of records. Hand-written SQL rather than the query builder: this is the API's busiest path, and
+ * building the query, hydrating rows and formatting dates in JavaScript cost ~0.6 ms of a ~1.2 ms request.
+ */
 export async function listRecords(
   em: EntityManager,
   request: RecordPageRequest,
   exactCountBelow = EXACT_COUNT_BELOW,
-): Promise<{ rows: IDataRecord[]; total: PageTotal; hasMore: boolean }> {
-  const where = recordWhere(em, request.filter);
+): Promise<{ rows: RecordRow[]; total: PageTotal; hasMore: boolean }> {
+  const { conditions, params } = recordWhere(request.filter);
   const descending = request.sort === '-id';
-  const page: FilterQuery<IDataRecord> =
-    request.after === undefined ? where : { $and: [where, { id: descending ? { $lt: request.after } : { $gt: request.after } }] };
-  // one row more than asked tells whether another page exists, without a second query. Plain rows, not
-  // entities: hydrating 50 entities costs ~4 ms of CPU, three times the query, on the API's busiest path.
-  const rows = (
-    await em
-      .createQueryBuilder(DataRecord)
-      .select('*')
-      .where(page as QBFilterQuery<IDataRecord>)
-      .orderBy({ id: descending ? 'desc' : 'asc' })
-      .limit(request.limit + 1)
-      .offset(request.offset)
-      .execute<Record<keyof IDataRecord, unknown>[]>('all', true)
-  ).map(plainRecord);
+  const page = [...conditions];
+  const pageParams = [...params];
+  if (request.after !== undefined) {
+    page.push(`id ${descending ? '<' : '>'} ?`);
+    pageParams.push(request.after);
+  }
+  // one row more than asked tells whether another page exists, without a second query; ordered by the
+  // column (record.id), not the float8 output of the same name, or PostgreSQL sorts every matching row
+  const rows = await em.getConnection().execute<RecordRow[]>(
+    `SELECT ${RECORD_ROW} FROM record ${whereSql(page)} ORDER BY record.id ${descending ? 'DESC' : 'ASC'} LIMIT ${request.limit + 1} OFFSET ${request.offset}`,
+    pageParams,
+  );
   const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
-  const total = await pageTotal(em, em.createQueryBuilder(DataRecord).where(where as QBFilterQuery<IDataRecord>), () => em.fork().count(DataRecord, where), first, exactCountBelow);
+  const matching = `FROM record ${whereSql(conditions)}`;
+  const total = await pageTotal(
+    em,
+    { getQuery: () => `SELECT 1 ${matching}`, getParams: () => params },
+    async () => Number((await em.getConnection().execute<{ n: string }[]>(`SELECT count(*) AS n ${matching}`, params))[0]!.n),
+    first,
+    exactCountBelow,
+  );
   return { rows: rows.slice(0, request.limit), total, hasMore: rows.length > request.limit };
-}
-
-/** A row as the query builder maps it: property names, but bigint columns still as text. */
-function plainRecord(row: Record<keyof IDataRecord, unknown>): IDataRecord {
-  const id = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return { ...row, id: id(row.id), runId: id(row.runId), firstRunId: id(row.firstRunId), rawPayloadId: id(row.rawPayloadId), deletedRunId: id(row.deletedRunId) } as IDataRecord;
 }
 
 export interface RecordLineage {
