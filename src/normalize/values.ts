@@ -19,6 +19,8 @@ export function isMissing(value: unknown): boolean {
  * Accepts thousands separators, a leading currency sign, K/M/B/T suffixes and scientific notation.
  */
 export function parseDecimal(value: unknown): string | null {
+  // most values are plain numbers already: one test instead of the cleanup below (7 per asset record)
+  if (typeof value === 'string' && PLAIN_DECIMAL.test(value)) return value.startsWith('+') ? value.slice(1) : value;
   if (isMissing(value)) return null;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValueError(`not a finite number: ${value}`);
