@@ -1,5 +1,5 @@
 // Raw landing: payload bytes exactly as fetched, chunked into raw_page rows so nothing is held whole.
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { transaction, type Queryable } from './sql.ts';
@@ -184,7 +184,9 @@ export async function* readDocuments(db: Queryable, payloadId: number): AsyncIte
     [payloadId],
   );
   for (const { first, last } of rows) {
-    yield Readable.from(pages(db, payloadId, first, last), { objectMode: false }).pipe(new PassThrough());
+    // pipeline, not pipe: a failed page read (the database went away) reaches the reader as the stream's
+    // error instead of an unheard 'error' event on the source stream, which would end the process
+    yield pipeline(Readable.from(pages(db, payloadId, first, last), { objectMode: false }), new PassThrough(), () => {});
   }
 }
 

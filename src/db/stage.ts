@@ -2,7 +2,7 @@
 // COPY streams with backpressure, so memory stays flat however large the source is.
 import { once } from 'node:events';
 import type { Pool, PoolClient } from 'pg';
-import type { Queryable } from './sql.ts';
+import { checkout, type Queryable } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/record.ts';
 
@@ -56,7 +56,11 @@ class CopyWriter {
     this.sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN`;
   }
 
+  /** The COPY stream's error, kept for the next write: an unheard 'error' event would end the process. */
+  private failure: Error | undefined;
+
   async write(values: unknown[]): Promise<void> {
+    if (this.failure) throw this.failure;
     const row = values.map(copyText).join('\t') + '\n';
     this.pending.push(row);
     this.pendingLength += row.length;
@@ -64,8 +68,12 @@ class CopyWriter {
   }
 
   private async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (!this.pending.length) return;
-    this.stream ??= this.client.query(copyFrom(this.sql));
+    if (!this.stream) {
+      this.stream = this.client.query(copyFrom(this.sql));
+      this.stream.on('error', (error: Error) => (this.failure ??= error));
+    }
     const chunk = this.pending.join('');
     this.pending = [];
     this.pendingLength = 0;
@@ -76,6 +84,7 @@ class CopyWriter {
   async end(): Promise<void> {
     await this.flush();
     if (!this.stream) return;
+    if (this.failure) throw this.failure;
     const done = once(this.stream, 'finish');
     this.stream.end();
     await done;
@@ -122,7 +131,7 @@ export class StageWriter {
   }
 
   static async open(pool: Pool, runId: number, sourceId: string, payloadId: number, work: (writer: StageWriter) => Promise<void>): Promise<StageWriter> {
-    const [a, b] = [await pool.connect(), await pool.connect()];
+    const [a, b] = [await checkout(pool), await checkout(pool)];
     let failed = false;
     try {
       const writer = new StageWriter(a, b, runId, sourceId, payloadId);
@@ -133,8 +142,8 @@ export class StageWriter {
       failed = true; // a connection left mid-COPY is unusable: destroy it instead of returning it to the pool
       throw error;
     } finally {
-      a.release(failed);
-      b.release(failed);
+      a.checkin(failed);
+      b.checkin(failed);
     }
   }
 

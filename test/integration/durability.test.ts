@@ -126,9 +126,12 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
     let second: ReturnType<typeof startWorkerProcess> | undefined;
     try {
       const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId: `crash-${queue}`, args: [{}] });
-      // two committed batches, and time for their heartbeat to reach the server
-      await waitFor('100,000 staged rows', async () => (await count(`SELECT count(*)::int AS n FROM stage_record`)) >= 100_000);
-      await new Promise((r) => setTimeout(r, 2500));
+      // killed as soon as the server holds a heartbeat with a committed position: what a retry resumes from
+      await waitFor('a heartbeat past the first checkpoint', async () => {
+        const { raw } = await handle.describe();
+        const details = raw.pendingActivities?.find((a) => a.activityType?.name === 'normalize')?.heartbeatDetails?.payloads?.[0]?.data;
+        return details ? (JSON.parse(Buffer.from(details).toString()) as { position: number }).position >= 50_000 : false;
+      });
       await first.stop('SIGKILL');
       second = startWorkerProcess(queue, sources);
       const summary = (await handle.result()) as RunSummary;
