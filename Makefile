@@ -11,7 +11,7 @@ export npm_config_cache := $(CURDIR)/.cache/npm
 help:
 	@echo "make dev      run Temporal dev server + UI, PostgreSQL, worker and API; trigger a first run"
 	@echo "make test     type-check, unit, integration and e2e tests (real Temporal, real PostgreSQL)"
-	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~10 min)"
+	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~5 min)"
 	@echo "make migrate  apply database migrations (DATABASE_URL, or the embedded dev database)"
 	@echo "make up/down  the same services in Docker (docker compose)"
 	@echo "make clean    remove local state (.data) and installed tools (.tools, node_modules)"

@@ -3,7 +3,7 @@
 // and the real worker and API processes. It measures a first load, an unchanged re-run (304 and same
 // bytes), a re-run with 10 % of the rows changed, the worker's peak RSS at 100k and 1M rows, `psql \copy`
 // of the same file into a table with the record table's indexes, and GET /data under load (autocannon).
-// Figures go to bench/results/<date>.json and the README table; the last line is the BENCH summary.
+// Figures go to bench/results/<date>-<rows>.json and (for 1M rows) the README table; the last line is the BENCH summary.
 // BENCH_ROWS=200000 make bench gives a quicker look (the 100k figure becomes a tenth of it);
 // BENCH_PROFILE=1 writes a V8 CPU profile of each worker process to .data/bench-profiles/.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
