@@ -16,7 +16,9 @@ export async function testDatabase(): Promise<Database> {
 }
 
 export async function truncateAll(db: Database): Promise<void> {
-  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine RESTART IDENTITY CASCADE');
+  // drift_event too: it names its run by id without a foreign key, and ids restart, so a later suite's run 2
+  // would find an earlier suite's drift events
+  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, drift_event RESTART IDENTITY CASCADE');
 }
 
 /** The real Temporal CLI the project provisioned (make test exports TEMPORAL_CLI). */
