@@ -3,6 +3,7 @@
 // page through a different result set, so that is a 400 instead.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { PageTotal } from '../db/queries.ts';
 import { badRequest } from './http.ts';
 
 const Payload = z.object({ v: z.literal(1), after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), f: z.string() }).strict();
@@ -32,4 +33,26 @@ export function decodeCursor(cursor: string, filters: Record<string, unknown>): 
     throw badRequest([{ name: 'cursor', reason: 'issued for other filters or sort: repeat the request that returned it, changing only cursor' }]);
   }
   return payload.after;
+}
+
+/** Where a page starts after: the cursor's id, or none. A cursor with an offset is refused: which one wins? */
+export function pageAfter(query: { cursor?: string; offset: number }, filters: Record<string, unknown>): number | undefined {
+  if (query.cursor !== undefined && query.offset !== 0) throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
+  return query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
+}
+
+/** A page's paging fields: its total, limit and offset, and the cursor to the next page (null on the last). */
+export function pageFields(
+  query: { limit: number; offset: number },
+  filters: Record<string, unknown>,
+  page: { rows: { id: number }[]; total: PageTotal; hasMore: boolean },
+) {
+  const last = page.rows.at(-1);
+  return {
+    total: page.total.total,
+    total_exact: page.total.exact,
+    limit: query.limit,
+    offset: query.offset,
+    next_cursor: page.hasMore && last ? encodeCursor(last.id, filters) : null,
+  };
 }

@@ -1,7 +1,7 @@
 // GET /data (filtered pages of unified records, offset or keyset) and GET /data/:id (one record with lineage).
 import { listRecords, recordLineage, type RecordFilter } from '../../db/queries.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { badRequest, meta, notFound, send } from '../http.ts';
+import { pageAfter, pageFields } from '../cursor.ts';
+import { meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { DataPage, DataQuery, IdParams, RecordDetail } from '../schemas.ts';
 import { iso, linkJson, recordJson, runRefJson } from '../serialize.ts';
@@ -31,19 +31,9 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       };
       // what selects and orders the rows: a cursor is only valid for the same
       const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase(), sort: query.sort };
-      if (query.cursor !== undefined && query.offset !== 0) throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, fingerprinted);
-      const { rows, total, hasMore } = await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after });
-      const last = rows.at(-1);
-      send(res, DataPage, {
-        data: rows.map(recordJson),
-        total: total.total,
-        total_exact: total.exact,
-        limit: query.limit,
-        offset: query.offset,
-        next_cursor: hasMore && last ? encodeCursor(last.id, fingerprinted) : null,
-        ...meta(res),
-      });
+      const after = pageAfter(query, fingerprinted);
+      const page = await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after });
+      send(res, DataPage, { data: page.rows.map(recordJson), ...pageFields(query, fingerprinted, page), ...meta(res) });
     },
   );
 

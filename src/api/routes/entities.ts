@@ -1,7 +1,7 @@
 // GET /entities and GET /entities/:id: canonical entities across sources, with their records and link evidence.
 import { entityWithRecords, listEntities, type EntityFilter } from '../../db/queries.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { badRequest, meta, notFound, send } from '../http.ts';
+import { pageAfter, pageFields } from '../cursor.ts';
+import { meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { EntitiesQuery, EntityDetail, EntityPage, IdParams } from '../schemas.ts';
 import { entityJson, linkJson, recordJson } from '../serialize.ts';
@@ -22,19 +22,9 @@ export function entityRoutes(routes: Routes, { db }: Context): void {
     async ({ query }, _req, res) => {
       const filter: EntityFilter = { kind: query.kind, symbol: query.symbol, minSources: query.min_sources };
       const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase() };
-      if (query.cursor !== undefined && query.offset !== 0) throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, fingerprinted);
-      const { rows, total, hasMore, sources } = await listEntities(db.em(), { filter, limit: query.limit, offset: query.offset, after });
-      const last = rows.at(-1);
-      send(res, EntityPage, {
-        data: rows.map((e) => entityJson(e, sources.get(e.id) ?? [])),
-        total: total.total,
-        total_exact: total.exact,
-        limit: query.limit,
-        offset: query.offset,
-        next_cursor: hasMore && last ? encodeCursor(last.id, fingerprinted) : null,
-        ...meta(res),
-      });
+      const after = pageAfter(query, fingerprinted);
+      const page = await listEntities(db.em(), { filter, limit: query.limit, offset: query.offset, after });
+      send(res, EntityPage, { data: page.rows.map((e) => entityJson(e, page.sources.get(e.id) ?? [])), ...pageFields(query, fingerprinted, page), ...meta(res) });
     },
   );
 

@@ -13,20 +13,21 @@ export interface PageTotal {
 }
 
 /**
- * The total number of rows a query (`rows`: its SELECT without paging) matches. `firstPage` is the first page
- * already read (offset 0, no cursor), when there is one: a page shorter than asked for is the whole result.
+ * The total number of rows a query (`sql`: its SELECT without paging, `?` placeholders) matches. `firstPage`
+ * is the first page already read (offset 0, no cursor), when there is one: a page shorter than asked for is
+ * the whole result.
  */
 export async function pageTotal(
   em: EntityManager,
-  rows: { getQuery(): string; getParams(): readonly unknown[] },
-  countExactly: () => Promise<number>,
+  { sql, params }: { sql: string; params: readonly unknown[] },
   firstPage?: { rows: number; limit: number },
   exactBelow = EXACT_COUNT_BELOW,
 ): Promise<PageTotal> {
   if (firstPage && firstPage.rows <= firstPage.limit) return { total: firstPage.rows, exact: true };
-  const estimate = await plannerEstimate(em, rows.getQuery(), rows.getParams());
-  if (estimate < exactBelow) return { total: await countExactly(), exact: true };
-  return { total: estimate, exact: false };
+  const estimate = await plannerEstimate(em, sql, params);
+  if (estimate >= exactBelow) return { total: estimate, exact: false };
+  const [row] = await em.getConnection().execute<{ n: string }[]>(`SELECT count(*) AS n FROM (${sql}) AS matching`, [...params]);
+  return { total: Number(row!.n), exact: true };
 }
 
 /** Planner estimates change only when the table is analyzed, so one per query is kept for a few seconds. */

@@ -44,7 +44,8 @@ export async function listEntities(em: EntityManager, request: EntityPageRequest
   const page: FilterQuery<IEntity> = request.after === undefined ? where : { $and: [where, { id: { $gt: request.after } }] };
   const rows = await em.find(Entity, page, { limit: request.limit + 1, offset: request.offset, orderBy: { id: 'asc' }, disableIdentityMap: true });
   const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
-  const total = await pageTotal(em, em.createQueryBuilder(Entity).where(where as QBFilterQuery<IEntity>), () => em.fork().count(Entity, where), first);
+  const matching = em.createQueryBuilder(Entity).where(where as QBFilterQuery<IEntity>);
+  const total = await pageTotal(em, { sql: matching.getQuery(), params: matching.getParams() }, first);
   const shown = rows.slice(0, request.limit);
   return { rows: shown, total, hasMore: rows.length > request.limit, sources: await liveSources(em.fork(), shown.map((e) => e.id)) };
 }

@@ -65,7 +65,7 @@ const whereSql = (conditions: string[]) => (conditions.length ? `WHERE ${conditi
 
 /**
  * A page of records. Hand-written SQL rather than the query builder: this is the API's busiest path, and
- * building the query, hydrating rows and formatting dates in JavaScript cost ~0.6 ms of a ~1.2 ms request.
+ * building the query, hydrating rows and formatting dates in JavaScript were about a third of its CPU.
  */
 export async function listRecords(
   em: EntityManager,
@@ -87,14 +87,7 @@ export async function listRecords(
     pageParams,
   );
   const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
-  const matching = `FROM record ${whereSql(conditions)}`;
-  const total = await pageTotal(
-    em,
-    { getQuery: () => `SELECT 1 ${matching}`, getParams: () => params },
-    async () => Number((await em.getConnection().execute<{ n: string }[]>(`SELECT count(*) AS n ${matching}`, params))[0]!.n),
-    first,
-    exactCountBelow,
-  );
+  const total = await pageTotal(em, { sql: `SELECT 1 FROM record ${whereSql(conditions)}`, params }, first, exactCountBelow);
   return { rows: rows.slice(0, request.limit), total, hasMore: rows.length > request.limit };
 }
 
