@@ -1,6 +1,7 @@
 // Durability: a worker killed with SIGKILL mid-run, a PostgreSQL outage mid-run, two workers sharing a run,
 // a rate limit shared by workers, a workflow reset, and reprocessing stored payloads. Real Temporal dev
 // server, real PostgreSQL; the crash test kills a real worker process.
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -129,8 +130,10 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
       // killed as soon as the server holds a heartbeat with a committed position: what a retry resumes from
       await waitFor('a heartbeat past the first checkpoint', async () => {
         const { raw } = await handle.describe();
-        const details = raw.pendingActivities?.find((a) => a.activityType?.name === 'normalize')?.heartbeatDetails?.payloads?.[0]?.data;
-        return details ? (JSON.parse(Buffer.from(details).toString()) as { position: number }).position >= 50_000 : false;
+        const payload = raw.pendingActivities?.find((a) => a.activityType?.name === 'normalize')?.heartbeatDetails?.payloads?.[0];
+        // a keep-alive heartbeat before the first checkpoint carries no details (an empty or null payload)
+        const details = payload ? (defaultPayloadConverter.fromPayload(payload as Payload) as { position?: number } | undefined) : undefined;
+        return (details?.position ?? 0) >= 50_000;
       });
       await first.stop('SIGKILL');
       second = startWorkerProcess(queue, sources);
