@@ -3,6 +3,9 @@
 // and the real worker and API processes. It measures a first load, an unchanged re-run (304 and same
 // bytes), a re-run with 10 % of the rows changed, the worker's peak RSS at 100k and 1M rows, `psql \copy`
 // of the same file into a table with the record table's indexes, and GET /data under load (autocannon).
+// Then the time series: daily snapshots of many assets through the workflow (BENCH_SERIES_DAYS of
+// BENCH_SERIES_ASSETS, default 365 × 10,000), a history file of hourly candles (100 assets × BENCH_HISTORY_HOURS,
+// default 10,000), the quotes API on them, and the sizes of the series before and after a rollup.
 // Figures go to bench/results/<date>-<rows>.json and (for 1M rows) the README table; the last line is the BENCH summary.
 // BENCH_ROWS=200000 make bench gives a quicker look (the 100k figure becomes a tenth of it);
 // BENCH_PROFILE=1 writes a V8 CPU profile of each worker process to .data/bench-profiles/.
@@ -23,8 +26,14 @@ import { createSourceServer } from '../src/sourceserver/server.ts';
 import { ETL_OUTCOME, ETL_SOURCES } from '../src/workflows/observability.ts';
 import { freePort } from '../scripts/lib/free-port.ts';
 import { writeAssetsCsv } from './generate.ts';
+import { writeDailySnapshot, writeHistory } from './series.ts';
+import { partitionNames, quoteSizes, rollUpExpired } from '../src/db/quotes.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const SERIES_DAYS = Number(process.env.BENCH_SERIES_DAYS ?? 365);
+const SERIES_ASSETS = Number(process.env.BENCH_SERIES_ASSETS ?? 10_000);
+const HISTORY_ASSETS = 100;
+const HISTORY_HOURS = Number(process.env.BENCH_HISTORY_HOURS ?? 10_000);
 const SMALL_ROWS = Math.round(ROWS / 10);
 const DIR = path.join(projectRoot, '.data', 'bench');
 const FILES = path.join(DIR, 'files');
@@ -32,7 +41,9 @@ const CSV = path.join(FILES, 'assets.csv');
 const QUEUE = 'bench';
 const SOURCE_ID = 'bench-assets';
 /** Tables holding data; the rest (run, run_source, raw_payload, source_state, ...) are per-run bookkeeping. */
-const DATA_TABLES = ['record', 'stage_record', 'raw_page', 'quarantine', 'entity', 'entity_link'];
+const DATA_TABLES = ['record', 'stage_record', 'raw_page', 'quarantine', 'entity', 'entity_link', 'quote_daily'];
+/** The time series' raw partitions (quote_y2026m11, ...) hold data too. */
+const isDataTable = (table: string) => DATA_TABLES.includes(table) || /^quote_y\d{4}m\d{2}$/.test(table);
 /** Concurrent clients of the latency and throughput figures: one per core, the API's and PostgreSQL's. */
 const CONNECTIONS = 2;
 const log = createLogger('bench', 'info');
@@ -79,7 +90,7 @@ async function benchmark() {
   step(`generating ${SMALL_ROWS.toLocaleString('en')} rows`);
   await writeAssetsCsv(CSV, SMALL_ROWS);
   const small = await ingest('small');
-  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event RESTART IDENTITY CASCADE`);
+  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily RESTART IDENTITY CASCADE`);
 
   // --- first load of the full file ----------------------------------------------------------------------
   step(`generating ${ROWS.toLocaleString('en')} rows`);
@@ -98,6 +109,7 @@ async function benchmark() {
 
   const copy = await psqlCopy();
   const api = await apiLoad();
+  const series = await seriesBenchmark();
 
   return {
     file: { rows: ROWS, bytes },
@@ -108,7 +120,112 @@ async function benchmark() {
     changed10: changed,
     psqlCopy: copy,
     api,
+    series,
   };
+}
+
+/**
+ * The time series: SERIES_DAYS daily snapshots of SERIES_ASSETS assets, one workflow run each (one worker
+ * process for all of them), an unchanged re-run, a history file of hourly candles, then the quotes API and the
+ * sizes of the series, before and after rolling up everything but the last two months.
+ */
+async function seriesBenchmark() {
+  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE`);
+  for (const name of await partitionNames(db.pool)) await db.pool.query(`DROP TABLE ${name}`);
+  const daily = path.join(FILES, 'daily.csv');
+  const history = path.join(FILES, 'history.csv');
+  const file = path.join(DIR, 'series.yaml');
+  fs.writeFileSync(file, `sources:\n  - id: daily\n    kind: csv\n    url: ${daily}\n  - id: history\n    kind: csv\n    url: ${history}\n    series: history\n`);
+  const firstDay = new Date(Date.UTC(2025, 10, 1));
+  const worker = await startWorker(file);
+  const runOne = async (sourceId: string) => {
+    const started = performance.now();
+    const handle = await env.client.workflow.start('ingest', { taskQueue: QUEUE, workflowId: `bench-series-${sourceId}-${Date.now()}`, args: [{ sourceIds: [sourceId] }] });
+    const result = (await handle.result()) as RunSummary;
+    if (result.status !== 'succeeded') throw new Error(`${sourceId}: the run ended ${result.status}: ${JSON.stringify(result)}`);
+    return { seconds: (performance.now() - started) / 1000, status: result.sources[0]!.status };
+  };
+  const quoteWrites = async () => {
+    const { rows } = await db.pool.query<{ n: string }>(`SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables WHERE relname LIKE 'quote%'`);
+    return Number(rows[0]!.n);
+  };
+  let snapshotSeconds = 0;
+  try {
+    step(`${SERIES_DAYS} daily snapshots of ${SERIES_ASSETS.toLocaleString('en')} assets`);
+    for (let day = 0; day < SERIES_DAYS; day++) {
+      await writeDailySnapshot(daily, SERIES_ASSETS, firstDay, day);
+      snapshotSeconds += (await runOne('daily')).seconds;
+      if ((day + 1) % 50 === 0) log.info({ day: day + 1, seconds: round(snapshotSeconds, 1) }, 'daily snapshots');
+    }
+    step('the last snapshot again, unchanged');
+    const writesBefore = await quoteWrites();
+    await worker.stop(); // table statistics are flushed when the worker's sessions end
+    const rerunWorker = await startWorker(file);
+    const unchanged = await runOne('daily');
+    await rerunWorker.stop();
+    const rerunRowsWritten = (await quoteWrites()) - writesBefore;
+
+    step(`a history file: ${HISTORY_ASSETS} assets × ${HISTORY_HOURS.toLocaleString('en')} hourly candles`);
+    const historyBytes = await writeHistory(history, HISTORY_ASSETS, HISTORY_HOURS, new Date(firstDay.getTime() + SERIES_DAYS * 86_400_000));
+    const historyWorker = await startWorker(file);
+    const historyRun = await runOne('history');
+    const historyPeakRssMb = historyWorker.peakRssMb();
+    await historyWorker.stop();
+
+    const observations = SERIES_DAYS * SERIES_ASSETS;
+    const before = await quoteSizes(db.pool);
+    const api = await withApi(async (base) => {
+      const { rows } = await db.pool.query<{ daily: string; hist: string }>(
+        `SELECT (SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'daily' ORDER BY r.id OFFSET ${Math.floor(SERIES_ASSETS / 2)} LIMIT 1) AS daily,
+                (SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'history' ORDER BY r.id OFFSET ${HISTORY_ASSETS / 2} LIMIT 1) AS hist`,
+      );
+      const year = `from=${firstDay.toISOString()}&to=${new Date(firstDay.getTime() + 365 * 86_400_000).toISOString()}`;
+      const dailyPath = `/entities/${rows[0]!.daily}/quotes?interval=1d&${year}`;
+      // page 100 of 100 observations: the cursor after 9,900 of the history entity's observations
+      let cursor = '';
+      for (let page = 1; page < 100; page++) {
+        const body = (await (await fetch(`${base}/entities/${rows[0]!.hist}/quotes?limit=100${cursor && `&cursor=${cursor}`}`)).json()) as { next_cursor: string | null };
+        if (!body.next_cursor) throw new Error(`the history entity has fewer than ${page * 100} observations`);
+        cursor = body.next_cursor;
+      }
+      await load(base + dailyPath, 3, CONNECTIONS); // warm-up
+      return {
+        daily1d: { path: dailyPath, ...(await load(base + dailyPath, 10, CONNECTIONS)) },
+        rawFirstPage: await load(`${base}/entities/${rows[0]!.hist}/quotes?limit=100`, 10, CONNECTIONS),
+        rawPage100: await load(`${base}/entities/${rows[0]!.hist}/quotes?limit=100&cursor=${cursor}`, 10, CONNECTIONS),
+        dailyPath,
+      };
+    });
+
+    step('rolling up everything but the last two months');
+    const newest = new Date(firstDay.getTime() + SERIES_DAYS * 86_400_000);
+    const keepDays = Math.floor((Date.now() - newest.getTime()) / 86_400_000) + 60;
+    const rollStarted = performance.now();
+    const rolled = await rollUpExpired(db.pool, Math.max(1, keepDays));
+    const rollupSeconds = (performance.now() - rollStarted) / 1000;
+    const after = await quoteSizes(db.pool);
+    const afterApi = await withApi(async (base) => {
+      await load(base + api.dailyPath, 3, CONNECTIONS);
+      return load(base + api.dailyPath, 10, CONNECTIONS);
+    });
+    const figures = {
+      snapshots: { days: SERIES_DAYS, assets: SERIES_ASSETS, observations, seconds: round(snapshotSeconds, 2), observationsPerSecond: Math.round(observations / snapshotSeconds), secondsPerRun: round(snapshotSeconds / SERIES_DAYS, 2) },
+      unchanged: { seconds: round(unchanged.seconds, 2), status: unchanged.status, quoteRowsWritten: rerunRowsWritten },
+      history: { rows: HISTORY_ASSETS * HISTORY_HOURS, bytes: historyBytes, seconds: round(historyRun.seconds, 2), observationsPerSecond: Math.round((HISTORY_ASSETS * HISTORY_HOURS) / historyRun.seconds), workerPeakRssMb: historyPeakRssMb },
+      api: { daily1d: api.daily1d, rawFirstPage: api.rawFirstPage, rawPage100: api.rawPage100, daily1dAfterRollup: afterApi },
+      sizes: { before: sizesPerMillion(before), after: sizesPerMillion(after), rollup: { seconds: round(rollupSeconds, 2), partitionsDropped: rolled.dropped.length, days: rolled.days } },
+    };
+    log.info(figures, 'time series');
+    return figures;
+  } finally {
+    await worker.stop();
+  }
+}
+
+function sizesPerMillion(s: Awaited<ReturnType<typeof quoteSizes>>) {
+  const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
+  const perMillion = (bytes: number) => (s.rows ? round(bytes / 2 ** 20 / (s.rows / 1e6), 1) : null);
+  return { rows: s.rows, dailyRows: s.dailyRows, partitions: s.partitions, tableMb: mb(s.tableBytes), indexMb: mb(s.indexBytes), dailyMb: mb(s.dailyBytes), tableMbPerMillion: perMillion(s.tableBytes), indexMbPerMillion: perMillion(s.indexBytes) };
 }
 
 interface IngestFigures {
@@ -139,8 +256,8 @@ async function ingest(label: string): Promise<IngestFigures> {
   await worker.stop(); // its database sessions end, so their table statistics are flushed
   const after = await tableWrites();
   const rowsWritten: Record<string, number> = Object.fromEntries(Object.entries(after).map(([t, n]) => [t, n - (before[t] ?? 0)] as const).filter(([, n]) => n !== 0));
-  const rowsWrittenData = DATA_TABLES.reduce((sum, t) => sum + (rowsWritten[t] ?? 0), 0);
-  const rowsWrittenBookkeeping = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (DATA_TABLES.includes(t) ? 0 : n), 0);
+  const rowsWrittenData = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (isDataTable(t) ? n : 0), 0);
+  const rowsWrittenBookkeeping = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (isDataTable(t) ? 0 : n), 0);
   const stageSeconds = await activitySeconds(handle.workflowId);
   const figures = { seconds: round(seconds, 2), status: summary.status, rowsWritten, rowsWrittenData, rowsWrittenBookkeeping, stageSeconds, workerPeakRssMb, stageRssMb };
   log.info(figures, `${label}: ${figures.seconds} s`);
@@ -148,7 +265,7 @@ async function ingest(label: string): Promise<IngestFigures> {
   return figures;
 }
 
-async function startWorker() {
+async function startWorker(sources = sourcesFile) {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, '.data', 'bench-profiles')}`] : [];
   const child = spawn(process.execPath, [...profile, path.join(projectRoot, 'src', 'worker.ts')], {
     env: {
@@ -157,7 +274,7 @@ async function startWorker() {
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: 'default',
       ETL_TASK_QUEUE: QUEUE,
-      ETL_SOURCES_FILE: sourcesFile,
+      ETL_SOURCES_FILE: sources,
       ETL_WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
       LOG_LEVEL: 'info',
     },
@@ -182,8 +299,10 @@ async function startWorker() {
     peakRssMb: () => Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024),
     stageRssMb: () => ({ ...stageRss }),
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
       child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
+      await exited;
     },
   };
 }
@@ -243,9 +362,8 @@ async function psqlCopy() {
   return figures;
 }
 
-/** GET /data under load, against the real API process on the loaded million rows. */
-async function apiLoad() {
-  step('GET /data under load (autocannon)');
+/** Runs `work` against a real API process on the benchmark's database. */
+async function withApi<T>(work: (base: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], {
     // request logs off: at thousands of requests a second they would measure the log pipe
@@ -254,12 +372,23 @@ async function apiLoad() {
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
-    if (i > 120) throw new Error('the API did not start');
-    await new Promise((r) => setTimeout(r, 250));
-  }
   try {
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+      if (i > 120) throw new Error('the API did not start');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return await work(base);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+/** GET /data under load, against the real API process on the loaded million rows. */
+async function apiLoad() {
+  step('GET /data under load (autocannon)');
+  return withApi(async (base) => {
     // page 10,000 of 50: the cursor after row 499,950, taken from the API itself
     const deep = (await (await fetch(`${base}/data?limit=1&offset=${Math.min(499_949, ROWS - 51)}`)).json()) as { next_cursor: string };
     const { rows } = await db.pool.query<{ symbol: string }>('SELECT symbol FROM record ORDER BY id LIMIT 1 OFFSET $1', [Math.floor(ROWS / 3)]);
@@ -275,10 +404,7 @@ async function apiLoad() {
     out.firstPage10Connections = { path: targets.firstPage, ...(await load(base + targets.firstPage, 10, 10)) };
     log.info(out, 'GET /data');
     return out;
-  } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  }
+  });
 }
 
 interface LoadFigures {
@@ -323,6 +449,12 @@ function summary(f: Figures) {
     deep_page_ratio: round(f.api.deepPage!.meanMs / f.api.firstPage!.meanMs, 2),
     // throughput where the API is saturated; the latency figures above are at a load it is not
     data_rps: f.api.firstPage10Connections!.requestsPerSecond,
+    // the time series
+    snapshot_obs_rps: f.series.snapshots.observationsPerSecond,
+    history_obs_rps: f.series.history.observationsPerSecond,
+    quote_rerun_rows_written: f.series.unchanged.quoteRowsWritten,
+    quotes_1d_p99_ms: f.series.api.daily1d.p99Ms,
+    quotes_deep_page_ratio: round(f.series.api.rawPage100.meanMs / f.series.api.rawFirstPage.meanMs, 2),
   };
 }
 
@@ -336,6 +468,7 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
   const text = fs.readFileSync(readme, 'utf8');
   const s = summary(result);
   const a = result.api;
+  const ts = result.series;
   const table = [
     `Last full run: ${result.date.slice(0, 10)}, ${result.machine}, ${ROWS.toLocaleString('en')} rows (${(result.file.bytes / 1e6).toFixed(0)} MB CSV).`,
     '',
@@ -352,6 +485,13 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
     `| the same, 10 connections (saturated) | p50 ${a.firstPage10Connections!.p50Ms} ms, p95 ${a.firstPage10Connections!.p95Ms} ms, p99 ${a.firstPage10Connections!.p99Ms} ms, **${a.firstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s** | ≥ 2,000 req/s |`,
     `| page 10,000 by cursor | p50 ${a.deepPage!.p50Ms} ms, p99 ${a.deepPage!.p99Ms} ms, ${a.deepPage!.requestsPerSecond.toLocaleString('en')} req/s; mean ${a.deepPage!.meanMs} ms, **${s.deep_page_ratio}×** the first page's ${a.firstPage!.meanMs} ms | ≤ 1.5× |`,
     `| \`symbol\` filter | p50 ${a.symbol!.p50Ms} ms, p99 ${a.symbol!.p99Ms} ms, ${a.symbol!.requestsPerSecond.toLocaleString('en')} req/s | |`,
+    `| time series: ${ts.snapshots.days} daily snapshots of ${ts.snapshots.assets.toLocaleString('en')} assets, one run each | ${ts.snapshots.seconds} s (${ts.snapshots.secondsPerRun} s a run), **${s.snapshot_obs_rps.toLocaleString('en')} observations/s** | |`,
+    `| the last snapshot again, unchanged | ${ts.unchanged.seconds} s, ${ts.unchanged.status}, **${s.quote_rerun_rows_written} observation rows written** | 0 |`,
+    `| a history file of ${ts.history.rows.toLocaleString('en')} hourly candles (${(ts.history.bytes / 1e6).toFixed(0)} MB) | ${ts.history.seconds} s, **${s.history_obs_rps.toLocaleString('en')} observations/s**, worker peak ${ts.history.workerPeakRssMb} MB | |`,
+    `| \`/entities/:id/quotes?interval=1d\` over a year, ${CONNECTIONS} connections, ${(ts.sizes.before.rows / 1e6).toFixed(2)} M observations | p50 ${ts.api.daily1d.p50Ms} ms, **p99 ${s.quotes_1d_p99_ms} ms**, ${ts.api.daily1d.requestsPerSecond.toLocaleString('en')} req/s; after the rollup p99 ${ts.api.daily1dAfterRollup.p99Ms} ms | p99 ≤ 20 ms |`,
+    `| \`interval=raw\` page 100 by cursor (100 a page) | mean ${ts.api.rawPage100.meanMs} ms, **${s.quotes_deep_page_ratio}×** page 1's ${ts.api.rawFirstPage.meanMs} ms | ≤ 1.5× |`,
+    `| size per million observations, raw | table ${ts.sizes.before.tableMbPerMillion} MB + index ${ts.sizes.before.indexMbPerMillion} MB (${ts.sizes.before.partitions} monthly partitions) | |`,
+    `| after rolling up all but two months (${ts.sizes.rollup.seconds} s, ${ts.sizes.rollup.partitionsDropped} partitions dropped) | raw ${ts.sizes.after.rows.toLocaleString('en')} rows, ${ts.sizes.after.tableMb + ts.sizes.after.indexMb} MB; daily ${ts.sizes.after.dailyRows.toLocaleString('en')} rows, ${ts.sizes.after.dailyMb} MB (from ${ts.sizes.before.tableMb + ts.sizes.before.indexMb + ts.sizes.before.dailyMb} MB) | |`,
     '',
     '```',
     benchLine(result),

@@ -18,7 +18,7 @@ export const THRESHOLDS = {
   baselineRuns: 10,
 } as const;
 
-export type AnomalyRule = 'run_failed' | 'source_failed' | 'record_count_change' | 'duration_spike' | 'quarantine_spike';
+export type AnomalyRule = 'run_failed' | 'source_failed' | 'record_count_change' | 'duration_spike' | 'quarantine_spike' | 'price_divergence';
 
 export interface Anomaly {
   rule: AnomalyRule;

@@ -29,6 +29,12 @@ const schema = z.object({
   ETL_SOURCE_SERVER_ROOT: z.string().default(path.join(projectRoot, 'data', 'demo')),
   /** Soft-deleted records are hard-deleted by the daily `etl-retention` schedule after this many days. */
   ETL_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
+  /** Raw observations (quote) are kept this long, then rolled up to daily OHLC (kept for good) by the same schedule. */
+  ETL_QUOTE_RETENTION_DAYS: z.coerce.number().int().min(1).default(400),
+  /** A price_divergence anomaly: the latest prices of one asset across sources spread more than this share of their median... */
+  ETL_DIVERGENCE_THRESHOLD: z.coerce.number().positive().max(10).default(0.05),
+  /** ...among quotes within this window of the newest one. */
+  ETL_DIVERGENCE_WINDOW: duration.default('1h'),
   /** Frontend port of the Temporal dev server that make dev starts when TEMPORAL_ADDRESS is unset. */
   ETL_DEV_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
@@ -65,4 +71,13 @@ function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
 export function requireDatabaseUrl(settings: Settings): string {
   if (!settings.DATABASE_URL) throw new Error('DATABASE_URL is not set (make dev sets it for the processes it starts)');
   return settings.DATABASE_URL;
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration setting (`30s`, `15m`, `6h`, `1d`) in milliseconds. */
+export function durationMs(value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (!m) throw new Error(`not a duration: ${value}`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }

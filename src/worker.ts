@@ -2,7 +2,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { openDatabase } from './db/orm.ts';
 import { createLogger } from './logger.ts';
-import { loadSettings, requireDatabaseUrl } from './settings.ts';
+import { durationMs, loadSettings, requireDatabaseUrl } from './settings.ts';
 import { temporalTarget } from './temporal/connection.ts';
 import { installSdkRuntime } from './temporal/runtime.ts';
 import { createWorker } from './temporal/worker.ts';
@@ -21,6 +21,7 @@ try {
     maxConcurrentActivities: settings.ETL_WORKER_MAX_ACTIVITIES,
     db,
     sourcesFile: settings.ETL_SOURCES_FILE,
+    divergence: { threshold: settings.ETL_DIVERGENCE_THRESHOLD, windowMs: durationMs(settings.ETL_DIVERGENCE_WINDOW) },
   });
   log.info({ taskQueue: settings.ETL_TASK_QUEUE, namespace: target.namespace, address: target.connectionOptions.address }, 'worker started');
   await worker.run(); // the SDK handles SIGINT/SIGTERM: stop polling, finish in-flight tasks, resolve

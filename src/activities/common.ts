@@ -1,6 +1,7 @@
 // What every stage needs: its dependencies, the source's configuration, and one translation of source
 // errors into Temporal failures (retry or not, and when).
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DivergenceRule } from '../db/anomalies.ts';
 import type { Database } from '../db/orm.ts';
 import { recordAttempt, recordAttemptError } from '../db/runs.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
@@ -9,6 +10,8 @@ import { PermanentSourceError, RetryableSourceError, UnreadablePayloadError } fr
 export interface ActivityDeps {
   db: Database;
   sourcesFile: string;
+  /** When latest prices of one entity diverge across sources (default: 5 % within an hour). */
+  divergence?: DivergenceRule;
 }
 
 export interface SourceStep {

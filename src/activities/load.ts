@@ -4,6 +4,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { resolveEntities, type IdentityCounts } from '../db/identity.ts';
 import { mergeStaged, previewMerge, softDeleteOrphans, type MergeCounts, type MergePreview, type OrphanCounts } from '../db/merge.ts';
 import { payloadInfo } from '../db/raw.ts';
+import { runSeries } from '../db/runs.ts';
 import { adapterFor } from '../sources/index.ts';
 import { runStage, sourceById, type ActivityDeps, type PayloadStep, type SourceStep } from './common.ts';
 
@@ -32,6 +33,8 @@ export function loadActivities({ db, sourcesFile }: ActivityDeps) {
         const { runId, sourceId, payloadId } = step;
         const source = sourceById(sourcesFile, sourceId);
         if (source.deletePolicy !== 'snapshot') return { softDeleted: 0, deleteGuard: `delete_policy is ${source.deletePolicy}` };
+        // a history says what was true when; a key missing from it was not deleted from anything
+        if ((await runSeries(db.pool, runId, sourceId)) === 'history') return { softDeleted: 0, deleteGuard: 'a history source: keys missing from it are not orphans' };
         const payload = await payloadInfo(db.pool, payloadId);
         if (payload.status !== 'stored') {
           throw ApplicationFailure.nonRetryable(`source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`, 'IncompleteSnapshot');

@@ -8,6 +8,7 @@ import { updateRunSource } from '../db/runs.ts';
 import { StageWriter, analyzeStage, clearStage, stagedCounts } from '../db/stage.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
 import { matchKeyOf } from '../normalize/identity.ts';
+import { historyRowProblem, inferSeries } from '../normalize/series.ts';
 import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
 import { contentHash, toSnake, validateRecord } from '../normalize/record.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -65,7 +66,14 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         for (const e of events) ctx.log.warn('schema drift', { sourceId, ...e });
         await recordDrift(db.em(), runId, sourceId, events);
 
-        const { mapping, unmapped } = resolveMapping({ kind: adapter.recordKind, declared: adapter.fieldMap, columns: Object.keys(observed), configured: source.mapping, renames });
+        const { mapping, unmapped } = resolveMapping({
+          kind: adapter.recordKind,
+          declared: adapter.fieldMap,
+          columns: Object.keys(observed),
+          configured: source.mapping,
+          constants: source.constants,
+          renames,
+        });
         const missing = missingRequired(adapter.recordKind, mapping);
         if (sample.length && missing.length) {
           // near misses help an operator write the mapping; a 0.2 "match" would only be noise
@@ -76,7 +84,9 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             'UnmappableSource',
           );
         }
-        await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length });
+        const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
+        await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length, series });
+        const fetchedAt = info.fetchedAt.toISOString();
 
         const frozen = source.driftPolicy === 'freeze' ? changes : [];
         const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
@@ -104,9 +114,13 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             adapter.adjust?.(candidate);
             const key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
             const held = frozen.length ? frozenReason(frozen, fields) : null;
-            const checked = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, source.csv.dateFormat);
-            if (checked.ok) await stage.stageRecord(position, checked.record, matchKeyOf(adapter.recordKind, checked.record, keyedBySymbol, source.kind), contentHash(checked.record));
-            else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
+            const validated = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, { dateFormat: source.csv.dateFormat, fetchedAt: info.fetchedAt });
+            const undated = series === 'history' && validated.ok ? historyRowProblem(validated.record.sourceUpdatedAt) : null;
+            const checked = undated ? ({ ok: false, reason: undated } as const) : validated;
+            if (checked.ok) {
+              const { record } = checked;
+              await stage.stageRecord(position, record, record.sourceUpdatedAt ?? fetchedAt, matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind), contentHash(record));
+            } else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
             position++;
           }
         });

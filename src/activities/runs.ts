@@ -2,7 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Run } from '../db/entities.ts';
 import { finishRun, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
-import { detectAnomalies, storeAnomalies } from '../db/anomalies.ts';
+import { DEFAULT_DIVERGENCE, detectAnomalies, detectDivergences, storeAnomalies, storeDivergences } from '../db/anomalies.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import type { ActivityDeps } from './common.ts';
@@ -27,7 +27,7 @@ export interface RunSummary {
   anomalies?: number;
 }
 
-export function runActivities({ db, sourcesFile }: ActivityDeps) {
+export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE }: ActivityDeps) {
   return {
     /** Opens the run: one row for the workflow execution, one per source it will ingest. */
     async startRun(input: { sourceIds?: string[] } = {}): Promise<RunPlan> {
@@ -59,10 +59,13 @@ export function runActivities({ db, sourcesFile }: ActivityDeps) {
       const ctx = Context.current();
       if (ctx.info.workflowExecution) await updateTemporalRunId(db.em(), runId, ctx.info.workflowExecution.runId);
       const status = await finishRun(db.em(), runId, outcomes);
+      // prices this run wrote, against what the other sources of the same entity say: read from the staged rows
+      const divergences = await storeDivergences(db.em(), runId, await detectDivergences(db.pool, runId, divergence), divergence);
       await dropStage(db.pool, runId);
       // judged against recent history once the run is complete, kept with the run, and said out loud
       const anomalies = await detectAnomalies(db.em(), runId);
       await storeAnomalies(db.em(), runId, anomalies);
+      anomalies.push(...divergences);
       for (const a of anomalies) ctx.log.warn('run anomaly', { runId, rule: a.rule, sourceId: a.source, message: a.message });
       return { runId, status, sources: outcomes, anomalies: anomalies.length };
     },

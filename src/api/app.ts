@@ -19,6 +19,7 @@ import { createRoutes } from './operations.ts';
 import { dataRoutes } from './routes/data.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { entityRoutes } from './routes/entities.ts';
+import { quoteRoutes } from './routes/quotes.ts';
 import { runRoutes } from './routes/runs.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { Context } from './routes/context.ts';
@@ -91,6 +92,7 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
   const routes = createRoutes(app, requireApiKey(settings.API_KEY));
   dataRoutes(routes, context);
   entityRoutes(routes, context);
+  quoteRoutes(routes, context);
   runRoutes(routes, context);
   systemRoutes(routes, context);
   docsRoutes(app);

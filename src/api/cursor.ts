@@ -6,7 +6,12 @@ import { z } from 'zod';
 import type { PageTotal } from '../db/queries.ts';
 import { badRequest } from './http.ts';
 
-const Payload = z.object({ v: z.literal(1), after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), f: z.string() }).strict();
+const id = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** What a page continues after: a row id, or an observation's (observed_at, record id). */
+const IdKey = id;
+const TimeKey = z.tuple([z.iso.datetime({ precision: 6 }), id]);
+type CursorKey = number | [string, number];
+const Payload = z.object({ v: z.literal(1), after: z.union([IdKey, TimeKey]), f: z.string() }).strict();
 
 /** A stable digest of everything that selects and orders the rows (not limit or offset). */
 export function fingerprint(filters: Record<string, unknown>): string {
@@ -17,12 +22,12 @@ export function fingerprint(filters: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 16);
 }
 
-export function encodeCursor(after: number, filters: Record<string, unknown>): string {
+export function encodeCursor(after: CursorKey, filters: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify({ v: 1, after, f: fingerprint(filters) })).toString('base64url');
 }
 
-/** The id to continue after; a 400 naming `cursor` when it is malformed or was issued for other filters. */
-export function decodeCursor(cursor: string, filters: Record<string, unknown>): number {
+/** The key to continue after; a 400 naming `cursor` when it is malformed, of another kind, or was issued for other filters. */
+function decode<T extends CursorKey>(cursor: string, filters: Record<string, unknown>, key: z.ZodType<T>): T {
   let payload: z.output<typeof Payload>;
   try {
     payload = Payload.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
@@ -32,7 +37,16 @@ export function decodeCursor(cursor: string, filters: Record<string, unknown>): 
   if (payload.f !== fingerprint(filters)) {
     throw badRequest([{ name: 'cursor', reason: 'issued for other filters or sort: repeat the request that returned it, changing only cursor' }]);
   }
-  return payload.after;
+  const after = key.safeParse(payload.after);
+  if (!after.success) throw badRequest([{ name: 'cursor', reason: 'issued by another endpoint' }]);
+  return after.data;
+}
+
+export const decodeCursor = (cursor: string, filters: Record<string, unknown>): number => decode(cursor, filters, IdKey);
+
+/** Where a page of observations continues: after this (observed_at, record id), or from the start. */
+export function timeCursorAfter(cursor: string | undefined, filters: Record<string, unknown>): [string, number] | undefined {
+  return cursor === undefined ? undefined : decode(cursor, filters, TimeKey);
 }
 
 /** Where a page starts after: the cursor's id, or none. A cursor with an offset is refused: which one wins? */

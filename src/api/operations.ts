@@ -23,7 +23,8 @@ export interface Operation<P extends AnyObject = AnyObject, Q extends AnyObject 
   body?: B;
   /** Requires a valid X-API-Key. */
   auth?: boolean;
-  ok: { status: number; description: string; schema?: z.ZodType; contentType?: string };
+  /** `csv`: the same response is also served as text/csv (Accept: text/csv). */
+  ok: { status: number; description: string; schema?: z.ZodType; contentType?: string; csv?: boolean };
   /** Other non-problem responses, e.g. /health's 503 with the health document. */
   also?: Record<number, { description: string; schema: z.ZodType }>;
   /** Problem statuses the handler itself produces (400/401/413/415 are added from params, query, body, auth). */
@@ -142,7 +143,7 @@ export function openApiDocument(operations: readonly Operation[], info: { title:
     if (op.auth) errors.add(401);
     if (op.body) [413, 415].forEach((s) => errors.add(s));
     const okContent = op.ok.schema
-      ? { [op.ok.contentType ?? 'application/json']: { schema: jsonSchema(op.ok.schema, 'output') } }
+      ? { [op.ok.contentType ?? 'application/json']: { schema: jsonSchema(op.ok.schema, 'output') }, ...(op.ok.csv ? { 'text/csv': { schema: { type: 'string' } } } : {}) }
       : op.ok.contentType
         ? { [op.ok.contentType]: { schema: { type: 'string' } } }
         : undefined;

@@ -1,7 +1,8 @@
 // Every request and response shape of the API, as zod schemas. Requests are parsed with them; responses are
 // built to their types (the serializers return z.output of these); /openapi.json is generated from them.
 import { z } from 'zod';
-import { DRIFT_ACTIONS, DRIFT_CHANGES, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SOURCE_RUN_STATUSES } from '../db/entities.ts';
+import { ANOMALY_RULES, DRIFT_ACTIONS, DRIFT_CHANGES, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SERIES_KINDS, SOURCE_RUN_STATUSES } from '../db/entities.ts';
+import { INTERVALS } from '../db/queries/quotes.ts';
 
 /** Response schemas with an id: they become components/schemas in the OpenAPI document. */
 export const components = z.registry<{ id: string; description?: string }>();
@@ -89,6 +90,32 @@ export const CompareQuery = z
 
 export const AnomaliesQuery = z.object({ run_id: positiveId.optional().describe('the run to check; the latest run when absent').meta({ examples: [2] }) }).strict();
 
+/** Asked of a series with interval=5m|1h|1d|1w: more buckets than this is a 400 (a wider interval, or a shorter span). */
+export const MAX_BUCKETS = 2000;
+export const SERIES_INTERVALS = ['raw', ...(Object.keys(INTERVALS) as (keyof typeof INTERVALS)[])] as const;
+const seriesRange = {
+  from: timestampInput.optional().describe('observations at or after this ISO 8601 time (with offset or Z); buckets: aligned down to the interval'),
+  to: timestampInput.optional().describe('observations before this time; default: just after the newest observation'),
+  format: z.enum(['json', 'csv']).optional().describe('csv is the same as Accept: text/csv (for tools that cannot set headers, e.g. a spreadsheet importing a URL)'),
+};
+const seriesPage = {
+  limit: limit(10_000, 1000),
+  cursor: cursor.optional(),
+};
+
+export const QuotesQuery = z
+  .object({
+    interval: z.enum(SERIES_INTERVALS).default('raw').describe(`raw: observations, paged; 5m, 1h, 1d, 1w: OHLC buckets per source with the cross-source median and spread (at most ${MAX_BUCKETS})`),
+    source: sourceId.optional().describe('only this source'),
+    ...seriesRange,
+    ...seriesPage,
+  })
+  .strict();
+export type QuotesQuery = z.output<typeof QuotesQuery>;
+
+export const HistoryQuery = z.object({ ...seriesRange, ...seriesPage }).strict();
+export type HistoryQuery = z.output<typeof HistoryQuery>;
+
 export const EmptyQuery = z.object({}).strict();
 
 export const StartRunBody = z
@@ -150,6 +177,10 @@ export const AssetRecord = named(
     total_supply: decimal,
     max_supply: decimal,
     percent_change_24h: decimal,
+    open_usd: decimal,
+    high_usd: decimal,
+    low_usd: decimal,
+    observed_at: timestamp.describe('when the source said this (its timestamp, else the fetch time): the newest observation of the key'),
   }),
 );
 export const ArticleRecord = named(
@@ -246,14 +277,96 @@ export const CanonicalEntity = named(
   }),
 );
 export const EntityPage = named('EntityPage', z.object({ data: z.array(CanonicalEntity), ...page, ...metaShape }));
+
+export const Observation = named(
+  'Observation',
+  z.object({
+    observed_at: z.iso.datetime({ precision: 6 }).describe('when the source said it (microseconds, UTC)'),
+    source: z.string(),
+    record_id: int,
+    price_usd: decimal,
+    market_cap_usd: decimal,
+    volume_24h_usd: decimal,
+    circulating_supply: decimal,
+    total_supply: decimal,
+    max_supply: decimal,
+    percent_change_24h: decimal,
+    rank: int.nullable(),
+    open_usd: decimal,
+    high_usd: decimal,
+    low_usd: decimal,
+    run_id: int.describe('the run that wrote it (GET /runs/:id has its Temporal Web UI link)'),
+    raw_payload_id: int,
+    raw_position: int,
+  }),
+);
+const seriesMeta = {
+  from: timestamp,
+  to: timestamp,
+  raw_from: timestamp.nullable().describe('observations before this exist only as daily rollups (null: all are raw)'),
+};
+export const ObservationPage = named(
+  'ObservationPage',
+  z.object({
+    interval: z.literal('raw'),
+    data: z.array(Observation),
+    limit: int,
+    next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page'),
+    ...seriesMeta,
+    ...metaShape,
+  }),
+);
+export const Bucket = named(
+  'Bucket',
+  z.object({
+    start: timestamp,
+    end: timestamp,
+    sources: z.array(
+      z.object({
+        source: z.string(),
+        record_id: int,
+        open_usd: decimal,
+        high_usd: decimal,
+        low_usd: decimal,
+        close_usd: decimal,
+        mean_usd: decimal,
+        volume_24h_usd: decimal.describe("the bucket's last 24 h volume (a rolling figure, not a sum)"),
+        observations: count,
+      }),
+    ),
+    median_usd: decimal.describe("the median of the sources' closes; null below two sources"),
+    spread: z.number().nullable().describe('(highest close − lowest close) / median; null below two sources'),
+  }),
+);
+export const BucketSeries = named(
+  'BucketSeries',
+  z.object({ interval: z.enum(Object.keys(INTERVALS) as [keyof typeof INTERVALS]), data: z.array(Bucket), ...seriesMeta, ...metaShape }),
+);
+export const EntityQuotes = named('EntityQuotes', z.union([ObservationPage, BucketSeries]));
+export const Anomaly = named(
+  'Anomaly',
+  z.object({
+    rule: z.enum(ANOMALY_RULES),
+    source: z.string().nullable(),
+    message: z.string(),
+    current: z.number().nullable(),
+    reference: z.number().nullable(),
+    entity_id: int.nullable().optional().describe('price_divergence: the entity'),
+    details: z.record(z.string(), z.unknown()).nullable().optional().describe("price_divergence: each source's price and time, the median and the spread"),
+  }),
+);
+
+
 export const EntityDetail = named(
   'EntityDetail',
   z.object({
     data: CanonicalEntity,
     records: z.array(z.object({ record: DataRecord, link: EntityLinkInfo })),
+    anomalies: z.array(Anomaly.extend({ run_id: int })).describe('the latest price divergences across its sources (newest first, at most 20)'),
     ...metaShape,
   }),
 );
+
 
 export const RunSourceInfo = named(
   'RunSource',
@@ -278,6 +391,10 @@ export const RunSourceInfo = named(
     drift_events: count,
     entities_linked: count,
     entities_created: count,
+    series: z.enum(SERIES_KINDS).nullable().describe('assets: read as a snapshot of current quotes or as a history'),
+    quotes_appended: count.describe('observations added to the time series'),
+    quotes_revised: count.describe('observations corrected: the source re-sent their time with other values'),
+    quotes_rolled_up: count.describe('observations older than the raw retention, added to the daily rollup'),
     delete_guard: z.string().nullable(),
     error: z.string().nullable(),
     attempts: z.record(z.string(), count).describe('attempts per stage, e.g. {"fetchSource": 2}: more than 1 means it was retried'),
@@ -306,8 +423,8 @@ export const RunDetail = named(
     data: RunInfo,
     errors: z.array(z.object({ source: z.string().nullable(), message: z.string() })).describe('the run error and each failed source, and delete guards that held'),
     anomalies: z
-      .array(z.object({ rule: z.string(), source: z.string().nullable(), message: z.string(), current: z.number().nullable(), reference: z.number().nullable() }))
-      .describe('what the run showed against the recent history of its sources, stored when it finished'),
+      .array(Anomaly)
+      .describe('what the run showed against the recent history of its sources, and prices that diverge across sources, stored when it finished'),
     ...metaShape,
   }),
 );
@@ -348,17 +465,6 @@ export const RunHistory = named(
   }),
 );
 
-export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike'] as const;
-export const Anomaly = named(
-  'Anomaly',
-  z.object({
-    rule: z.enum(ANOMALY_RULES),
-    source: z.string().nullable(),
-    message: z.string(),
-    current: z.number().nullable(),
-    reference: z.number().nullable(),
-  }),
-);
 const delta = int.nullable();
 export const CompareRuns = named(
   'CompareRuns',

@@ -1,9 +1,9 @@
 // Rows to response objects, typed by the response schemas (z.output), so the compiler checks every field
 // the OpenAPI document promises. Timestamps become ISO 8601 UTC strings; decimals stay strings.
 import type { z } from 'zod';
-import type { IDataRecord, IRun, IRunSource } from '../db/entities.ts';
+import type { IDataRecord, IRun, IRunAnomaly, IRunSource } from '../db/entities.ts';
 import type { IEntity, IEntityLink, RecordRow } from '../db/queries.ts';
-import type { DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
+import type { Anomaly, DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
 
 /** Timestamps as ISO 8601 UTC; a row read with hand-written SQL brings them formatted already. */
 export const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
@@ -51,6 +51,10 @@ export function recordJson(r: IDataRecord | RecordRow): z.output<typeof DataReco
     total_supply: r.totalSupply ?? null,
     max_supply: r.maxSupply ?? null,
     percent_change_24h: r.percentChange24h ?? null,
+    open_usd: r.openUsd ?? null,
+    high_usd: r.highUsd ?? null,
+    low_usd: r.lowUsd ?? null,
+    observed_at: iso(r.observedAt),
   };
 }
 
@@ -96,6 +100,10 @@ export function runSourceJson(s: IRunSource): z.output<typeof RunSourceInfo> {
     drift_events: s.driftEvents,
     entities_linked: s.entitiesLinked,
     entities_created: s.entitiesCreated,
+    series: s.series ?? null,
+    quotes_appended: s.quotesAppended,
+    quotes_revised: s.quotesRevised,
+    quotes_rolled_up: s.quotesRolledUp,
     delete_guard: s.deleteGuard ?? null,
     error: s.error ?? null,
     attempts: s.attempts ?? {},
@@ -119,4 +127,19 @@ export function entityJson(e: IEntity, sources: string[]): z.output<typeof Canon
 
 export function linkJson(l: IEntityLink): z.output<typeof EntityLinkInfo> {
   return { entity_id: Number(l.entity), rule: l.rule, confidence: Number(l.confidence), evidence: l.evidence, run_id: l.runId, linked_at: iso(l.linkedAt) };
+}
+
+const numberOrNull = (value: string | number | null | undefined) => (value === null || value === undefined ? null : Number(value));
+
+/** A stored anomaly (run_anomaly): a source's outcome against its history, or a price divergence across sources. */
+export function anomalyJson(a: IRunAnomaly): z.output<typeof Anomaly> {
+  return {
+    rule: a.rule,
+    source: a.sourceId ?? null,
+    message: a.message,
+    current: numberOrNull(a.current),
+    reference: numberOrNull(a.reference),
+    entity_id: a.entityId == null ? null : Number(a.entityId),
+    details: a.details ?? null,
+  };
 }

@@ -7,6 +7,7 @@ export const RUN_STATUSES = ['running', 'succeeded', 'partial', 'failed'] as con
 export const SOURCE_RUN_STATUSES = ['running', 'succeeded', 'unchanged', 'failed'] as const;
 export const RECORD_KINDS = ['asset', 'article'] as const;
 export const PAYLOAD_STATUSES = ['landing', 'stored', 'unchanged', 'not_modified'] as const;
+export const SERIES_KINDS = ['snapshot', 'history'] as const;
 
 /** One ingest workflow execution. Keyed by workflow id so a retried or reset start reuses the row. */
 export const Run = defineEntity({
@@ -49,6 +50,13 @@ export const RunSource = defineEntity({
     driftEvents: p.integer().default(0),
     entitiesLinked: p.integer().default(0),
     entitiesCreated: p.integer().default(0),
+    /** Asset sources: whether the payload was read as a snapshot of current quotes or as a history. */
+    series: p.enum(SERIES_KINDS).nullable(),
+    /** Observations the merge added to the time series (quote), and existing ones it corrected. */
+    quotesAppended: p.integer().default(0),
+    quotesRevised: p.integer().default(0),
+    /** Observations older than the raw retention, added straight to the daily rollup (quote_daily). */
+    quotesRolledUp: p.integer().default(0),
     /** The fields and value types this run's payload had (schema drift compares it with the previous run's). */
     observedSchema: p.json<Record<string, string>>().nullable(),
     /** Where each unified field came from, with its confidence, and the columns left unmapped. */
@@ -152,6 +160,9 @@ const recordColumns = {
   totalSupply: decimal(),
   maxSupply: decimal(),
   percentChange24h: decimal().fieldName('percent_change_24h'),
+  openUsd: decimal(),
+  highUsd: decimal(),
+  lowUsd: decimal(),
   // news article
   title: p.text().nullable(),
   url: p.text().nullable(),
@@ -160,6 +171,8 @@ const recordColumns = {
   publishedAt: p.datetime().nullable(),
   // common
   sourceUpdatedAt: p.datetime().nullable(),
+  /** When the source said this: its own timestamp, else the fetch time. The record shows its newest observation. */
+  observedAt: p.datetime(),
   /** Source-independent identifier for identity resolution: a coin's slug, an article's canonical URL. */
   matchKey: p.text().nullable(),
   contentHash: p.text(),
@@ -203,6 +216,68 @@ export const StageRecord = defineEntity({
     sourceId: p.text().primary(),
     position: p.integer().primary(),
     ...recordColumnsAfterSource,
+  },
+});
+
+/**
+ * The time series of asset quotes: what a source said about a key, and when. One row per (record, observed_at),
+ * append-only (a source re-sending a timestamp with other values corrects that row). Partitioned by month on
+ * observed_at in the migration (MikroORM leaves partitioning it is not told about alone); the pipeline creates
+ * the partitions its data needs (src/db/quotes.ts) and retention drops whole expired ones after rolling them up.
+ * Its entity is the record's entity, so a re-link carries the history along.
+ */
+export const Quote = defineEntity({
+  name: 'Quote',
+  tableName: 'quote',
+  properties: {
+    recordId: p.bigint('number').primary(),
+    observedAt: p.datetime().primary(),
+    rank: p.integer().nullable(),
+    priceUsd: decimal(),
+    marketCapUsd: decimal(),
+    volume24hUsd: decimal().fieldName('volume_24h_usd'),
+    circulatingSupply: decimal(),
+    totalSupply: decimal(),
+    maxSupply: decimal(),
+    percentChange24h: decimal().fieldName('percent_change_24h'),
+    openUsd: decimal(),
+    highUsd: decimal(),
+    lowUsd: decimal(),
+    // lineage: the run that wrote it last, and the raw payload and position it came from
+    runId: p.bigint('number'),
+    rawPayloadId: p.bigint('number'),
+    rawPosition: p.integer(),
+  },
+});
+
+/** Daily OHLC per record, kept for good: built from each raw partition before it is dropped, and from late observations older than that. */
+export const QuoteDaily = defineEntity({
+  name: 'QuoteDaily',
+  tableName: 'quote_daily',
+  properties: {
+    recordId: p.bigint('number').primary(),
+    day: p.date().primary(),
+    openUsd: decimal(),
+    highUsd: decimal(),
+    lowUsd: decimal(),
+    closeUsd: decimal(),
+    meanUsd: decimal(),
+    /** The day's last 24 h volume and market cap (rolling figures: summing them would mean nothing). */
+    volume24hUsd: decimal().fieldName('volume_24h_usd'),
+    marketCapUsd: decimal(),
+    observations: p.integer(),
+    firstAt: p.datetime(),
+    lastAt: p.datetime(),
+  },
+});
+
+/** Where the raw time series begins: observations before raw_from exist only as daily rollups (one row, id 1). */
+export const QuoteHorizon = defineEntity({
+  name: 'QuoteHorizon',
+  tableName: 'quote_horizon',
+  properties: {
+    id: p.integer().primary().autoincrement(false),
+    rawFrom: p.datetime(),
   },
 });
 
@@ -303,7 +378,7 @@ export const DriftEvent = defineEntity({
   indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
 });
 
-export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike'] as const;
+export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike', 'price_divergence'] as const;
 
 /** Something unusual about a finished run, found against the source's recent history (src/anomalies.ts). */
 export const RunAnomaly = defineEntity({
@@ -317,9 +392,12 @@ export const RunAnomaly = defineEntity({
     message: p.text(),
     current: p.double().nullable(),
     reference: p.double().nullable(),
+    /** The entity a cross-source anomaly is about (price_divergence), with what each source said. */
+    entityId: p.bigint('number').nullable(),
+    details: p.json<Record<string, unknown>>().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
-  indexes: [{ properties: ['run'] }, { properties: ['rule', 'id'] }],
+  indexes: [{ properties: ['run'] }, { properties: ['rule', 'id'] }, { properties: ['entityId', 'id'] }],
 });
 
 /** A token bucket per provider, in the database so every worker process shares the same limit. */
@@ -333,8 +411,9 @@ export const RateLimitBucket = defineEntity({
   },
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quote, QuoteDaily, QuoteHorizon, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;
 export type IDataRecord = InferEntity<typeof DataRecord>;
+export type IRunAnomaly = InferEntity<typeof RunAnomaly>;

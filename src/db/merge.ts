@@ -1,10 +1,11 @@
-// Load: one set-based merge from stage_record into record, and the orphan soft-delete. Each runs in one
-// transaction that also writes its counts and the Temporal run id to run_source: a retried activity (same
-// run id) returns the first attempt's counts instead of merging or deleting twice, while a workflow reset
-// (a new run id, e.g. after a bug fix) merges again. Both are safe to repeat: unchanged rows are never
-// written, and a record deleted once is not an orphan again.
+// Load: one set-based merge from stage_record into record and the quote time series, and the orphan
+// soft-delete. Each runs in one transaction that also writes its counts and the Temporal run id to run_source:
+// a retried activity (same run id) returns the first attempt's counts instead of merging or deleting twice,
+// while a workflow reset (a new run id, e.g. after a bug fix) merges again. Both are safe to repeat: unchanged
+// rows are never written, an observation is keyed by its time, and a record deleted once is not an orphan again.
 import type { Pool } from 'pg';
-import { transaction } from './sql.ts';
+import { OHLC, QUOTE_COLUMNS, RAW_FROM, UPSERT_DAILY, ensurePartitions, stagedMonths } from './quotes.ts';
+import { transaction, type Queryable } from './sql.ts';
 import { RECORD_COLUMNS } from './stage.ts';
 
 export interface MergeCounts {
@@ -14,30 +15,51 @@ export interface MergeCounts {
   updated: number;
   unchanged: number;
   restored: number;
+  /** Asset sources: observations added to the time series, existing ones corrected, and ones rolled up at once. */
+  quotesAppended: number;
+  quotesRevised: number;
+  quotesRolledUp: number;
 }
 
 const VALUE_COLUMNS = RECORD_COLUMNS.filter((c) => c !== 'kind' && c !== 'source_key');
-const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
+const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'observed_at', 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 
-// Within-source dedupe: one row per source key, the latest source_updated_at winning, then the later
-// position in the payload. Unchanged rows (same content hash, still live) are never written.
+// Each staged row is an observation of its key at observed_at (the source's timestamp, else the fetch time):
+// rows with the same key and the same time are duplicates, the later position winning; the record shows the
+// newest observation of its key. A record is written only when that differs from what it holds and is not
+// older than what it holds (a reprocessed old payload never moves a record back). One sort serves both.
 const CHANGES = `
-incoming AS (
-  SELECT DISTINCT ON (source_key) *
-  FROM stage_record WHERE run_id = $1 AND source_id = $2
-  ORDER BY source_key, source_updated_at DESC NULLS LAST, position DESC
-), changed AS (
-  SELECT i.*, r.id IS NULL AS is_new, r.deleted_at IS NOT NULL AS was_deleted
+ranked AS (
+  SELECT s.*, row_number() OVER w AS newest, lag(s.observed_at) OVER w IS DISTINCT FROM s.observed_at AS first_at_time
+  FROM stage_record s WHERE s.run_id = $1 AND s.source_id = $2
+  WINDOW w AS (PARTITION BY s.source_key ORDER BY s.observed_at DESC, s.position DESC)
+), incoming AS (
+  SELECT * FROM ranked WHERE newest = 1
+), current AS (
+  SELECT i.*, r.id AS record_id, r.id IS NULL AS is_new, r.deleted_at IS NOT NULL AS was_deleted,
+         r.id IS NULL OR r.content_hash <> i.content_hash OR r.deleted_at IS NOT NULL AS differs,
+         r.id IS NOT NULL AND i.observed_at < r.observed_at AS is_older
   FROM incoming i LEFT JOIN record r ON r.source_id = $2 AND r.source_key = i.source_key
-  WHERE r.id IS NULL OR r.content_hash <> i.content_hash OR r.deleted_at IS NOT NULL
+), changed AS (
+  SELECT * FROM current WHERE differs AND NOT is_older
 )`;
 const COUNTS = `
   (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
+  (SELECT count(*) FILTER (WHERE CASE WHEN kind = 'asset' THEN first_at_time ELSE newest = 1 END) FROM ranked)::int AS observations,
   (SELECT count(*) FROM incoming)::int AS distinct_keys,
   (SELECT count(*) FROM changed WHERE is_new)::int AS inserted,
   (SELECT count(*) FROM changed WHERE NOT is_new AND NOT was_deleted)::int AS updated,
   (SELECT count(*) FROM changed WHERE was_deleted)::int AS restored`;
 
+const QUOTE_VALUES = QUOTE_COLUMNS.map((c) => `k.${c}`).join(', ');
+const QUOTE_EXISTING = QUOTE_COLUMNS.map((c) => `q.${c}`).join(', ');
+
+// The observations of an asset payload, written in the same statement as the records (so it sees the records
+// as they were before it: new records get their ids from `written`). An observation with the source's own
+// timestamp is appended, or corrects the row at that time when its values differ; one at the fetch time
+// (the source has no timestamp) is appended only when the record changed, so an unchanged quote appends
+// nothing. Observations older than the raw retention go to the daily rollup instead, when they are later
+// than what that day holds.
 const MERGE_SQL = `
 WITH ${CHANGES}, written AS (
   INSERT INTO record (kind, source_id, source_key, ${WRITTEN_COLUMNS.join(', ')}, run_id, first_run_id)
@@ -45,16 +67,43 @@ WITH ${CHANGES}, written AS (
   ON CONFLICT (source_id, source_key) DO UPDATE SET
     ${WRITTEN_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
     kind = EXCLUDED.kind, run_id = EXCLUDED.run_id, updated_at = now(), deleted_at = NULL, deleted_run_id = NULL
+  RETURNING id, source_key
+), keyed AS (
+  SELECT o.*, coalesce(w.id, c.record_id) AS rid
+  FROM ranked o JOIN current c ON c.source_key = o.source_key LEFT JOIN written w ON w.source_key = o.source_key
+  WHERE o.kind = 'asset' AND o.first_at_time AND (o.source_updated_at IS NOT NULL OR w.id IS NOT NULL)
+), fresh AS (
+  SELECT k.*, q.record_id IS NULL AS is_new_quote
+  FROM keyed k LEFT JOIN quote q ON q.record_id = k.rid AND q.observed_at = k.observed_at AND q.observed_at BETWEEN $3 AND $4
+  WHERE k.observed_at >= ${RAW_FROM} AND (q.record_id IS NULL OR (${QUOTE_EXISTING}) IS DISTINCT FROM (${QUOTE_VALUES}))
+), quoted AS (
+  INSERT INTO quote (record_id, observed_at, ${QUOTE_COLUMNS.join(', ')}, run_id, raw_payload_id, raw_position)
+  SELECT rid, observed_at, ${QUOTE_COLUMNS.join(', ')}, $1, raw_payload_id, raw_position FROM fresh
+  ON CONFLICT (record_id, observed_at) DO UPDATE SET
+    ${[...QUOTE_COLUMNS, 'raw_payload_id', 'raw_position'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, run_id = EXCLUDED.run_id
+  RETURNING 1
+), late AS (
+  SELECT k.* FROM keyed k
+  WHERE k.observed_at < ${RAW_FROM}
+    AND NOT EXISTS (SELECT 1 FROM quote_daily d WHERE d.record_id = k.rid AND d.day = (k.observed_at AT TIME ZONE 'UTC')::date AND d.last_at >= k.observed_at)
+), rolled AS (
+  ${UPSERT_DAILY(`SELECT q.rid, (q.observed_at AT TIME ZONE 'UTC')::date, ${OHLC} FROM late q GROUP BY 1, 2`)}
   RETURNING 1
 )
-SELECT ${COUNTS}, (SELECT count(*) FROM written)::int AS written`;
+SELECT ${COUNTS},
+  (SELECT count(*) FROM written)::int AS written,
+  (SELECT count(*) FROM fresh WHERE is_new_quote)::int AS quotes_appended,
+  (SELECT count(*) FROM fresh WHERE NOT is_new_quote)::int AS quotes_revised,
+  (SELECT count(*) FROM late)::int AS quotes_rolled_up,
+  (SELECT count(*) FROM quoted)::int AS quotes_written,
+  (SELECT count(*) FROM rolled)::int AS days_rolled`;
 
 export interface MergePreview extends MergeCounts {
   /** Up to 20 keys that would be written, with what would happen to each. */
   sample: { key: string; change: 'insert' | 'update' | 'restore' }[];
 }
 
-/** What mergeStaged would do, without writing: the dry run of a reprocess. */
+/** What mergeStaged would do to the records, without writing: the dry run of a reprocess. */
 export async function previewMerge(pool: Pool, runId: number, sourceId: string): Promise<MergePreview> {
   const { rows } = await pool.query(
     `WITH ${CHANGES}
@@ -74,19 +123,22 @@ export async function previewMerge(pool: Pool, runId: number, sourceId: string):
 export const ANALYZE_AFTER_ROWS = 10_000;
 
 export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number, temporalRunId: string): Promise<MergeCounts> {
+  // partitions lock the parent table to be created: before the merge, not inside its long transaction
+  if (kind === 'asset') await ensurePartitions(pool, await stagedMonths(pool, runId, sourceId));
   const counts = await transaction(pool, async (client) => {
     // the within-source dedupe sorts every staged row: in memory rather than in temp files
     await client.query(`SET LOCAL work_mem = '64MB'`);
     // one merge per source at a time: a manual run and a scheduled run never interleave their writes
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
-    const done = await client.query<MergeCounts & { merged_in_run: string | null }>(
-      `SELECT staged, duplicates, inserted, updated, unchanged, restored, merged_in_run FROM run_source WHERE run_id = $1 AND source_id = $2`,
+    const done = await client.query<{ merged_in_run: string | null }>(`SELECT merged_in_run FROM run_source WHERE run_id = $1 AND source_id = $2`, [runId, sourceId]);
+    if (done.rows[0]?.merged_in_run === temporalRunId) return mergedCounts(client, runId, sourceId);
+
+    // the time span of the observations lets the lookup of existing ones skip every other month's partition
+    const span = await client.query<{ first: Date | null; last: Date | null }>(
+      'SELECT min(observed_at) AS first, max(observed_at) AS last FROM stage_record WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId],
     );
-    const previous = done.rows[0];
-    if (previous?.merged_in_run === temporalRunId) return pick(previous);
-
-    const { rows } = await client.query(MERGE_SQL, [runId, sourceId]);
+    const { rows } = await client.query(MERGE_SQL, [runId, sourceId, span.rows[0]?.first ?? new Date(0), span.rows[0]?.last ?? new Date(0)]);
     const counts = countsOf(rows[0]);
     // the checkpoint moves only together with the data it describes
     await client.query(
@@ -98,14 +150,28 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
       [sourceId, kind, runId, payloadId],
     );
     await client.query(
-      `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8, merged_in_run = $9
+      `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8,
+         quotes_appended = $9, quotes_revised = $10, quotes_rolled_up = $11, merged_in_run = $12
        WHERE run_id = $1 AND source_id = $2`,
-      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored, temporalRunId],
+      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored,
+        counts.quotesAppended, counts.quotesRevised, counts.quotesRolledUp, temporalRunId],
     );
     return counts;
   });
   if (counts.inserted + counts.updated + counts.restored >= ANALYZE_AFTER_ROWS) await pool.query('ANALYZE record');
+  if (counts.quotesAppended >= ANALYZE_AFTER_ROWS) await pool.query('ANALYZE quote');
   return counts;
+}
+
+/** The counts a merge of this (run, source) stored, for a retried attempt. */
+async function mergedCounts(client: Queryable, runId: number, sourceId: string): Promise<MergeCounts> {
+  const { rows } = await client.query<MergeCounts>(
+    `SELECT staged, duplicates, inserted, updated, unchanged, restored, quotes_appended AS "quotesAppended",
+       quotes_revised AS "quotesRevised", quotes_rolled_up AS "quotesRolledUp"
+     FROM run_source WHERE run_id = $1 AND source_id = $2`,
+    [runId, sourceId],
+  );
+  return rows[0]!;
 }
 
 export interface OrphanCounts {
@@ -171,19 +237,32 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
   });
 }
 
-function countsOf(r: { staged: number; distinct_keys: number; inserted: number; updated: number; restored: number }): MergeCounts {
+interface CountRow {
+  staged: number;
+  observations: number;
+  distinct_keys: number;
+  inserted: number;
+  updated: number;
+  restored: number;
+  quotes_appended?: number;
+  quotes_revised?: number;
+  quotes_rolled_up?: number;
+}
+
+function countsOf(r: CountRow): MergeCounts {
   return {
     staged: r.staged,
-    duplicates: r.staged - r.distinct_keys,
+    // only rows with the same key and the same time are duplicates: real history is not
+    duplicates: r.staged - r.observations,
     inserted: r.inserted,
     updated: r.updated,
     restored: r.restored,
     unchanged: r.distinct_keys - r.inserted - r.updated - r.restored,
+    quotesAppended: r.quotes_appended ?? 0,
+    quotesRevised: r.quotes_revised ?? 0,
+    quotesRolledUp: r.quotes_rolled_up ?? 0,
   };
 }
 
 const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
 
-function pick(row: MergeCounts): MergeCounts {
-  return { staged: row.staged, duplicates: row.duplicates, inserted: row.inserted, updated: row.updated, unchanged: row.unchanged, restored: row.restored };
-}

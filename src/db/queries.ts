@@ -4,3 +4,4 @@ export * from './queries/records.ts';
 export * from './queries/entities.ts';
 export * from './queries/runs.ts';
 export * from './queries/stats.ts';
+export * from './queries/quotes.ts';

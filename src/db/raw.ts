@@ -125,10 +125,14 @@ export async function landedSummary(db: Queryable, payloadId: number): Promise<{
 }
 
 /** The payload's origin and media type, needed to read its documents back. */
-export async function payloadInfo(db: Queryable, payloadId: number): Promise<{ url: string; contentType: string | null; incompleteReason: string | null; status: string }> {
-  const { rows } = await db.query('SELECT url, content_type AS "contentType", incomplete_reason AS "incompleteReason", status FROM raw_payload WHERE id = $1', [payloadId]);
+export async function payloadInfo(db: Queryable, payloadId: number): Promise<{ url: string; contentType: string | null; incompleteReason: string | null; status: string; fetchedAt: Date }> {
+  const { rows } = await db.query(
+    'SELECT url, content_type AS "contentType", incomplete_reason AS "incompleteReason", status, fetched_at AS "fetchedAt" FROM raw_payload WHERE id = $1',
+    [payloadId],
+  );
   if (!rows[0]) throw new Error(`raw payload ${payloadId} does not exist`);
-  return rows[0];
+  // the pool hands timestamps over as text (MikroORM's type parsers)
+  return { ...rows[0], fetchedAt: new Date(rows[0].fetchedAt) };
 }
 
 export interface StoredPayload {

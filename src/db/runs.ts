@@ -82,3 +82,9 @@ export async function storedPayloadsOf(pool: Pool, runId: number, sourceIds: str
   );
   return rows.map((r) => ({ id: r.id, payloadId: Number(r.payload_id) }));
 }
+
+/** Whether normalize read the source's payload in this run as a snapshot or a history (null: not assets). */
+export async function runSeries(pool: Pool, runId: number, sourceId: string): Promise<'snapshot' | 'history' | null> {
+  const { rows } = await pool.query<{ series: 'snapshot' | 'history' | null }>('SELECT series FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
+  return rows[0]?.series ?? null;
+}

@@ -8,7 +8,7 @@ import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/reco
 
 /** stage_record's record columns, in RECORD_FIELDS order. */
 export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
-const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
+const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'observed_at', 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
 
 /** Forgets what an earlier attempt wrote from `fromPosition` on (all of it by default), so a retry continues cleanly. */
@@ -153,9 +153,10 @@ export class StageWriter {
     await this.quarantine.end();
   }
 
-  async stageRecord(position: number, record: NormalizedRecord, matchKey: string | null, contentHash: string): Promise<void> {
+  /** `observedAt`: when the source said this (its own timestamp, else the fetch time). */
+  async stageRecord(position: number, record: NormalizedRecord, observedAt: string, matchKey: string | null, contentHash: string): Promise<void> {
     this.staged++;
-    await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), matchKey, contentHash, this.payloadId, position]);
+    await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), observedAt, matchKey, contentHash, this.payloadId, position]);
   }
 
   async rejectRecord(rejected: Rejected): Promise<void> {

@@ -5,10 +5,12 @@ import { distance } from 'fastest-levenshtein';
 import { REQUIRED_FIELDS, type RecordKind, type UnifiedField } from './record.ts';
 
 export interface FieldSource {
-  /** The source field (CSV column, or dotted JSON path). */
+  /** The source field (CSV column, or dotted JSON path); `constant` for a value the sources file fixes. */
   from: string;
   confidence: number;
-  how: 'declared' | 'alias' | 'fuzzy' | 'configured' | 'renamed' | 'symbol';
+  how: 'declared' | 'alias' | 'fuzzy' | 'configured' | 'renamed' | 'symbol' | 'constant';
+  /** The value every record gets, for a constant (a history file of one coin without a symbol column). */
+  value?: string;
 }
 export type FieldMapping = Partial<Record<UnifiedField, FieldSource>>;
 export interface Unmapped {
@@ -30,7 +32,11 @@ const ALIASES: Partial<Record<UnifiedField, [string, number][]>> = {
   symbol: [['symbol', 1], ['ticker', 0.95], ['sym', 0.9]],
   name: [['name', 1], ['coin_name', 0.95], ['asset_name', 0.95], ['coin', 0.8], ['asset', 0.8]],
   rank: [['rank', 1], ['market_cap_rank', 0.95], ['cmc_rank', 0.9]],
-  priceUsd: [['price_usd', 1], ['usd_price', 1], ['current_price', 0.95], ['price', 0.95], ['last_price', 0.95], ['last', 0.8], ['close', 0.8]],
+  priceUsd: [['price_usd', 1], ['usd_price', 1], ['current_price', 0.95], ['price', 0.95], ['last_price', 0.95], ['last', 0.8], ['close', 0.85], ['close_price', 0.9], ['close_usd', 0.9], ['closing_price', 0.9]],
+  // a history's open, high and low of the period a row sums up (the close is its price)
+  openUsd: [['open_usd', 1], ['open', 0.9], ['open_price', 0.9], ['opening_price', 0.9]],
+  highUsd: [['high_usd', 1], ['high', 0.9], ['high_price', 0.9]],
+  lowUsd: [['low_usd', 1], ['low', 0.9], ['low_price', 0.9]],
   marketCapUsd: [['market_cap_usd', 1], ['market_cap', 0.95], ['market_capitalization', 0.95], ['mcap', 0.9]],
   volume24hUsd: [['volume_24h_usd', 1], ['volume_24h', 0.95], ['total_volume', 0.95], ['volume_usd', 0.95], ['volume', 0.9], ['vol_24h', 0.9], ['vol', 0.85]],
   circulatingSupply: [['circulating_supply', 1]],
@@ -44,7 +50,10 @@ const ALIASES: Partial<Record<UnifiedField, [string, number][]>> = {
   author: [['author', 1], ['creator', 0.9]],
   publishedAt: [['published_at', 1], ['pub_date', 0.95], ['published', 0.95]],
 };
-const ASSET_FIELDS = new Set<UnifiedField>(['sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply', 'totalSupply', 'maxSupply', 'percentChange24h', 'sourceUpdatedAt']);
+const ASSET_FIELDS = new Set<UnifiedField>([
+  'sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply', 'totalSupply', 'maxSupply',
+  'percentChange24h', 'openUsd', 'highUsd', 'lowUsd', 'sourceUpdatedAt',
+]);
 const ARTICLE_FIELDS = new Set<UnifiedField>(['sourceKey', 'title', 'url', 'summary', 'author', 'publishedAt', 'sourceUpdatedAt']);
 
 const squash = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -109,11 +118,13 @@ export interface MappingInput {
   columns: string[];
   /** Operator overrides from the sources file: they always win. */
   configured: Partial<Record<UnifiedField, string>>;
+  /** Values the sources file fixes for every record (`constants:`); they win over any column. */
+  constants?: Partial<Record<UnifiedField, string>>;
   /** Renames accepted under drift policy evolve: old source field → new one. */
   renames: Record<string, string>;
 }
 
-export function resolveMapping({ kind, declared, columns, configured, renames }: MappingInput): ResolvedMapping {
+export function resolveMapping({ kind, declared, columns, configured, constants = {}, renames }: MappingInput): ResolvedMapping {
   const resolved: ResolvedMapping = declared
     ? { mapping: Object.fromEntries(Object.entries(declared).map(([field, from]) => [field, { from, confidence: 1, how: 'declared' }])), unmapped: [] }
     : matchHeader(kind, columns);
@@ -124,6 +135,9 @@ export function resolveMapping({ kind, declared, columns, configured, renames }:
   }
   for (const [field, from] of Object.entries(configured)) {
     resolved.mapping[field as UnifiedField] = { from, confidence: 1, how: 'configured' };
+  }
+  for (const [field, value] of Object.entries(constants)) {
+    resolved.mapping[field as UnifiedField] = { from: 'constant', confidence: 1, how: 'constant', value };
   }
   resolved.unmapped = resolved.unmapped.filter((u) => !Object.values(resolved.mapping).some((m) => m.from === u.column));
   // an asset file without an id column is keyed by its symbols
@@ -141,7 +155,7 @@ export function missingRequired(kind: RecordKind, mapping: FieldMapping): Unifie
 export function applyMapping(fields: Record<string, unknown>, mapping: FieldMapping): Record<string, unknown> {
   const candidate: Record<string, unknown> = {};
   for (const [field, source] of Object.entries(mapping)) {
-    const value = fields[source.from];
+    const value = source.value ?? fields[source.from];
     candidate[field] = source.how === 'symbol' && typeof value === 'string' ? value.trim().toUpperCase() : value;
   }
   return candidate;

@@ -2,6 +2,7 @@
 // with the messages below as its reason; nothing is dropped silently and nothing is guessed.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { LIMITS, type TextLimit } from './limits.ts';
 import { ValueError, parseDecimal, parseInteger, parseText, parseTimestamp, type DateFormat } from './values.ts';
 
 export type RecordKind = 'asset' | 'article';
@@ -20,6 +21,10 @@ export interface NormalizedRecord {
   totalSupply: string | null;
   maxSupply: string | null;
   percentChange24h: string | null;
+  /** The open, high and low of the period the quote sums up, when the source has them (daily histories). */
+  openUsd: string | null;
+  highUsd: string | null;
+  lowUsd: string | null;
   title: string | null;
   url: string | null;
   summary: string | null;
@@ -31,7 +36,13 @@ export interface NormalizedRecord {
 /** The record's fields in a fixed order: the staging COPY columns and the content hash both use it. */
 export const RECORD_FIELDS = [
   'kind', 'sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply',
-  'totalSupply', 'maxSupply', 'percentChange24h', 'title', 'url', 'summary', 'author', 'publishedAt', 'sourceUpdatedAt',
+  'totalSupply', 'maxSupply', 'percentChange24h', 'openUsd', 'highUsd', 'lowUsd', 'title', 'url', 'summary', 'author',
+  'publishedAt', 'sourceUpdatedAt',
+] as const satisfies readonly (keyof NormalizedRecord)[];
+
+/** The fields of an asset record that make a quote: what an observation in the time series holds. */
+export const QUOTE_FIELDS = [
+  'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply', 'totalSupply', 'maxSupply', 'percentChange24h', 'rank', 'openUsd', 'highUsd', 'lowUsd',
 ] as const satisfies readonly (keyof NormalizedRecord)[];
 
 export type UnifiedField = Exclude<(typeof RECORD_FIELDS)[number], 'kind'>;
@@ -67,20 +78,23 @@ function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => st
   });
 }
 
-const atMost = (max: number) => (s: string) => (s.length > max ? `is longer than ${max} characters` : null);
+// PostgreSQL counts characters, its indexes count bytes: a 500-character key of 4-byte characters is 2,000 bytes
+const fits = ({ chars, bytes }: TextLimit) => (s: string) =>
+  s.length > chars ? `is longer than ${chars} characters` : s.length * 3 > bytes && Buffer.byteLength(s) > bytes ? `is longer than ${bytes} bytes` : null;
 const decimal = cleaned(parseDecimal);
 const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') ? 'must not be negative' : null));
-const text = (max: number) => cleaned(parseText, atMost(max));
+const text = (limit: TextLimit) => cleaned(parseText, fits(limit));
 const required = <T>(schema: z.ZodType<T | null>) => schema.refine((v) => v !== null, 'is required');
+const { text: TEXT } = LIMITS;
 
 function schemasFor(dateFormat: DateFormat) {
   const timestamp = cleaned((v) => parseTimestamp(v, dateFormat));
   return {
     asset: z.object({
       kind: z.literal('asset'),
-      sourceKey: required(text(200)),
-      symbol: required(cleaned((v) => parseText(v)?.toUpperCase() ?? null, atMost(40))),
-      name: text(200),
+      sourceKey: required(text(TEXT.assetKey)),
+      symbol: required(cleaned((v) => parseText(v)?.toUpperCase() ?? null, fits(TEXT.symbol))),
+      name: text(TEXT.name),
       rank: cleaned(parseInteger, (n) => (n > 0 ? null : 'must be positive')),
       priceUsd: amount,
       marketCapUsd: amount,
@@ -89,15 +103,18 @@ function schemasFor(dateFormat: DateFormat) {
       totalSupply: amount,
       maxSupply: amount,
       percentChange24h: decimal,
+      openUsd: amount,
+      highUsd: amount,
+      lowUsd: amount,
       sourceUpdatedAt: timestamp,
     }),
     article: z.object({
       kind: z.literal('article'),
-      sourceKey: required(text(500)),
-      title: required(text(1000)),
-      url: text(2000),
-      summary: text(20000),
-      author: text(500),
+      sourceKey: required(text(TEXT.articleKey)),
+      title: required(text(TEXT.title)),
+      url: text(TEXT.url),
+      summary: text(TEXT.summary),
+      author: text(TEXT.author),
       publishedAt: timestamp,
       sourceUpdatedAt: timestamp,
     }),
@@ -112,15 +129,33 @@ const EMPTY = Object.fromEntries(RECORD_FIELDS.map((f) => [f, null])) as unknown
 
 export type Validation = { ok: true; record: NormalizedRecord } | { ok: false; reason: string };
 
+export interface ValidationContext {
+  dateFormat?: DateFormat;
+  /** When the payload was fetched: an asset quote observed more than a day after it is refused. */
+  fetchedAt?: Date;
+}
+
 /** Validates a candidate record (unified field name → source value) against the unified schema. */
-export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, dateFormat: DateFormat = 'auto'): Validation {
+export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, { dateFormat = 'auto', fetchedAt }: ValidationContext = {}): Validation {
   // a field the source does not have is null, like an empty one
   const result = schemas(dateFormat)[kind].safeParse({ ...EMPTY, ...candidate, kind });
+  if (result.success && kind === 'asset' && result.data.sourceUpdatedAt) {
+    const problem = observationProblem(result.data.sourceUpdatedAt as string, fetchedAt);
+    if (problem) return { ok: false, reason: `source_updated_at ${problem}` };
+  }
   if (!result.success) {
     const reason = result.error.issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
     return { ok: false, reason };
   }
   return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord };
+}
+
+/** Why an asset quote's timestamp cannot be an observation time (LIMITS.observation), or null. */
+function observationProblem(iso: string, fetchedAt: Date | undefined): string | null {
+  const ms = Date.parse(iso);
+  if (ms < LIMITS.observation.earliest) return `is before 1970: ${iso}`;
+  if (fetchedAt && ms > fetchedAt.getTime() + LIMITS.observation.futureSlackMs) return `is more than a day after the payload was fetched (${fetchedAt.toISOString()}): ${iso}`;
+  return null;
 }
 
 /** A stable hash of the record's content: equal hashes mean "nothing to write". */

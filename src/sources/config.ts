@@ -39,6 +39,15 @@ const sourceSchema = z
     drift_policy: z.enum(['evolve', 'warn', 'freeze']).default('warn'),
     /** unified field (snake_case) → source field, when automatic mapping gets it wrong. */
     mapping: z.record(unifiedFieldName, z.string().min(1)).default({}),
+    /** unified field (snake_case) → a value every record gets: `{ symbol: BTC, name: Bitcoin }` for a one-coin history. */
+    constants: z.record(unifiedFieldName, z.union([z.string().min(1).max(500), z.number()]).transform(String)).default({}),
+    /**
+     * Assets only. snapshot: each payload is the source's current quotes (one observation per key, at its
+     * timestamp or the fetch time). history: each row is an observation at its own timestamp (required), and
+     * a key missing from the file means nothing (no orphan deletes). auto: a history when the first records
+     * repeat a key with different timestamps.
+     */
+    series: z.enum(['auto', 'snapshot', 'history']).default('auto'),
     http: z
       .object({
         timeout_ms: z.number().int().positive().default(30_000),
@@ -89,6 +98,8 @@ export interface SourceConfig {
   maxQuarantineRatio: number;
   driftPolicy: 'evolve' | 'warn' | 'freeze';
   mapping: Partial<Record<UnifiedField, string>>;
+  constants: Partial<Record<UnifiedField, string>>;
+  series: 'auto' | 'snapshot' | 'history';
   http: { timeoutMs: number; maxBytes: number };
   paging: { perPage: number; maxPages: number };
   csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1'; dateFormat?: DateFormat };
@@ -147,6 +158,8 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       maxQuarantineRatio: s.max_quarantine_ratio,
       driftPolicy: s.drift_policy,
       mapping: Object.fromEntries(Object.entries(s.mapping).map(([field, from]) => [snakeToField(field)!, from])),
+      constants: Object.fromEntries(Object.entries(s.constants).map(([field, value]) => [snakeToField(field)!, value])),
+      series: s.series,
       http: { timeoutMs: s.http.timeout_ms, maxBytes: s.http.max_bytes },
       paging: { perPage: s.paging?.per_page ?? 250, maxPages: s.paging?.max_pages ?? 100 },
       csv: { delimiter: s.csv.delimiter, encoding: s.csv.encoding, dateFormat: s.csv.date_format },

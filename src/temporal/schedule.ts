@@ -43,10 +43,12 @@ export async function applySchedules(client: Client, settings: Settings, log: Lo
     [RETENTION_SCHEDULE_ID]: await apply(client, log, RETENTION_SCHEDULE_ID, { intervals: [{ every: '1d' }] }, '1d', {
       type: 'startWorkflow',
       workflowType: retention,
-      args: [{ olderThanDays: settings.ETL_RETENTION_DAYS }],
+      args: [{ olderThanDays: settings.ETL_RETENTION_DAYS, quoteRetentionDays: settings.ETL_QUOTE_RETENTION_DAYS }],
       taskQueue: settings.ETL_TASK_QUEUE,
       workflowId: RETENTION_SCHEDULE_ID,
-      staticSummary: `ETL retention: hard-delete records soft-deleted more than ${settings.ETL_RETENTION_DAYS} days ago`,
+      staticSummary:
+        `ETL retention: hard-delete records soft-deleted more than ${settings.ETL_RETENTION_DAYS} days ago; ` +
+        `roll raw quotes older than ${settings.ETL_QUOTE_RETENTION_DAYS} days up to daily OHLC and drop their partitions`,
     }),
   };
 }

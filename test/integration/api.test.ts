@@ -9,7 +9,7 @@ import net, { type AddressInfo, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApp } from '../../src/api/app.ts';
-import { DataPage, EntityDetail, EntityPage, Health, RecordDetail, RunAnomalies, RunDetail, RunPage, Stats, CompareRuns } from '../../src/api/schemas.ts';
+import { DataPage, EntityDetail, EntityPage, EntityQuotes, Health, ObservationPage, RecordDetail, RunAnomalies, RunDetail, RunPage, Stats, CompareRuns } from '../../src/api/schemas.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
 import { listRecords } from '../../src/db/queries.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -180,8 +180,8 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
     it('keeps keyset pages stable while rows are inserted between requests: none skipped, none repeated', async () => {
       const insert = (n: number) =>
         db.pool.query(
-          `INSERT INTO record (kind, source_id, source_key, symbol, content_hash, raw_payload_id, raw_position, run_id, first_run_id)
-           SELECT 'asset', 'b', 'late-' || gen_random_uuid(), 'LATE', 'h', 2, 0, 1, 1 FROM generate_series(1, $1)`,
+          `INSERT INTO record (kind, source_id, source_key, symbol, content_hash, raw_payload_id, raw_position, run_id, first_run_id, observed_at)
+           SELECT 'asset', 'b', 'late-' || gen_random_uuid(), 'LATE', 'h', 2, 0, 1, 1, now() FROM generate_series(1, $1)`,
           [n],
         );
       try {
@@ -332,6 +332,7 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         ],
       );
       assert.equal(res.body.records[1].link.evidence.name_similarity, 0.93);
+      assert.deepEqual(res.body.anomalies.map((a: { rule: string; run_id: number }) => [a.rule, a.run_id]), [['price_divergence', 12]]);
       assertProblem(await get('/entities/42'), 404);
     });
 
@@ -349,6 +350,47 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         assertProblem(await get(`/entities?${query}`), 400, param);
       }
       assertProblem(await get('/entities/x'), 400, 'id');
+    });
+  });
+
+  describe('time series', () => {
+    it('GET /entities/:id/quotes?interval=1d: days before raw_from from the rollup, later ones from raw observations, with the cross-source median', async () => {
+      const res = await get('/entities/1/quotes?interval=1d&from=2025-12-01T00:00:00Z&to=2026-01-03T00:00:00Z');
+      assert.equal(res.status, 200, res.text);
+      EntityQuotes.parse(res.body);
+      assert.equal(res.body.raw_from, SEED.rawFrom);
+      assert.equal(res.body.data.length, 12, '10 rolled-up days and 2 raw ones');
+      const first = res.body.data[0];
+      assert.deepEqual([first.start, first.sources.length, first.sources[0].open_usd, first.sources[0].close_usd, first.sources[0].observations, first.spread], ['2025-12-01T00:00:00.000Z', 1, '90', '91', 4, null]);
+      const jan1 = res.body.data[10];
+      assert.equal(jan1.start, '2026-01-01T00:00:00.000Z');
+      // hours 0..23: a at 100..123, b at 102..125
+      assert.deepEqual(jan1.sources.map((s: { source: string; open_usd: string; high_usd: string; low_usd: string; close_usd: string; observations: number }) => [s.source, s.open_usd, s.high_usd, s.low_usd, s.close_usd, s.observations]), [
+        ['a', '100', '123', '100', '123', 24],
+        ['b', '102', '125', '102', '125', 24],
+      ]);
+      assert.deepEqual([jan1.median_usd, jan1.spread], ['124', Math.round((2 / 124) * 1e6) / 1e6]);
+    });
+
+    it('pages raw observations by keyset, answers CSV, and refuses minutes before the raw horizon', async () => {
+      const page1 = await get('/entities/1/quotes?limit=50');
+      assert.equal(page1.status, 200, page1.text);
+      ObservationPage.parse(page1.body);
+      assert.equal(page1.body.data.length, 50);
+      const page2 = await get(`/entities/1/quotes?limit=50&cursor=${page1.body.next_cursor}`);
+      assert.equal(page2.body.data.length, SEED.quoteHours * 2 - 50);
+      assert.equal(page2.body.next_cursor, null);
+      const all = [...page1.body.data, ...page2.body.data].map((o: { observed_at: string; record_id: number }) => `${o.observed_at}/${o.record_id}`);
+      assert.deepEqual(all, [...all].sort(), 'oldest first, then by record');
+      assertProblem(await get(`/entities/1/quotes?limit=50&source=a&cursor=${page1.body.next_cursor}`), 400, 'cursor');
+      assertProblem(await get('/entities/1/quotes?interval=1h&from=2025-12-31T00:00:00Z&to=2026-01-01T12:00:00Z'), 400, 'from');
+      assertProblem(await get('/entities/42/quotes'), 404);
+      const csv = await get('/entities/1/quotes?source=b&limit=2', { accept: 'text/csv' });
+      assert.match(csv.type, /^text\/csv/);
+      assert.equal(csv.text.split('\r\n')[1]!.split(',').slice(0, 4).join(','), '2026-01-01T00:00:00.000000Z,b,4,102');
+      const history = await get('/data/1/history');
+      assert.equal(history.body.data.length, SEED.quoteHours);
+      assert.equal((await get('/data/121/history')).body.data.length, 0, 'an article has no observations');
     });
   });
 
@@ -387,7 +429,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.deepEqual(b.attempts, { fetchSource: 5 });
       assert.deepEqual(b.attempt_errors.map((e: { stage: string; attempt: number; error: string }) => [e.stage, e.attempt, e.error]), [['fetchSource', 1, 'HTTP 503']]);
       assert.equal(res.body.data.ui_url, 'http://ui.test:8233/namespaces/default/workflows/wf-12/00000000-0000-4000-8000-000000000012');
-      assert.deepEqual(res.body.anomalies.map((a: { rule: string; source: string | null }) => [a.rule, a.source]), [['source_failed', 'b'], ['record_count_change', 'a']]);
+      assert.deepEqual(res.body.anomalies.map((a: { rule: string; source: string | null }) => [a.rule, a.source]), [['source_failed', 'b'], ['record_count_change', 'a'], ['price_divergence', null]]);
+      const divergence = res.body.anomalies[2];
+      assert.equal(divergence.entity_id, 1);
+      assert.deepEqual(divergence.details.quotes.map((q: { source: string }) => q.source), ['a', 'b']);
       const guarded = await get('/runs/11');
       assert.ok(guarded.body.errors.some((e: { message: string }) => /delete guard: held 25 of 50/.test(e.message)));
       assert.deepEqual(guarded.body.anomalies, []);

@@ -259,9 +259,15 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     const queue = taskQueue('retention');
     const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: file });
     const purged = await worker.runUntil(env.client.workflow.execute(retention, { taskQueue: queue, workflowId: `retention-${queue}`, args: [{ olderThanDays: 90 }] }));
-    assert.deepEqual(purged, { records: 2, entities: 2 });
+    assert.deepEqual([purged.records, purged.entities], [2, 2]);
     const keys = (await db.pool.query(`SELECT source_key FROM record WHERE source_key IN ('btc-bitcoin', 'eth-ethereum', 'xrp-xrp')`)).rows.map((r) => r.source_key);
     assert.deepEqual(keys, ['xrp-xrp']);
+    // their observations went with them; the others' stayed (the 2019 demo quotes are past the raw retention: daily rollups now)
+    assert.deepEqual(purged.quotes?.dropped, ['quote_y2019m09']);
+    const quoted = (await db.pool.query(`SELECT count(DISTINCT record_id)::int AS n FROM (SELECT record_id FROM quote UNION ALL SELECT record_id FROM quote_daily) q`)).rows[0].n;
+    assert.equal(quoted, (await db.pool.query(`SELECT count(*)::int AS n FROM record`)).rows[0].n);
+    const orphaned = `SELECT count(*)::int AS n FROM quote_daily q WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.id = q.record_id)`;
+    assert.equal((await db.pool.query(orphaned)).rows[0].n, 0);
   });
 
   async function backends(): Promise<number> {

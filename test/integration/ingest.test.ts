@@ -133,18 +133,24 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     const newcomer = 'newcoin,new,New Coin,999,1.5,100,10,1,1,,0.1,2021-06-24T04:00:00Z';
     const olderTether = rows.find((r) => r.startsWith('tether,'))!.replace(',1.0,', ',0.99,').replace(/,[^,]*$/, ',2021-06-01T00:00:00Z');
     const badRow = 'brokencoin,brk,Broken,7,not-a-price,1,1,1,1,,0,2021-06-24T04:00:00Z';
-    source.write([header, ...changed, newcomer, olderTether, badRow].join('\n') + '\n');
+    source.write([header, ...changed, newcomer, newcomer, olderTether, badRow].join('\n') + '\n');
     const second = await runIngest(source.sourcesFile);
     assert.equal(second.status, 'succeeded');
 
     const counts = await runSource(second.runId);
-    assert.equal(counts.parsed, 49 + 3);
+    assert.equal(counts.parsed, 49 + 4);
     assert.equal(counts.quarantined, 1);
-    assert.equal(counts.duplicates, 1, 'tether twice');
+    assert.equal(counts.duplicates, 1, 'the newcomer twice at the same time; tether twice at two times is history, not a duplicate');
     assert.equal(counts.inserted, 1);
-    assert.equal(counts.updated, 1, 'only ether changed: the older tether row lost to the newer one');
+    assert.equal(counts.updated, 1, 'only ether changed: the older tether row does not replace the newer one');
     assert.equal(counts.soft_deleted, 1);
     assert.equal(counts.unchanged, 48, 'the other 48 of the first snapshot');
+    // observations: the newcomer's and tether's older quote are new; ether re-sent its timestamp with another price
+    assert.deepEqual([counts.quotes_appended, counts.quotes_revised], [2, 1]);
+    const tether = await db.pool.query(
+      `SELECT q.price_usd, q.observed_at FROM quote q JOIN record r ON r.id = q.record_id WHERE r.source_key = 'tether' ORDER BY q.observed_at`,
+    );
+    assert.deepEqual(tether.rows.map((q) => [q.price_usd, new Date(q.observed_at).toISOString()]), [['0.99', '2021-06-01T00:00:00.000Z'], ['1.0', '2021-06-24T03:05:22.478Z']]);
 
     const live = await liveRecords();
     assert.ok(!live.some((r) => r.source_key === 'bitcoin'));

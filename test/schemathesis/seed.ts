@@ -8,7 +8,11 @@
 //     soft-deleted. 6 article records of `news` (`story-1`…`story-6`).
 //   * entities: 1 (BTC) = a/key-0 + b/key-3, 2 = a/key-6 alone, 3 (article) = news/story-1.
 //   * quarantine: two rows for a/key-0 (runs 11 and 12); drift events for `a` and `news`.
+//   * quotes of entity 1: a/key-0 (record 1) and b/key-3 (record 4) hourly from 2026-01-01 00:00 for 48 hours,
+//     a at 100 + h and b at 102 + h; raw observations begin 2026-01-01 (quote_horizon), and record 1 has daily
+//     rollups for 2025-12-01…2025-12-10 (open 90 + d, close 91 + d). Run 12 found a price divergence of entity 1.
 import type { Database } from '../../src/db/orm.ts';
+import { ensurePartitions } from '../../src/db/quotes.ts';
 
 export const SEED = {
   runs: 12,
@@ -17,11 +21,13 @@ export const SEED = {
   latestRun: 12,
   assetsOfA: 60,
   btcOfB: 20,
+  quoteHours: 48,
+  rawFrom: '2026-01-01T00:00:00.000Z',
 } as const;
 
 export async function truncateApiTables(db: Database): Promise<void> {
   await db.pool.query(
-    'TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, drift_event RESTART IDENTITY CASCADE',
+    'TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE',
   );
 }
 
@@ -66,16 +72,29 @@ export async function seedApiData(db: Database): Promise<void> {
            (1, 'news', 'http://127.0.0.1/feed.xml', 'stored', 200, 'application/rss+xml', 'sha256-news', 3000, timestamptz '2026-01-01 01:00:01Z')`);
   await q(`
     INSERT INTO record (kind, source_id, source_key, symbol, name, price_usd, content_hash, raw_payload_id, raw_position, run_id, first_run_id,
-                        updated_at, deleted_at, deleted_run_id)
+                        updated_at, observed_at, deleted_at, deleted_run_id)
     SELECT 'asset', CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'key-' || i, CASE WHEN i % 3 = 0 THEN 'BTC' ELSE 'C' || i END,
            'Coin ' || i, (i * 1.5)::numeric, md5(i::text), CASE WHEN i % 2 = 0 THEN 1 ELSE 2 END, i, 1, 1,
-           timestamptz '2026-01-01 01:00Z' + i * interval '1 minute', CASE WHEN i = 119 THEN now() END, CASE WHEN i = 119 THEN 11 END
+           timestamptz '2026-01-01 01:00Z' + i * interval '1 minute',
+           CASE WHEN i IN (0, 3) THEN timestamptz '2026-01-02 23:00Z' ELSE timestamptz '2026-01-01 01:00Z' + i * interval '1 minute' END,
+           CASE WHEN i = 119 THEN now() END, CASE WHEN i = 119 THEN 11 END
     FROM generate_series(0, 119) AS i`);
   await q(`
-    INSERT INTO record (kind, source_id, source_key, title, url, author, published_at, content_hash, raw_payload_id, raw_position, run_id, first_run_id, updated_at)
+    INSERT INTO record (kind, source_id, source_key, title, url, author, published_at, content_hash, raw_payload_id, raw_position, run_id, first_run_id, updated_at, observed_at)
     SELECT 'article', 'news', 'story-' || i, 'Story ' || i, 'https://news.example/' || i, 'Ann Author', timestamptz '2026-01-01 00:00Z' + i * interval '1 hour',
-           md5('story' || i), 3, i - 1, 1, 1, timestamptz '2026-01-02 00:00Z'
+           md5('story' || i), 3, i - 1, 1, 1, timestamptz '2026-01-02 00:00Z', timestamptz '2026-01-02 00:00Z'
     FROM generate_series(1, 6) AS i`);
+  await ensurePartitions(db.pool, [new Date('2026-01-01T00:00:00Z')]);
+  await q(`
+    INSERT INTO quote (record_id, observed_at, price_usd, volume_24h_usd, run_id, raw_payload_id, raw_position)
+    SELECT r.id, timestamptz '2026-01-01 00:00Z' + h * interval '1 hour', CASE WHEN r.id = 1 THEN 100 ELSE 102 END + h, 1000 + h, 1, r.raw_payload_id, r.raw_position
+    FROM generate_series(0, 47) AS h CROSS JOIN record r WHERE r.id IN (1, 4)`);
+  await q(`
+    INSERT INTO quote_daily (record_id, day, open_usd, high_usd, low_usd, close_usd, mean_usd, volume_24h_usd, market_cap_usd, observations, first_at, last_at)
+    SELECT 1, date '2025-12-01' + d, 90 + d, 92 + d, 89 + d, 91 + d, 90.5 + d, 500, NULL, 4, timestamptz '2025-12-01 00:00Z' + d * interval '1 day',
+           timestamptz '2025-12-01 18:00Z' + d * interval '1 day'
+    FROM generate_series(0, 9) AS d`);
+  await q(`INSERT INTO quote_horizon (id, raw_from) VALUES (1, timestamptz '2026-01-01 00:00Z')`);
   await q(`
     INSERT INTO entity (kind, seed_record_id, symbol, name, title, url)
     VALUES ('asset', 1, 'BTC', 'Coin 0', NULL, NULL), ('asset', 7, 'C6', 'Coin 6', NULL, NULL), ('article', 121, NULL, NULL, 'Story 1', 'https://news.example/1')`);
@@ -93,6 +112,10 @@ export async function seedApiData(db: Database): Promise<void> {
   await q(`
     INSERT INTO run_anomaly (run_id, source_id, rule, message, current, reference)
     VALUES (12, 'b', 'source_failed', 'b failed', NULL, NULL), (12, 'a', 'record_count_change', 'a: 30 records parsed, -70.0 % against 100', 30, 100)`);
+  await q(`
+    INSERT INTO run_anomaly (run_id, source_id, rule, message, current, reference, entity_id, details)
+    VALUES (12, NULL, 'price_divergence', 'BTC (entity 1): a 147 and b 149 differ by 1.4 %', 0.0136, 0.05, 1,
+            '{"median_usd": "148", "spread": 0.0136, "quotes": [{"source": "a", "price_usd": "147"}, {"source": "b", "price_usd": "149"}]}')`);
   await q(`
     INSERT INTO drift_event (run_id, source_id, change, field, previous_field, action)
     VALUES (12, 'a', 'renamed', 'price', 'current_price', 'reported'), (12, 'a', 'added', 'extra', NULL, 'reported'),

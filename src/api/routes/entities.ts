@@ -1,10 +1,10 @@
 // GET /entities and GET /entities/:id: canonical entities across sources, with their records and link evidence.
-import { entityWithRecords, listEntities, type EntityFilter } from '../../db/queries.ts';
+import { entityAnomalies, entityWithRecords, listEntities, type EntityFilter } from '../../db/queries.ts';
 import { pageAfter, pageFields } from '../cursor.ts';
 import { meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { EntitiesQuery, EntityDetail, EntityPage, IdParams } from '../schemas.ts';
-import { entityJson, linkJson, recordJson } from '../serialize.ts';
+import { anomalyJson, entityJson, linkJson, recordJson } from '../serialize.ts';
 import type { Context } from './context.ts';
 
 export function entityRoutes(routes: Routes, { db }: Context): void {
@@ -42,9 +42,11 @@ export function entityRoutes(routes: Routes, { db }: Context): void {
     async ({ params }, _req, res) => {
       const found = await entityWithRecords(db.em(), params.id);
       if (!found) throw notFound(`no entity ${params.id}`);
+      const anomalies = await entityAnomalies(db.em(), params.id);
       send(res, EntityDetail, {
         data: entityJson(found.entity, found.sources),
         records: found.records.map(({ record, link }) => ({ record: recordJson(record), link: linkJson(link) })),
+        anomalies: anomalies.map((a) => ({ ...anomalyJson(a), run_id: Number(a.run) })),
         ...meta(res),
       });
     },

@@ -10,7 +10,7 @@ import { summarizeHistory } from '../history.ts';
 import { badRequest, meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { AnomaliesQuery, CompareQuery, CompareRuns, IdParams, RunAnomalies, RunDetail, RunHistory, RunPage, RunStarted, RunsQuery, StartRunBody } from '../schemas.ts';
-import { isoOrNull, runBriefJson, runJson, runSourceJson, workflowUiUrl } from '../serialize.ts';
+import { anomalyJson, isoOrNull, runBriefJson, runJson, runSourceJson, workflowUiUrl } from '../serialize.ts';
 import type { Context } from './context.ts';
 
 export function runRoutes(routes: Routes, { db, temporal, settings, links }: Context): void {
@@ -103,7 +103,7 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         ...sources.filter((s) => s.error).map((s) => ({ source: s.sourceId, message: s.error! })),
         ...sources.filter((s) => s.deleteGuard).map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
       ];
-      const anomalies = (await storedAnomalies(db.em(), run.id)).map((a) => ({ rule: a.rule, source: a.sourceId ?? null, message: a.message, current: numberOrNull(a.current), reference: numberOrNull(a.reference) }));
+      const anomalies = (await storedAnomalies(db.em(), run.id)).map(anomalyJson);
       send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, ...meta(res) });
     },
   );
@@ -260,4 +260,3 @@ function describedRun(sourcesFile: string, sourceIds: string[] | undefined) {
   }
 }
 
-const numberOrNull = (value: string | number | null | undefined) => (value === null || value === undefined ? null : Number(value));

@@ -28,7 +28,8 @@ export interface RecordPageRequest {
 }
 
 /** A record as the API lists it: timestamps already ISO 8601 UTC text, formatted by PostgreSQL. */
-export type RecordRow = Omit<IDataRecord, 'createdAt' | 'updatedAt' | 'deletedAt' | 'publishedAt' | 'sourceUpdatedAt'> & {
+export type RecordRow = Omit<IDataRecord, 'createdAt' | 'updatedAt' | 'deletedAt' | 'publishedAt' | 'sourceUpdatedAt' | 'observedAt'> & {
+  observedAt: string;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
@@ -41,7 +42,7 @@ const RECORD_ROW = [
   'id::float8 AS id', 'kind', 'source_id AS "sourceId"', 'source_key AS "sourceKey"', 'symbol', 'name', 'rank',
   'price_usd AS "priceUsd"', 'market_cap_usd AS "marketCapUsd"', 'volume_24h_usd AS "volume24hUsd"',
   'circulating_supply AS "circulatingSupply"', 'total_supply AS "totalSupply"', 'max_supply AS "maxSupply"',
-  'percent_change_24h AS "percentChange24h"', 'title', 'url', 'summary', 'author', iso('published_at', 'publishedAt'),
+  'percent_change_24h AS "percentChange24h"', 'open_usd AS "openUsd"', 'high_usd AS "highUsd"', 'low_usd AS "lowUsd"', iso('observed_at', 'observedAt'), 'title', 'url', 'summary', 'author', iso('published_at', 'publishedAt'),
   iso('source_updated_at', 'sourceUpdatedAt'), 'run_id::float8 AS "runId"', 'first_run_id::float8 AS "firstRunId"',
   'raw_payload_id::float8 AS "rawPayloadId"', 'raw_position AS "rawPosition"', iso('created_at', 'createdAt'),
   iso('updated_at', 'updatedAt'), iso('deleted_at', 'deletedAt'), 'deleted_run_id::float8 AS "deletedRunId"',

@@ -61,3 +61,8 @@ export async function previousSucceeded(em: EntityManager, sourceId: string, bef
 export async function storedAnomalies(em: EntityManager, runId: number) {
   return em.find(RunAnomaly, { run: runId }, { orderBy: { id: 'asc' } });
 }
+
+/** The latest anomalies about one entity (price divergences across its sources), newest first. */
+export async function entityAnomalies(em: EntityManager, entityId: number, limit = 20) {
+  return em.find(RunAnomaly, { entityId }, { orderBy: { id: 'desc' }, limit });
+}
