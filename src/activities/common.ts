@@ -4,6 +4,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DivergenceRule } from '../db/anomalies.ts';
 import type { Database } from '../db/orm.ts';
 import { recordAttempt, recordAttemptError } from '../db/runs.ts';
+import { StagingLostError } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import { PermanentSourceError, RetryableSourceError, UnreadablePayloadError } from '../sources/types.ts';
 
@@ -33,7 +34,7 @@ export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof PermanentSourceError || error instanceof UnreadablePayloadError) {
+    if (error instanceof PermanentSourceError || error instanceof UnreadablePayloadError || error instanceof StagingLostError) {
       throw ApplicationFailure.nonRetryable(error.message, error.name);
     }
     if (error instanceof RetryableSourceError) {

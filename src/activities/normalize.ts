@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { acceptRenames, acceptedRenames, previousObservedSchema, recordDrift, type DriftAction } from '../db/drift.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
-import { StageWriter, analyzeStage, clearStage, stagedCounts } from '../db/stage.ts';
+import { StageWriter, analyzeStage, clearStage, rowsBefore, stagedCounts } from '../db/stage.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
 import { matchKeyOf } from '../normalize/identity.ts';
 import { historyRowProblem, inferSeries } from '../normalize/series.ts';
@@ -42,7 +42,11 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const adapter = adapterFor(source);
         const ctx = Context.current();
         const info = await payloadInfo(db.pool, payloadId);
-        const resumeFrom = progress.resumeFrom?.position ?? 0;
+        let resumeFrom = progress.resumeFrom?.position ?? 0;
+        if (resumeFrom > 0 && (await rowsBefore(db.pool, runId, sourceId, resumeFrom)) !== resumeFrom) {
+          ctx.log.warn('normalize starts over: the rows an earlier attempt committed are gone (a PostgreSQL crash empties staging)', { sourceId, position: resumeFrom });
+          resumeFrom = 0;
+        }
         if (resumeFrom > 0) ctx.log.info('normalize resumes after an interrupted attempt', { sourceId, position: resumeFrom });
         await clearStage(db.pool, runId, sourceId, resumeFrom);
 

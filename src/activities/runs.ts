@@ -59,7 +59,7 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       const ctx = Context.current();
       if (ctx.info.workflowExecution) await updateTemporalRunId(db.em(), runId, ctx.info.workflowExecution.runId);
       const status = await finishRun(db.em(), runId, outcomes);
-      // prices this run wrote, against what the other sources of the same entity say: read from the staged rows
+      // prices this run wrote, against what the other sources of the same entity say
       const divergences = await storeDivergences(db.em(), runId, await detectDivergences(db.pool, runId, divergence), divergence);
       await dropStage(db.pool, runId);
       // judged against recent history once the run is complete, kept with the run, and said out loud

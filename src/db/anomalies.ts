@@ -43,24 +43,25 @@ export interface Divergence {
 }
 
 /**
- * Entities this run wrote a quote for, quoted by two or more sources within the window of the newest quote,
- * whose latest prices spread more than the threshold. Read from the run's staged rows, so before they are dropped.
+ * Entities this run wrote a record of, quoted by two or more sources within the window of the newest quote,
+ * whose latest prices spread more than the threshold. Only entities that link two records or more are read:
+ * a first load of a million singletons costs one pass over entity_link, not a join of everything it wrote.
  */
 export async function detectDivergences(pool: Pool, runId: number, rule: DivergenceRule): Promise<Divergence[]> {
   const { rows } = await pool.query<{ entity_id: string; label: string; median: string; spread: number; quotes: Divergence['quotes'] }>(
-    `WITH touched AS (
-       SELECT DISTINCT l.entity_id FROM stage_record s
-       JOIN record r ON r.source_id = s.source_id AND r.source_key = s.source_key JOIN entity_link l ON l.record_id = r.id
-       WHERE s.run_id = $1 AND s.kind = 'asset'
+    `WITH shared AS (
+       SELECT entity_id FROM entity_link GROUP BY entity_id HAVING count(*) >= 2
      ), quoted AS (
-       SELECT l.entity_id, r.id AS record_id, r.source_id, r.price_usd, r.observed_at, max(r.observed_at) OVER (PARTITION BY l.entity_id) AS newest
-       FROM touched t JOIN entity_link l ON l.entity_id = t.entity_id JOIN record r ON r.id = l.record_id
+       SELECT l.entity_id, r.id AS record_id, r.source_id, r.price_usd, r.observed_at, r.run_id,
+         max(r.observed_at) OVER (PARTITION BY l.entity_id) AS newest
+       FROM shared s JOIN entity_link l ON l.entity_id = s.entity_id JOIN record r ON r.id = l.record_id
        WHERE r.deleted_at IS NULL AND r.kind = 'asset' AND r.price_usd > 0
      ), judged AS (
        SELECT entity_id, array_agg(price_usd ORDER BY price_usd) AS prices,
          jsonb_agg(jsonb_build_object('source', source_id, 'record_id', record_id, 'price_usd', price_usd::text,
            'observed_at', to_char(observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY source_id) AS quotes
-       FROM quoted WHERE observed_at >= newest - $2 * interval '1 millisecond' GROUP BY entity_id HAVING count(*) >= 2
+       FROM quoted WHERE observed_at >= newest - $2 * interval '1 millisecond'
+       GROUP BY entity_id HAVING count(*) >= 2 AND bool_or(run_id = $1)
      ), measured AS (
        SELECT entity_id, quotes, prices,
          CASE WHEN cardinality(prices) % 2 = 1 THEN prices[(cardinality(prices) + 1) / 2]

@@ -6,7 +6,7 @@
 import type { Pool } from 'pg';
 import { OHLC, QUOTE_COLUMNS, RAW_FROM, UPSERT_DAILY, ensurePartitions, stagedMonths } from './quotes.ts';
 import { transaction, type Queryable } from './sql.ts';
-import { RECORD_COLUMNS } from './stage.ts';
+import { RECORD_COLUMNS, assertStagingIntact } from './stage.ts';
 
 export interface MergeCounts {
   staged: number;
@@ -55,26 +55,32 @@ const QUOTE_VALUES = QUOTE_COLUMNS.map((c) => `k.${c}`).join(', ');
 const QUOTE_EXISTING = QUOTE_COLUMNS.map((c) => `q.${c}`).join(', ');
 
 // The observations of an asset payload, written in the same statement as the records (so it sees the records
-// as they were before it: new records get their ids from `written`). An observation with the source's own
-// timestamp is appended, or corrects the row at that time when its values differ; one at the fetch time
-// (the source has no timestamp) is appended only when the record changed, so an unchanged quote appends
-// nothing. Observations older than the raw retention go to the daily rollup instead, when they are later
-// than what that day holds.
-const MERGE_SQL = `
+// as they were before it). A written record's newest observation comes straight from the rows it wrote
+// (RETURNING), so a snapshot's observations cost no join: an unchanged quote writes no record, hence no
+// observation. The others are a history's older rows and a newest one older than its record (an old payload
+// reprocessed), each with the source's own timestamp. An observation is appended, or corrects the row at its
+// time when its values differ; one older than the raw retention goes to the daily rollup instead, when it is
+// later than what that day holds.
+const QUOTE_ROW = `observed_at, ${QUOTE_COLUMNS.join(', ')}, raw_payload_id, raw_position`;
+export const MERGE_SQL = `
 WITH ${CHANGES}, written AS (
   INSERT INTO record (kind, source_id, source_key, ${WRITTEN_COLUMNS.join(', ')}, run_id, first_run_id)
   SELECT kind, $2, source_key, ${WRITTEN_COLUMNS.join(', ')}, $1, $1 FROM changed
   ON CONFLICT (source_id, source_key) DO UPDATE SET
     ${WRITTEN_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(', ')},
     kind = EXCLUDED.kind, run_id = EXCLUDED.run_id, updated_at = now(), deleted_at = NULL, deleted_run_id = NULL
-  RETURNING id, source_key
-), keyed AS (
-  SELECT o.*, coalesce(w.id, c.record_id) AS rid
+  RETURNING id, source_key, kind, ${QUOTE_ROW}
+), observed AS (
+  SELECT id AS rid, ${QUOTE_ROW} FROM written WHERE kind = 'asset'
+  UNION ALL
+  SELECT coalesce(c.record_id, w.id), ${QUOTE_ROW.split(', ').map((col) => `o.${col}`).join(', ')}
   FROM ranked o JOIN current c ON c.source_key = o.source_key LEFT JOIN written w ON w.source_key = o.source_key
-  WHERE o.kind = 'asset' AND o.first_at_time AND (o.source_updated_at IS NOT NULL OR w.id IS NOT NULL)
+  WHERE o.newest > 1 AND o.first_at_time AND o.kind = 'asset' AND o.source_updated_at IS NOT NULL
+  UNION ALL
+  SELECT record_id, ${QUOTE_ROW} FROM current WHERE is_older AND kind = 'asset' AND source_updated_at IS NOT NULL
 ), fresh AS (
   SELECT k.*, q.record_id IS NULL AS is_new_quote
-  FROM keyed k LEFT JOIN quote q ON q.record_id = k.rid AND q.observed_at = k.observed_at AND q.observed_at BETWEEN $3 AND $4
+  FROM observed k LEFT JOIN quote q ON q.record_id = k.rid AND q.observed_at = k.observed_at AND q.observed_at BETWEEN $3 AND $4
   WHERE k.observed_at >= ${RAW_FROM} AND (q.record_id IS NULL OR (${QUOTE_EXISTING}) IS DISTINCT FROM (${QUOTE_VALUES}))
 ), quoted AS (
   INSERT INTO quote (record_id, observed_at, ${QUOTE_COLUMNS.join(', ')}, run_id, raw_payload_id, raw_position)
@@ -83,7 +89,7 @@ WITH ${CHANGES}, written AS (
     ${[...QUOTE_COLUMNS, 'raw_payload_id', 'raw_position'].map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, run_id = EXCLUDED.run_id
   RETURNING 1
 ), late AS (
-  SELECT k.* FROM keyed k
+  SELECT k.* FROM observed k
   WHERE k.observed_at < ${RAW_FROM}
     AND NOT EXISTS (SELECT 1 FROM quote_daily d WHERE d.record_id = k.rid AND d.day = (k.observed_at AT TIME ZONE 'UTC')::date AND d.last_at >= k.observed_at)
 ), rolled AS (
@@ -127,11 +133,12 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
   if (kind === 'asset') await ensurePartitions(pool, await stagedMonths(pool, runId, sourceId));
   const counts = await transaction(pool, async (client) => {
     // the within-source dedupe sorts every staged row: in memory rather than in temp files
-    await client.query(`SET LOCAL work_mem = '64MB'`);
+    await client.query(`SET LOCAL work_mem = '128MB'`);
     // one merge per source at a time: a manual run and a scheduled run never interleave their writes
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
     const done = await client.query<{ merged_in_run: string | null }>(`SELECT merged_in_run FROM run_source WHERE run_id = $1 AND source_id = $2`, [runId, sourceId]);
     if (done.rows[0]?.merged_in_run === temporalRunId) return mergedCounts(client, runId, sourceId);
+    await assertStagingIntact(client, runId, sourceId);
 
     // the time span of the observations lets the lookup of existing ones skip every other month's partition
     const span = await client.query<{ first: Date | null; last: Date | null }>(
@@ -203,6 +210,8 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     );
     const previous = done.rows[0]!;
     if (previous.orphans_checked_in_run === temporalRunId) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
+    // with its staging gone every record would look like an orphan
+    await assertStagingIntact(client, runId, sourceId);
 
     await client.query(
       `CREATE TEMP TABLE orphan ON COMMIT DROP AS

@@ -35,6 +35,41 @@ export async function stagedCounts(db: Queryable, runId: number, sourceId: strin
   return rows[0]!;
 }
 
+/**
+ * stage_record is unlogged (its rows live only until the run's merge): a crash of PostgreSQL empties it. Each
+ * record of a payload leaves exactly one row, staged or quarantined, so their count tells whether what an
+ * earlier attempt committed is still there.
+ */
+export async function rowsBefore(db: Queryable, runId: number, sourceId: string, position: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position < $3)::int
+          + (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position < $3)::int AS n`,
+    [runId, sourceId, position],
+  );
+  return rows[0]!.n;
+}
+
+/** The staged rows a merge or an orphan check would read are not all there: PostgreSQL lost them in a crash. */
+export class StagingLostError extends Error {
+  override name = 'StagingLostError';
+}
+
+/** Fails when the (run, source)'s staged rows are fewer than normalize staged (a crash emptied the unlogged table). */
+export async function assertStagingIntact(db: Queryable, runId: number, sourceId: string): Promise<void> {
+  const { rows } = await db.query<{ staged: number; present: number }>(
+    `SELECT s.staged, (SELECT count(*)::int FROM stage_record WHERE run_id = $1 AND source_id = $2) AS present
+     FROM run_source s WHERE s.run_id = $1 AND s.source_id = $2`,
+    [runId, sourceId],
+  );
+  const row = rows[0];
+  if (row && row.present !== row.staged) {
+    throw new StagingLostError(
+      `source '${sourceId}': ${row.staged - row.present} of ${row.staged} staged records are gone (PostgreSQL restarted after a crash, which empties the unlogged staging table); ` +
+        'nothing was merged or deleted, and the next run ingests the payload again',
+    );
+  }
+}
+
 /** Staged rows are only needed until the run ends. */
 export async function dropStage(db: Queryable, runId: number): Promise<void> {
   await db.query('DELETE FROM stage_record WHERE run_id = $1', [runId]);

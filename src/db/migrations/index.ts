@@ -3,10 +3,12 @@ import type { Migration } from '@mikro-orm/migrations';
 import { Migration20261122100535_initial } from './Migration20261122100535_initial.ts';
 import { Migration20261122105755_identity_watermark } from './Migration20261122105755_identity_watermark.ts';
 import { Migration20261201204851_time_series } from './Migration20261201204851_time_series.ts';
+import { Migration20261201223000_unlogged_staging } from './Migration20261201223000_unlogged_staging.ts';
 
 type MigrationClass = new (...args: any[]) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261122100535_initial', class: Migration20261122100535_initial },
   { name: 'Migration20261122105755_identity_watermark', class: Migration20261122105755_identity_watermark },
   { name: 'Migration20261201204851_time_series', class: Migration20261201204851_time_series },
+  { name: 'Migration20261201223000_unlogged_staging', class: Migration20261201223000_unlogged_staging },
 ];
