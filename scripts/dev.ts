@@ -1,8 +1,10 @@
 // `make dev`: the whole pipeline on one machine with embedded defaults. Starts PostgreSQL (embedded,
 // unless DATABASE_URL is set), migrates, starts the Temporal dev server with its Web UI (unless
 // TEMPORAL_ADDRESS is set), the local source server with the demo payloads, the worker and the API,
-// applies the `etl-ingest` schedule, triggers a first run and prints the URLs. Ctrl-C stops every child
-// it started, API first and PostgreSQL last.
+// applies the `etl-ingest` schedule, triggers a first run and prints the URLs. It supervises: a child that
+// exits is started again, after 1 s, then twice as long each time it dies within a minute of starting (at most
+// 30 s), each restart logged and written to ETL_DATA_DIR/supervisor.json, which /health shows. Ctrl-C stops
+// every child it started, API first and PostgreSQL last.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -18,7 +20,18 @@ import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS, ensureSearchAttributes } from '../src
 
 const settings = loadSettings();
 const log = createLogger('dev', settings.LOG_LEVEL);
-const children: { name: string; child: ChildProcess }[] = [];
+interface Supervised {
+  name: string;
+  launch: () => ChildProcess;
+  child: ChildProcess;
+  restarts: number;
+  startedAt: number;
+  lastExit: string | null;
+  /** Restarts in a row that died within a minute: the backoff doubles with each. */
+  quickDeaths: number;
+}
+const children: Supervised[] = [];
+const stateFile = path.join(settings.ETL_DATA_DIR, 'supervisor.json');
 // on a terminal children write to it directly (pretty logs); otherwise through forwardAsJson
 const OUTPUT: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'] = process.stdout.isTTY ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'];
 let stopping = false;
@@ -34,7 +47,8 @@ try {
 }
 
 async function main(): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ETL_SUPERVISOR_STATE: stateFile };
+  fs.mkdirSync(settings.ETL_DATA_DIR, { recursive: true });
   const temporalCli = process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal');
   const uiPort = Number(new URL(settings.TEMPORAL_UI_URL).port || 8233);
 
@@ -46,10 +60,11 @@ async function main(): Promise<void> {
   ]);
 
   if (!env.DATABASE_URL) {
-    const pg = watch('postgres', fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: [...OUTPUT, 'ipc'] }));
+    // its URL comes over IPC once; a restarted one serves the same data directory on the same port
+    const launch = () => fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: [...OUTPUT, 'ipc'] }).once('message', function (this: ChildProcess) { this.disconnect(); });
+    const pg = supervise('postgres', launch);
     const [message] = (await Promise.race([once(pg, 'message'), once(pg, 'exit').then(() => { throw new Error('embedded PostgreSQL exited during start'); })])) as [{ url: string }];
     env.DATABASE_URL = message.url;
-    pg.disconnect();
   }
   const db = await openDatabase(env.DATABASE_URL!);
   const applied = await migrate(db).finally(() => db.close());
@@ -97,19 +112,52 @@ async function main(): Promise<void> {
 
 function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): void {
   // own process group: Ctrl-C reaches only this supervisor, which then stops children in order
-  watch(name, spawn(command, args, { env, detached: true, stdio: OUTPUT }));
+  supervise(name, () => spawn(command, args, { env, detached: true, stdio: OUTPUT }));
 }
 
-function watch(name: string, child: ChildProcess): ChildProcess {
-  children.push({ name, child });
+/** Starts a child and starts it again whenever it exits, until make dev stops. */
+function supervise(name: string, launch: () => ChildProcess): ChildProcess {
+  const entry: Supervised = { name, launch, child: launch(), restarts: 0, startedAt: Date.now(), lastExit: null, quickDeaths: 0 };
+  children.push(entry);
+  attach(entry);
+  return entry.child;
+}
+
+function attach(entry: Supervised): void {
+  const { child, name } = entry;
   if (child.stdout) forwardAsJson(name, child.stdout, 30);
   if (child.stderr) forwardAsJson(name, child.stderr, 40);
-  child.on('exit', (code, signal) => {
+  child.once('exit', (code, signal) => {
     if (stopping) return;
-    log.error({ name, code, signal }, `${name} exited; stopping make dev`);
-    void stopAll(1);
+    entry.lastExit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    entry.quickDeaths = Date.now() - entry.startedAt < 60_000 ? entry.quickDeaths + 1 : 0;
+    const delayMs = Math.min(30_000, 1000 * 2 ** Math.max(0, entry.quickDeaths - 1));
+    log.warn({ name, code, signal, restarts: entry.restarts, delayMs }, `${name} ${entry.lastExit}; restarting it in ${delayMs} ms`);
+    writeState();
+    setTimeout(() => {
+      if (stopping) return;
+      entry.child = entry.launch();
+      entry.restarts++;
+      entry.startedAt = Date.now();
+      attach(entry);
+      log.info({ name, pid: entry.child.pid, restarts: entry.restarts }, `${name} restarted`);
+      writeState();
+    }, delayMs).unref();
   });
-  return child;
+  writeState();
+}
+
+/** What /health shows of make dev's processes (ETL_SUPERVISOR_STATE). */
+function writeState(): void {
+  const state = children.map((c) => ({
+    name: c.name,
+    pid: c.child.exitCode === null && c.child.signalCode === null ? (c.child.pid ?? null) : null,
+    restarts: c.restarts,
+    last_exit: c.lastExit,
+    started_at: new Date(c.startedAt).toISOString(),
+  }));
+  fs.writeFileSync(`${stateFile}.tmp`, JSON.stringify(state));
+  fs.renameSync(`${stateFile}.tmp`, stateFile);
 }
 
 /**

@@ -16,6 +16,8 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       paths: ['*.authorization', '*.Authorization', '*["x-api-key"]', '*["x-cg-demo-api-key"]', '*.password', '*.apiKey'],
       censor: '[redacted]',
     },
+    // an activity's task token lets whoever reads the log complete or fail that activity: it never leaves the process
+    formatters: { log: ({ taskToken: _token, ...fields }) => fields },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   });
 }

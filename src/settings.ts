@@ -44,6 +44,8 @@ const schema = z.object({
   API_KEY: z.string().min(16, 'at least 16 characters').optional(),
   /** Origins allowed to call the API from a browser, comma-separated; empty: no CORS headers. */
   CORS_ORIGINS: z.string().default(''),
+  /** Set by make dev for its children: the supervisor's state file, which /health shows. */
+  ETL_SUPERVISOR_STATE: z.string().optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 

@@ -19,7 +19,7 @@ export async function testDatabase(): Promise<Database> {
 export async function truncateAll(db: Database): Promise<void> {
   // drift_event too: it names its run by id without a foreign key, and ids restart, so a later suite's run 2
   // would find an earlier suite's drift events
-  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE');
+  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, drift_event, quote, quote_daily, quote_horizon, entity, entity_link RESTART IDENTITY CASCADE');
   // the partitions too: a test sees only the partitions its own data made
   for (const name of await partitionNames(db.pool)) await db.pool.query(`DROP TABLE ${name}`);
 }

@@ -79,6 +79,17 @@ export class Progress<T = unknown> {
   }
 }
 
+/** Failures this process could not write (the database was down), kept until an attempt of the same step can. */
+const unrecorded = new Map<string, { stage: string; attempt: number; error: string }[]>();
+const stepKey = (step: SourceStep) => `${step.runId}:${step.sourceId}`;
+
+async function recordUnrecorded(db: Database, step: SourceStep): Promise<void> {
+  const pending = unrecorded.get(stepKey(step));
+  if (!pending) return;
+  unrecorded.delete(stepKey(step));
+  for (const f of pending) await recordAttemptError(db.pool, step.runId, step.sourceId, f.stage, f.attempt, f.error);
+}
+
 /**
  * One attempt of a stage for one source: counted in run_source.attempts, its failure kept in
  * run_source.errors, its source errors turned into the right Temporal failure, its heartbeat kept alive.
@@ -87,6 +98,7 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
   const ctx = Context.current();
   const { activityType, attempt } = ctx.info;
   await recordAttempt(db.pool, step.runId, step.sourceId, activityType, attempt);
+  await recordUnrecorded(db, step);
   const progress = new Progress<P>(ctx);
   const started = Date.now();
   try {
@@ -95,8 +107,9 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
     ctx.log.info(`${activityType} done`, { durationMs: Date.now() - started, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20), result });
     return result;
   } catch (error) {
-    // the database may be what failed; the failure still reaches Temporal even when it cannot be recorded
-    await recordAttemptError(db.pool, step.runId, step.sourceId, activityType, attempt, (error as Error).message).catch(() => undefined);
+    // the database may be what failed: the failure still reaches Temporal, and is recorded by the next attempt
+    const failure = { stage: activityType, attempt, error: (error as Error).message };
+    await recordAttemptError(db.pool, step.runId, step.sourceId, failure.stage, failure.attempt, failure.error).catch(() => unrecorded.set(stepKey(step), [...(unrecorded.get(stepKey(step)) ?? []), failure]));
     throw error;
   } finally {
     progress.stop();

@@ -28,7 +28,7 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
       return runStage(db, step, async (progress) => {
         const { runId, sourceId } = step;
         const source = sourceById(sourcesFile, sourceId);
-        const location = source.location.type === 'file' ? `file://${source.location.path}` : source.location.url;
+        const location = source.url;
         const payload = await beginPayload(db.pool, runId, sourceId, location);
         if (payload.status !== 'landing' || payload.complete) return landedSummary(db.pool, payload.id);
 

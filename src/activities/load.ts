@@ -39,7 +39,7 @@ export function loadActivities({ db, sourcesFile }: ActivityDeps) {
         if (payload.status !== 'stored') {
           throw ApplicationFailure.nonRetryable(`source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`, 'IncompleteSnapshot');
         }
-        const limits = { maxDeleteRatio: source.maxDeleteRatio, maxQuarantineRatio: source.maxQuarantineRatio, incompleteReason: payload.incompleteReason };
+        const limits = { maxDeleteRatio: source.maxDeleteRatio, maxQuarantineRatio: source.maxQuarantineRatio, incompleteReason: payload.incompleteReason, windowDays: source.deleteGuardWindowDays };
         return softDeleteOrphans(db.pool, runId, sourceId, limits, temporalRunId());
       });
     },

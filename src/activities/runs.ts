@@ -1,7 +1,8 @@
 // Run bookkeeping: the run row opens before any source is touched and closes whatever happened.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Run } from '../db/entities.ts';
-import { finishRun, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { closeAbandonedRun, finishRun, runningRuns, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
 import { DEFAULT_DIVERGENCE, detectAnomalies, detectDivergences, storeAnomalies, storeDivergences } from '../db/anomalies.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
@@ -38,6 +39,7 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       if (unknown.length) throw ApplicationFailure.nonRetryable(`unknown source ids: ${unknown.join(', ')}`, 'UnknownSource');
       const sources = input.sourceIds?.length ? all.filter((s) => input.sourceIds!.includes(s.id)) : all;
       const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
+      await closeAbandonedRuns(db, runId);
       return { runId, sources: sources.map((s) => ({ id: s.id, deletePolicy: s.deletePolicy })) };
     },
 
@@ -70,4 +72,30 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       return { runId, status, sources: outcomes, anomalies: anomalies.length };
     },
   };
+}
+
+/**
+ * A run row says `running` only while its workflow runs: one whose workflow closed without finishing it
+ * (terminated, timed out, or its last bookkeeping gave up) is closed here, by the next run, from what Temporal
+ * says. Best effort: a reconciliation that fails leaves the rows for the next run and never fails this one.
+ */
+async function closeAbandonedRuns(db: ActivityDeps['db'], currentRunId: number): Promise<void> {
+  const ctx = Context.current();
+  try {
+    const client = ctx.client;
+    for (const run of await runningRuns(db.pool, currentRunId)) {
+      let status: string;
+      try {
+        status = (await client.workflow.getHandle(run.workflowId, run.temporalRunId).describe()).status.name;
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+        status = 'unknown to Temporal';
+      }
+      if (status === 'RUNNING') continue;
+      await closeAbandonedRun(db.pool, run.id, `the workflow ended ${status.toLowerCase()} without closing its run; closed by run ${currentRunId}`);
+      ctx.log.warn('closed an abandoned run', { runId: run.id, workflowId: run.workflowId, status });
+    }
+  } catch (error) {
+    ctx.log.warn('could not reconcile abandoned runs', { error: (error as Error).message });
+  }
 }

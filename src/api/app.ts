@@ -13,13 +13,14 @@ import type { Database } from '../db/orm.ts';
 import type { Logger } from '../logger.ts';
 import { loadSettings, type Settings } from '../settings.ts';
 import { requireApiKey } from './auth.ts';
-import { ProblemError, isDatabaseUnavailable, problem } from './http.ts';
+import { ProblemError, isDatabaseUnavailable, isStatementTimeout, problem } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { createRoutes } from './operations.ts';
 import { dataRoutes } from './routes/data.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { entityRoutes } from './routes/entities.ts';
 import { quoteRoutes } from './routes/quotes.ts';
+import { sourceRoutes } from './routes/sources.ts';
 import { runRoutes } from './routes/runs.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { Context } from './routes/context.ts';
@@ -32,6 +33,9 @@ export interface ApiDeps {
   /** Defaults to the process settings (environment and .env). */
   settings?: Settings;
 }
+
+/** No statement of the API runs longer: PostgreSQL cancels it, and the client gets a 503 it may retry. */
+export const STATEMENT_TIMEOUT_MS = 5000;
 
 /** Larger bodies are refused with 413: the only bodies are a list of source ids and a note. */
 export const BODY_LIMIT = '16kb';
@@ -93,6 +97,7 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
   dataRoutes(routes, context);
   entityRoutes(routes, context);
   quoteRoutes(routes, context);
+  sourceRoutes(routes, context);
   runRoutes(routes, context);
   systemRoutes(routes, context);
   docsRoutes(app);
@@ -117,6 +122,11 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
     if (res.headersSent) {
       req.log.error({ err: error }, 'request failed after the response started');
       return void res.end();
+    }
+    if (isStatementTimeout(error)) {
+      req.log.warn({ err: error }, 'statement timeout');
+      res.set('Retry-After', '5');
+      return problem(res, 503, `the request needed more than ${STATEMENT_TIMEOUT_MS / 1000} s of database time; narrow it (filters, a shorter range) or retry later`);
     }
     if (isDatabaseUnavailable(error)) {
       req.log.warn({ err: error }, 'database unavailable');

@@ -25,6 +25,11 @@ export interface Operation<P extends AnyObject = AnyObject, Q extends AnyObject 
   auth?: boolean;
   /** `csv`: the same response is also served as text/csv (Accept: text/csv). */
   ok: { status: number; description: string; schema?: z.ZodType; contentType?: string; csv?: boolean };
+  /**
+   * Whether this request is a costly one (a deep offset, an aggregate over every entity, statistics): costly
+   * requests share a few database connections, so however many arrive the cheap ones still find the rest.
+   */
+  costly?: (input: Input<P, Q, B>) => boolean;
   /** Other non-problem responses, e.g. /health's 503 with the health document. */
   also?: Record<number, { description: string; schema: z.ZodType }>;
   /** Problem statuses the handler itself produces (400/401/413/415 are added from params, query, body, auth). */
@@ -47,8 +52,31 @@ export interface Routes {
   readonly operations: readonly Operation[];
 }
 
+/** Costly requests that run at once (the pool has 10 connections), and how many may wait for a turn. */
+export const COSTLY_LANE = { running: 3, waiting: 30 };
+
+/** A counting semaphore: at most `running` at once, `waiting` queued, the rest refused. */
+export function lane(running: number, waiting: number) {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (active >= running) {
+      if (queue.length >= waiting) throw new ProblemError(503, 'too many costly requests at once (deep offsets, aggregates, statistics); retry shortly', {}, { 'Retry-After': '2' });
+      await new Promise<void>((resolve) => queue.push(resolve));
+    } else active++;
+    try {
+      return await work();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
 export function createRoutes(app: express.Express, requireKey: RequestHandler): Routes {
   const operations: Operation[] = [];
+  const costlyLane = lane(COSTLY_LANE.running, COSTLY_LANE.waiting);
   return {
     operations,
     add(operation, handler) {
@@ -62,7 +90,9 @@ export function createRoutes(app: express.Express, requireKey: RequestHandler): 
           query: parse(operation.query ?? EmptyQuery, req.query, 'query'),
           body: operation.body ? parse(operation.body, req.body ?? {}, 'body') : undefined,
         };
-        await handler(input as Input<never, never, never>, req, res);
+        const typed = input as Input<never, never, never>;
+        if (operation.costly?.(typed as never)) await costlyLane(async () => handler(typed, req, res));
+        else await handler(typed, req, res);
       };
       const label: RequestHandler = (_req, res, next) => {
         res.locals.route = operation.path;

@@ -20,7 +20,12 @@ const text = (max: number) =>
     .min(1)
     .max(max)
     .regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed');
-const positiveId = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+// digits only: Number() would also read 0x1, +1, 1e0 and ' 1' as 1
+const positiveId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, 'a positive integer in decimal digits')
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER));
 const sourceId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a source id: lower-case letters, digits and dashes, at most 63');
 const booleanText = z.enum(['true', 'false']).transform((v) => v === 'true');
 const timestampInput = z.iso
@@ -28,7 +33,15 @@ const timestampInput = z.iso
   .transform((s) => new Date(s))
   .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'a year between 1 and 9999');
 const limit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault).describe(`page size, 1–${max}`);
-const offset = z.coerce.number().int().min(0).max(100_000_000).default(0).describe('rows to skip (prefer cursor for deep pages)');
+/** Rows an offset may skip: PostgreSQL reads and throws away every skipped row, so deeper pages go by cursor. */
+export const MAX_OFFSET = 10_000;
+const offset = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_OFFSET, `at most ${MAX_OFFSET}: page deeper with cursor (the next_cursor of the previous page)`)
+  .default(0)
+  .describe(`rows to skip, at most ${MAX_OFFSET} (deeper pages: cursor)`);
 const cursor = z
   .string()
   .min(1)
@@ -36,7 +49,7 @@ const cursor = z
   .regex(/^[A-Za-z0-9_-]+$/, 'a next_cursor value from a previous page')
   .describe('opaque keyset cursor: the next_cursor of the previous page, requested with the same filters');
 
-export const IdParams = z.object({ id: positiveId.describe('numeric id').meta({ examples: [1] }) }).strict();
+export const IdParams = z.object({ id: positiveId.describe('numeric id').meta({ examples: ['1'] }) }).strict();
 /** Per app: the example is the configured schedule id, so generated requests reach the real schedule. */
 export const scheduleParams = (scheduleId: string) =>
   z.object({ scheduleId: text(200).describe(`the ingest schedule id (ETL_SCHEDULE_ID, here ${scheduleId})`).meta({ examples: [scheduleId] }) }).strict();
@@ -83,12 +96,12 @@ export type RunsQuery = z.output<typeof RunsQuery>;
 
 export const CompareQuery = z
   .object({
-    run_id_1: positiveId.describe('the reference run').meta({ examples: [1] }),
-    run_id_2: positiveId.describe('the run checked against it').meta({ examples: [2] }),
+    run_id_1: positiveId.describe('the reference run').meta({ examples: ['1'] }),
+    run_id_2: positiveId.describe('the run checked against it').meta({ examples: ['2'] }),
   })
   .strict();
 
-export const AnomaliesQuery = z.object({ run_id: positiveId.optional().describe('the run to check; the latest run when absent').meta({ examples: [2] }) }).strict();
+export const AnomaliesQuery = z.object({ run_id: positiveId.optional().describe('the run to check; the latest run when absent').meta({ examples: ['2'] }) }).strict();
 
 /** Asked of a series with interval=5m|1h|1d|1w: more buckets than this is a 400 (a wider interval, or a shorter span). */
 export const MAX_BUCKETS = 2000;
@@ -123,6 +136,8 @@ export const StartRunBody = z
     source_ids: z.array(sourceId).min(1).max(100).optional().describe('ingest only these sources; every configured source when absent'),
   })
   .strict();
+export const SourceParams = z.object({ id: sourceId.describe('a source id of the sources file').meta({ examples: ['a'] }) }).strict();
+export const ApproveShrinkBody = z.object({ note: text(500).optional().describe('why the source shrank; kept in the logs') }).strict();
 export const ScheduleNoteBody = z.object({ note: text(500).optional().describe('why; shown in the Temporal Web UI') }).strict();
 
 // --------------------------------------------------------------------------------------------- outputs
@@ -562,6 +577,11 @@ export const ScheduleState = named(
 );
 export const ScheduleResponse = named('ScheduleResponse', z.object({ data: ScheduleState, ...metaShape }));
 
+export const SupervisedProcesses = z
+  .array(z.object({ name: z.string(), pid: int.nullable(), restarts: count, last_exit: z.string().nullable(), started_at: timestamp }))
+  .nullable()
+  .describe("make dev's processes: pid (null while it is being restarted), restarts and how the last one ended; null when not under make dev");
+
 export const Health = named(
   'Health',
   z.object({
@@ -599,6 +619,7 @@ export const Health = named(
         }),
       )
       .describe("each source's latest run"),
+    processes: SupervisedProcesses,
     ...metaShape,
   }),
 );
@@ -610,6 +631,15 @@ export const RunStarted = named(
     temporal_run_id: z.string(),
     source_ids: z.array(z.string()).nullable(),
     ui_url: z.string(),
+    ...metaShape,
+  }),
+);
+
+export const ShrinkApproved = named(
+  'ShrinkApproved',
+  z.object({
+    source: z.string(),
+    shrink_approved_at: timestamp.describe("the next snapshot of the source may delete what it lacks without the delete guard's ratio, once"),
     ...metaShape,
   }),
 );

@@ -5,11 +5,11 @@ import { openDatabase } from '../db/orm.ts';
 import { createLogger } from '../logger.ts';
 import { loadSettings, requireDatabaseUrl } from '../settings.ts';
 import { temporalTarget } from '../temporal/connection.ts';
-import { createApp } from './app.ts';
+import { STATEMENT_TIMEOUT_MS, createApp } from './app.ts';
 
 const settings = loadSettings();
 const log = createLogger('api', settings.LOG_LEVEL);
-const db = await openDatabase(requireDatabaseUrl(settings));
+const db = await openDatabase(requireDatabaseUrl(settings), { statementTimeoutMs: STATEMENT_TIMEOUT_MS, jit: false });
 const target = temporalTarget();
 // lazy: the API starts (and /health says so) even while Temporal is down
 const connection = Connection.lazy(target.connectionOptions);

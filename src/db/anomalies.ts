@@ -48,6 +48,9 @@ export interface Divergence {
  * a first load of a million singletons costs one pass over entity_link, not a join of everything it wrote.
  */
 export async function detectDivergences(pool: Pool, runId: number, rule: DivergenceRule): Promise<Divergence[]> {
+  // a run that wrote no record moved no price: nothing new to compare (and entity_link is not read)
+  const written = await pool.query<{ n: number }>('SELECT coalesce(sum(inserted + updated + restored), 0)::int AS n FROM run_source WHERE run_id = $1', [runId]);
+  if (written.rows[0]!.n === 0) return [];
   const { rows } = await pool.query<{ entity_id: string; label: string; median: string; spread: number; quotes: Divergence['quotes'] }>(
     `WITH shared AS (
        SELECT entity_id FROM entity_link GROUP BY entity_id HAVING count(*) >= 2

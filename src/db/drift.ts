@@ -1,4 +1,5 @@
 // Schema drift bookkeeping: ordinary queries through MikroORM.
+import { storable } from './sql.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DriftChange, ObservedSchema } from '../normalize/drift.ts';
 import { DriftEvent, RunSource, SourceState } from './entities.ts';
@@ -29,8 +30,8 @@ export async function recordDrift(em: EntityManager, runId: number, sourceId: st
         runId,
         sourceId,
         change: e.change,
-        field: e.field,
-        previousField: e.previousField ?? null,
+        field: storable(e.field, 500),
+        previousField: e.previousField == null ? null : storable(e.previousField, 500),
         previousType: e.previousType ?? null,
         currentType: e.currentType ?? null,
         confidence: e.confidence ?? null,

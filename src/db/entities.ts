@@ -47,6 +47,8 @@ export const RunSource = defineEntity({
     restored: p.integer().default(0),
     softDeleted: p.integer().default(0),
     deleteGuard: p.text().nullable(),
+    /** Live records after the orphan check: the delete guard's baseline is the most of these within its window. */
+    liveAfter: p.integer().nullable(),
     driftEvents: p.integer().default(0),
     entitiesLinked: p.integer().default(0),
     entitiesCreated: p.integer().default(0),
@@ -94,6 +96,10 @@ export const SourceState = defineEntity({
     resolvedAt: p.datetime().nullable(),
     /** Renames accepted under drift policy evolve: old source field → new one. */
     fieldRenames: p.json<Record<string, string>>().default('{}'),
+    /** An operator approved a deliberate shrink: the next snapshot's deletes skip the ratio once. */
+    shrinkApprovedAt: p.datetime().nullable(),
+    /** The delete guard's baseline counts runs from here (the last approved shrink). */
+    baselineSince: p.datetime().nullable(),
     updatedAt: p.datetime().defaultRaw('now()'),
   },
 });
@@ -324,8 +330,10 @@ export const EntityLink = defineEntity({
   name: 'EntityLink',
   tableName: 'entity_link',
   properties: {
-    record: () => p.manyToOne(DataRecord).mapToPk().primary().deleteRule('cascade'),
-    entity: () => p.manyToOne(Entity).mapToPk().deleteRule('cascade'),
+    // no foreign keys: checking two of them per link was about half of linking a million new records, and the
+    // only deletes are retention's, which removes a record's link with it and only entities nothing links
+    record: () => p.manyToOne(DataRecord).mapToPk().primary().createForeignKeyConstraint(false),
+    entity: () => p.manyToOne(Entity).mapToPk().createForeignKeyConstraint(false),
     rule: p.text(),
     confidence: p.double(),
     evidence: p.json<Record<string, unknown>>(),

@@ -101,7 +101,7 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   // only records with somewhere to go are judged here; every other one becomes a new entity in SQL
   const judged = [...new Set([...candidates.keys(), ...overrides.forced.keys(), ...overrides.forbidden.keys()])];
   const sides = (await client.query<IdentitySide>(`SELECT ${SIDE} FROM unresolved r WHERE r.id = ANY($1::bigint[]) ORDER BY r.id`, [judged])).rows.map(numeric);
-  const decisions = decide(kind, sides, candidates, overrides);
+  const decisions = await decide(kind, sides, candidates, overrides);
   // an operator's force wins over the within-source rule: another record of this source leaves that entity
   const forcedInto = decisions.filter((d) => d.rule === 'override').map((d) => d.entityId);
   const displaced = forcedInto.length

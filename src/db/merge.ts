@@ -4,6 +4,7 @@
 // while a workflow reset (a new run id, e.g. after a bug fix) merges again. Both are safe to repeat: unchanged
 // rows are never written, an observation is keyed by its time, and a record deleted once is not an orphan again.
 import type { Pool } from 'pg';
+import { deleteGuard, type DeleteLimits } from '../load/delete-guard.ts';
 import { OHLC, QUOTE_COLUMNS, RAW_FROM, UPSERT_DAILY, ensurePartitions, stagedMonths } from './quotes.ts';
 import { transaction, type Queryable } from './sql.ts';
 import { RECORD_COLUMNS, assertStagingIntact } from './stage.ts';
@@ -187,19 +188,14 @@ export interface OrphanCounts {
   deleteGuard: string | null;
 }
 
-export interface DeleteLimits {
-  maxDeleteRatio: number;
-  maxQuarantineRatio: number;
-  /** Why the snapshot is not the whole source, when it is not. */
-  incompleteReason: string | null;
-}
+export type { DeleteLimits };
 
 /**
  * Soft-deletes live records of a snapshot source that this run's complete fetch no longer contains.
  * A record quarantined in this run is not an orphan: it is still in the source, just unreadable.
- * The delete guard holds every delete when the snapshot is incomplete or empty, when more than maxQuarantineRatio
- * of its records were quarantined, when a quarantined record has no key (it could be any of the orphans),
- * or when the deletes would exceed maxDeleteRatio of the live records.
+ * The delete guard (src/load/delete-guard.ts) holds every delete when the snapshot is incomplete or empty, when
+ * too many of its records were quarantined or one has no key, or when the deletes would take the source below
+ * maxDeleteRatio of its live records, or of the most it had within the baseline window.
  */
 export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, limits: DeleteLimits, temporalRunId: string): Promise<OrphanCounts> {
   return transaction(pool, async (client) => {
@@ -229,19 +225,31 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     );
     const { orphans, live, keyless } = rows[0]!;
     const { parsed, quarantined } = previous;
-    const guard =
-      orphans === 0 ? null
-      : limits.incompleteReason ? `held ${orphans} deletes: the snapshot is incomplete (${limits.incompleteReason})`
-      // a source that answers with nothing at all is broken, not emptied
-      : parsed === 0 ? `held ${orphans} deletes: the snapshot is empty`
-      : quarantined > parsed * limits.maxQuarantineRatio ? `held ${orphans} deletes: ${quarantined} of ${parsed} records quarantined (${percent(quarantined / parsed)}): more than max_quarantine_ratio ${percent(limits.maxQuarantineRatio)}`
-      : keyless > 0 ? `held ${orphans} deletes: ${keyless} quarantined records have no key, so any orphan may be one of them`
-      : orphans > live * limits.maxDeleteRatio ? `held ${orphans} of ${live} live records (${percent(orphans / live)}): more than max_delete_ratio ${percent(limits.maxDeleteRatio)}`
-      : null;
+    // the most live records after any run of the window (since an approved shrink, if later): deletes are
+    // measured against it, so runs that each stay under the ratio cannot walk the source down
+    const history = await client.query<{ window_max: number | null; since: string; approved: boolean }>(
+      `WITH w AS (SELECT greatest(coalesce(s.baseline_since, '-infinity'), now() - make_interval(days => $2)) AS since, s.shrink_approved_at IS NOT NULL AS approved
+                  FROM source_state s WHERE s.source_id = $1)
+       SELECT (SELECT max(rs.live_after) FROM run_source rs JOIN run r ON r.id = rs.run_id
+               WHERE rs.source_id = $1 AND rs.live_after IS NOT NULL AND r.started_at >= w.since)::int AS window_max,
+              to_char(w.since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since, w.approved
+       FROM w`,
+      [sourceId, limits.windowDays],
+    );
+    const window = history.rows[0];
+    const guard = deleteGuard(
+      { orphans, live, keyless, parsed, quarantined, baseline: Math.max(live, window?.window_max ?? 0), baselineSince: window?.since ?? 'the first run', shrinkApproved: window?.approved ?? false },
+      limits,
+    );
     const softDeleted = orphans > 0 && !guard
       ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
       : 0;
-    await client.query('UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_in_run = $5 WHERE run_id = $1 AND source_id = $2', [runId, sourceId, softDeleted, guard, temporalRunId]);
+    // an approval lets one shrink through; the baseline starts again from it
+    if (softDeleted > 0 && window?.approved) await client.query('UPDATE source_state SET shrink_approved_at = NULL, baseline_since = now() WHERE source_id = $1', [sourceId]);
+    await client.query(
+      'UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_in_run = $5, live_after = $6 WHERE run_id = $1 AND source_id = $2',
+      [runId, sourceId, softDeleted, guard, temporalRunId, live - softDeleted],
+    );
     return { softDeleted, deleteGuard: guard };
   });
 }
@@ -273,5 +281,4 @@ function countsOf(r: CountRow): MergeCounts {
   };
 }
 
-const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
 

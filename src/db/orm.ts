@@ -18,9 +18,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function ormConfig(databaseUrl: string, poolMax = 10) {
+export function ormConfig(databaseUrl: string, poolMax = 10, sessionSettings: string[] = []) {
   return defineConfig({
     clientUrl: databaseUrl,
+    // server settings for every session of the pool, sent at connect (libpq's `options`)
+    ...(sessionSettings.length ? { driverOptions: { options: sessionSettings.map((s) => `-c ${s}`).join(' ') } } : {}),
     entities,
     extensions: [Migrator],
     pool: { min: 0, max: poolMax },
@@ -30,8 +32,20 @@ export function ormConfig(databaseUrl: string, poolMax = 10) {
   });
 }
 
-export async function openDatabase(databaseUrl: string, options: { poolMax?: number } = {}): Promise<Database> {
-  const orm = await MikroORM.init(ormConfig(databaseUrl, options.poolMax));
+export interface SessionOptions {
+  poolMax?: number;
+  /** statement_timeout of every session: the API's, so no request runs long. */
+  statementTimeoutMs?: number;
+  /**
+   * PostgreSQL's JIT compiles a query whose estimated cost is high: tens of milliseconds, every time, for the
+   * API's short reads over large tables (a year of quotes across a dozen partitions). Off for the API.
+   */
+  jit?: boolean;
+}
+
+export async function openDatabase(databaseUrl: string, options: SessionOptions = {}): Promise<Database> {
+  const settings = [...(options.statementTimeoutMs ? [`statement_timeout=${Math.round(options.statementTimeoutMs)}`] : []), ...(options.jit === false ? ['jit=off'] : [])];
+  const orm = await MikroORM.init(ormConfig(databaseUrl, options.poolMax, settings));
   const pool = await orm.em.getConnection().getNativeClient();
   return {
     orm,

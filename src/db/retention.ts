@@ -1,5 +1,5 @@
 // Retention: records soft-deleted long enough ago are removed for good, in batches so one run never holds
-// long locks; their entity links go with them (FK cascade), their time series (raw and daily) with them, then
+// long locks; their entity links go with them, their time series (raw and daily) with them, then
 // entities nothing describes any more.
 import type { Pool } from 'pg';
 
@@ -11,7 +11,8 @@ export async function purgeSoftDeleted(pool: Pool, olderThanDays: number, onBatc
     const { rowCount } = await pool.query(
       `WITH gone AS (SELECT id FROM record WHERE deleted_at < now() - make_interval(days => $1) ORDER BY id LIMIT $2),
          raw AS (DELETE FROM quote WHERE record_id IN (SELECT id FROM gone)),
-         daily AS (DELETE FROM quote_daily WHERE record_id IN (SELECT id FROM gone))
+         daily AS (DELETE FROM quote_daily WHERE record_id IN (SELECT id FROM gone)),
+         links AS (DELETE FROM entity_link WHERE record_id IN (SELECT id FROM gone))
        DELETE FROM record WHERE id IN (SELECT id FROM gone)`,
       [olderThanDays, BATCH],
     );

@@ -1,7 +1,9 @@
 // Run bookkeeping: ordinary, small queries, so they go through MikroORM.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
+import { LIMITS } from '../normalize/limits.ts';
 import { Run, RunSource, type IRun, type IRunSource } from './entities.ts';
+import { storable, storableJson, transaction } from './sql.ts';
 
 export type RunStatus = IRun['status'];
 export type SourceRunStatus = IRunSource['status'];
@@ -17,7 +19,8 @@ export async function startRun(em: EntityManager, workflowId: string, temporalRu
 }
 
 export async function updateRunSource(em: EntityManager, runId: number, sourceId: string, changes: Partial<Omit<IRunSource, 'run' | 'sourceId'>>): Promise<void> {
-  await em.nativeUpdate(RunSource, { run: runId, sourceId }, changes);
+  // the observed schema and the mapping carry the source's own field names
+  await em.nativeUpdate(RunSource, { run: runId, sourceId }, storableJson(changes));
 }
 
 export interface SourceOutcome {
@@ -33,17 +36,32 @@ export function runStatusOf(outcomes: SourceOutcome[]): Exclude<RunStatus, 'runn
   return failed === outcomes.length ? 'failed' : 'partial';
 }
 
+/**
+ * Closes the run and its sources. Bookkeeping must not fail a run: the texts are made storable first, and if
+ * the details still cannot be written (anything but the database being down) the run closes without them.
+ */
 export async function finishRun(em: EntityManager, runId: number, outcomes: SourceOutcome[]): Promise<RunStatus> {
   const status = runStatusOf(outcomes);
-  await em.transactional(async (tx) => {
-    for (const o of outcomes) {
-      await tx.nativeUpdate(RunSource, { run: runId, sourceId: o.sourceId }, { status: o.status, error: o.error ?? null, finishedAt: new Date() });
-    }
-    const errors = outcomes.filter((o) => o.error).map((o) => `${o.sourceId}: ${o.error}`);
-    await tx.nativeUpdate(Run, { id: runId }, { status, finishedAt: new Date(), error: errors.length ? errors.join('\n') : null });
-  });
+  const close = (details: boolean, note?: string) =>
+    em.fork().transactional(async (tx) => {
+      for (const o of outcomes) {
+        const error = details ? (o.error ? storable(o.error) : null) : o.error ? (note ?? null) : null;
+        await tx.nativeUpdate(RunSource, { run: runId, sourceId: o.sourceId }, { status: o.status, error, finishedAt: new Date() });
+      }
+      const errors = outcomes.filter((o) => o.error).map((o) => `${o.sourceId}: ${o.error}`);
+      const error = details ? (errors.length ? storable(errors.join('\n'), LIMITS.reasonChars * 4) : null) : (note ?? null);
+      await tx.nativeUpdate(Run, { id: runId }, { status, finishedAt: new Date(), error });
+    });
+  try {
+    await close(true);
+  } catch (error) {
+    if (isConnectionError(error)) throw error; // worth the retry
+    await close(false, storable(`the error details could not be stored: ${(error as Error).message}`));
+  }
   return status;
 }
+
+const isConnectionError = (error: unknown) => /ECONN|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded/i.test(String((error as Error)?.message ?? error));
 
 export async function recordAttempt(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number): Promise<void> {
   await pool.query(`UPDATE run_source SET attempts = attempts || jsonb_build_object($3::text, $4::int) WHERE run_id = $1 AND source_id = $2`, [runId, sourceId, stage, attempt]);
@@ -53,9 +71,9 @@ export async function recordAttempt(pool: Pool, runId: number, sourceId: string,
 export async function recordAttemptError(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number, error: string): Promise<void> {
   await pool.query(
     `UPDATE run_source SET errors = (CASE WHEN jsonb_array_length(errors) >= 20 THEN errors - 0 ELSE errors END)
-       || jsonb_build_array(jsonb_build_object('stage', $3::text, 'attempt', $4::int, 'error', left($5::text, 2000), 'at', now()))
+       || jsonb_build_array(jsonb_build_object('stage', $3::text, 'attempt', $4::int, 'error', $5::text, 'at', now()))
      WHERE run_id = $1 AND source_id = $2`,
-    [runId, sourceId, stage, attempt, error],
+    [runId, sourceId, stage, attempt, storable(error)],
   );
 }
 
@@ -87,4 +105,21 @@ export async function storedPayloadsOf(pool: Pool, runId: number, sourceIds: str
 export async function runSeries(pool: Pool, runId: number, sourceId: string): Promise<'snapshot' | 'history' | null> {
   const { rows } = await pool.query<{ series: 'snapshot' | 'history' | null }>('SELECT series FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
   return rows[0]?.series ?? null;
+}
+
+/** Runs other than this one that have said `running` for more than a minute (a run in progress is left alone by Temporal's answer). */
+export async function runningRuns(pool: Pool, exceptRunId: number, limit = 20): Promise<{ id: number; workflowId: string; temporalRunId: string }[]> {
+  const { rows } = await pool.query<{ id: string; workflow_id: string; temporal_run_id: string }>(
+    `SELECT id, workflow_id, temporal_run_id FROM run WHERE status = 'running' AND id <> $1 AND started_at < now() - interval '1 minute' ORDER BY id LIMIT $2`,
+    [exceptRunId, limit],
+  );
+  return rows.map((r) => ({ id: Number(r.id), workflowId: r.workflow_id, temporalRunId: r.temporal_run_id }));
+}
+
+/** Closes a run whose workflow is gone: failed, with the reason, and so is every source still running in it. */
+export async function closeAbandonedRun(pool: Pool, runId: number, reason: string): Promise<void> {
+  await transaction(pool, async (client) => {
+    await client.query(`UPDATE run_source SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1 AND status = 'running'`, [runId, storable(reason)]);
+    await client.query(`UPDATE run SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [runId, storable(reason)]);
+  });
 }

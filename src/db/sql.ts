@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { LIMITS } from '../normalize/limits.ts';
 
 export type Queryable = Pool | PoolClient;
 
@@ -34,4 +35,26 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
   } finally {
     client.checkin();
   }
+}
+
+/**
+ * Text PostgreSQL can store, of a bounded length: NUL (which text and jsonb refuse) and lone surrogates (which
+ * jsonb refuses) become U+FFFD. Every text a source can influence (errors, reasons, field names) passes here
+ * before it is written, so bookkeeping never fails on what a payload contained.
+ */
+export function storable(text: string, max: number = LIMITS.reasonChars): string {
+  // most texts need neither replacement: this runs for every staged value
+  const noNul = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  const clean = noNul.isWellFormed() ? noNul : noNul.toWellFormed();
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/** The same for a JSON value: every string in it, keys included. */
+export function storableJson<T>(value: T): T {
+  if (typeof value === 'string') return storable(value, Number.MAX_SAFE_INTEGER) as T;
+  if (Array.isArray(value)) return value.map(storableJson) as T;
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k, Number.MAX_SAFE_INTEGER), storableJson(v)])) as T;
+  }
+  return value;
 }

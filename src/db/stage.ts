@@ -2,7 +2,7 @@
 // COPY streams with backpressure, so memory stays flat however large the source is.
 import { once } from 'node:events';
 import type { Pool, PoolClient } from 'pg';
-import { checkout, type Queryable } from './sql.ts';
+import { checkout, storable, storableJson, type Queryable } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/record.ts';
 
@@ -130,10 +130,7 @@ class CopyWriter {
 function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   // PostgreSQL text and jsonb cannot hold NUL; a visible replacement character keeps the row instead of failing the COPY
-  const text =
-    typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD')
-    : typeof value === 'object' ? JSON.stringify(value).replaceAll('\\u0000', '\\ufffd')
-    : String(value);
+  const text = typeof value === 'string' ? storable(value, Number.MAX_SAFE_INTEGER) : typeof value === 'object' ? JSON.stringify(storableJson(value)) : String(value);
   return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 

@@ -106,15 +106,19 @@ function marketAgreement(u: IdentitySide, c: IdentitySide): { agrees: boolean; e
  * scores within the margin (ambiguous), unless an operator forbade it; forced links win. An entity takes at
  * most one record from each source, so two records of one source never end up as one thing.
  */
-export function decide(
+/** Records judged between two turns of the event loop: the stage's keep-alive heartbeat must get its turn. */
+const YIELD_EVERY = 2000;
+
+export async function decide(
   kind: RecordKind,
   unresolved: IdentitySide[],
   candidates: Map<number, Candidate[]>,
   overrides: { forced: Map<number, Candidate>; forbidden: Map<number, Set<number>> },
-): Decision[] {
+): Promise<Decision[]> {
   const score = kind === 'asset' ? scoreAsset : scoreArticle;
   const proposals: Decision[] = [];
-  for (const u of unresolved) {
+  for (const [i, u] of unresolved.entries()) {
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     const forced = overrides.forced.get(u.recordId);
     if (forced) {
       proposals.push({ recordId: u.recordId, entityId: forced.entityId, rule: 'override', confidence: 1, evidence: { forced_with: [forced.sourceId, forced.sourceKey] } });

@@ -1,13 +1,15 @@
 // The sources file (YAML): which sources a run ingests and how. Validated with zod; every error names
 // the file, the source and the field, because an operator fixes it by editing exactly that line.
-// `${VAR}` and `${VAR:-default}` are replaced from the environment before parsing (never secrets: those
-// are named by `auth.env` and read at request time).
+// `${VAR}` and `${VAR:-default}` in string values are replaced from the environment after parsing, so a
+// variable is always a value and never YAML (secrets belong in `auth.env`, read at request time; one in a URL's
+// query is redacted wherever the URL is shown).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UNIFIED_FIELDS, snakeToField, type UnifiedField } from '../normalize/record.ts';
 import { DATE_FORMATS, type DateFormat } from '../normalize/values.ts';
+import { redactUrl } from './redact.ts';
 
 export const SOURCE_KINDS = ['coinpaprika', 'coingecko', 'csv', 'rss'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
@@ -21,7 +23,7 @@ const sourceSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63'),
     kind: z.enum(SOURCE_KINDS),
     /** http(s) URL, or a file path relative to the sources file. */
-    url: z.string().min(1),
+    url: z.string().min(1).regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed'),
     /** A secret sent as a header; only the environment variable's name is written here. */
     auth: z
       .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), header: z.string().min(1), required: z.boolean().default(true) })
@@ -33,6 +35,8 @@ const sourceSchema = z
     delete_policy: z.enum(['snapshot', 'never']).default('snapshot'),
     /** Largest share of a source's live records one run may soft-delete before the delete guard holds them. */
     max_delete_ratio: z.number().min(0).max(1).default(0.2),
+    /** The guard measures deletes against the most live records the source had in this many days of runs. */
+    delete_guard_window_days: z.number().int().min(1).max(3650).default(30),
     /** A snapshot with more than this share of its records quarantined deletes nothing: it is not a reliable picture. */
     max_quarantine_ratio: z.number().min(0).max(1).default(0.1),
     /** evolve: apply confident renames; warn: only report; freeze: quarantine the records a change affects. */
@@ -89,12 +93,15 @@ const fileSchema = z.object({ sources: z.array(z.unknown()).min(1, 'at least one
 export interface SourceConfig {
   id: string;
   kind: SourceKind;
+  /** The URL or path as the sources file gives it (credentials in its query redacted): what logs, errors and the API show. */
+  url: string;
   /** Absolute file path or http(s) URL. */
   location: { type: 'file'; path: string } | { type: 'http'; url: string };
   auth?: { env: string; header: string; required: boolean };
   rateLimit?: { perSecond: number; key: string };
   deletePolicy: 'snapshot' | 'never';
   maxDeleteRatio: number;
+  deleteGuardWindowDays: number;
   maxQuarantineRatio: number;
   driftPolicy: 'evolve' | 'warn' | 'freeze';
   mapping: Partial<Record<UnifiedField, string>>;
@@ -123,11 +130,11 @@ export function loadSourcesConfig(file: string, env: NodeJS.ProcessEnv = process
 export function parseSourcesConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): SourceConfig[] {
   let document: unknown;
   try {
-    document = parseYaml(interpolate(text, file, env));
+    document = parseYaml(text);
   } catch (error) {
-    if (error instanceof SourcesConfigError) throw error;
     throw new SourcesConfigError(`${file}: not valid YAML (${(error as Error).message})`);
   }
+  document = interpolate(document, file, env);
   const top = fileSchema.safeParse(document);
   if (!top.success) throw new SourcesConfigError(`${file}: ${describe(top.error.issues)}`);
 
@@ -143,18 +150,25 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       throw new SourcesConfigError(`${file}: ${label}: field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1 to allow it`);
     }
     seen.add(s.id);
-    const http = /^https?:\/\//i.test(s.url);
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s.url)?.[1]?.toLowerCase();
+    const http = scheme === 'http' || scheme === 'https';
+    if (scheme && !http) {
+      throw new SourcesConfigError(`${file}: ${label}: field 'url': scheme '${scheme}:' is neither http nor https (a file path has no scheme): ${redactUrl(s.url)}`);
+    }
+    if (http && !URL.canParse(s.url)) throw new SourcesConfigError(`${file}: ${label}: field 'url': not a valid URL: ${redactUrl(s.url)}`);
     if (!http && s.kind !== 'csv' && s.kind !== 'rss') {
       throw new SourcesConfigError(`${file}: ${label}: field 'url': a ${s.kind} source needs an http(s) URL`);
     }
     return {
       id: s.id,
       kind: s.kind,
+      url: redactUrl(s.url),
       location: http ? { type: 'http', url: s.url } : { type: 'file', path: path.resolve(path.dirname(file), s.url) },
       auth: s.auth,
       rateLimit: s.rate_limit && { perSecond: s.rate_limit.requests_per_second, key: s.rate_limit.key ?? (http ? new URL(s.url).host : s.id) },
       deletePolicy: s.delete_policy,
       maxDeleteRatio: s.max_delete_ratio,
+      deleteGuardWindowDays: s.delete_guard_window_days,
       maxQuarantineRatio: s.max_quarantine_ratio,
       driftPolicy: s.drift_policy,
       mapping: Object.fromEntries(Object.entries(s.mapping).map(([field, from]) => [snakeToField(field)!, from])),
@@ -174,13 +188,24 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
   });
 }
 
-function interpolate(text: string, file: string, env: NodeJS.ProcessEnv): string {
-  return text.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
-    const value = env[name];
-    if (value !== undefined && value !== '') return value;
-    if (fallback !== undefined) return fallback;
-    throw new SourcesConfigError(`${file}: \${${name}} is not set and has no default (write \${${name}:-default})`);
-  });
+/** `${VAR}` and `${VAR:-default}` replaced in every string of the parsed document (keys stay as written). */
+function interpolate(value: unknown, file: string, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    // a value that is one variable keeps its type: `max_delete_ratio: ${RATIO}` is a number
+    const whole = /^\$\{[A-Z_][A-Z0-9_]*(?::-[^}]*)?\}$/.test(value);
+    const replaced = value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new SourcesConfigError(`${file}: \${${name}} is not set and has no default (write \${${name}:-default})`);
+    });
+    if (whole && /^-?\d+(\.\d+)?$/.test(replaced)) return Number(replaced);
+    if (whole && (replaced === 'true' || replaced === 'false')) return replaced === 'true';
+    return replaced;
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, file, env));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, file, env)]));
+  return value;
 }
 
 function describe(issues: z.core.$ZodIssue[]): string {

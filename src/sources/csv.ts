@@ -9,6 +9,8 @@ import type { SourceAdapter, SourceFields, Unparsed } from './types.ts';
 
 const CSV_TYPES = ['text/csv', 'text/plain', 'application/csv', 'application/vnd.ms-excel', 'application/octet-stream'];
 const DELIMITERS = [',', ';', '\t'];
+/** Characters of one CSV record beyond which it is quarantined as unreadable. */
+export const MAX_RECORD_BYTES = 1 << 20;
 
 export const csvSource: SourceAdapter = {
   recordKind: 'asset',
@@ -43,8 +45,10 @@ export const csvSource: SourceAdapter = {
       Readable.from(rest),
       parse({
         delimiter, comment: '#', comment_no_infix: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true,
+        // one line of megabytes (an unclosed quote swallowing the file) is quarantined, not held in memory whole
+        max_record_size: MAX_RECORD_BYTES,
         info: true, raw: true, skip_records_with_error: true,
-        on_skip: (error, raw) => void broken.push({ line: Number(error?.lines ?? 0), record: { unparsed: raw ?? '', reason: `unreadable CSV line: ${error?.message ?? 'unknown error'}` } }),
+        on_skip: (error, raw) => void broken.push({ line: Number(error?.lines ?? 0), record: { unparsed: (raw ?? '').slice(0, 10_000), reason: `unreadable CSV line: ${error?.message ?? 'unknown error'}` } }),
       }),
       () => {},
     ) as AsyncIterable<{ record: string[]; info: { lines: number } }>;

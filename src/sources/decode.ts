@@ -20,6 +20,8 @@ const BOMS: [number[], string][] = [
 /** Works out a document's encoding from its first bytes (`partial`: more bytes follow) and the hints. */
 export function detectEncoding(head: Uint8Array, hints: EncodingHints = {}, partial = false): string {
   for (const [bom, encoding] of BOMS) if (bom.every((b, i) => head[i] === b)) return encoding;
+  const sniffed = hints.declared ? undefined : utf16WithoutBom(head);
+  if (sniffed) return sniffed;
   const named =
     hints.declared ??
     (hints.xml ? /^\s*<\?xml[^>]*encoding=["']([\w.:-]+)["']/i.exec(Buffer.from(head.subarray(0, 200)).toString('latin1'))?.[1] : undefined) ??
@@ -38,6 +40,24 @@ export function detectEncoding(head: Uint8Array, hints: EncodingHints = {}, part
   } catch {
     return 'windows-1252';
   }
+}
+
+/**
+ * UTF-16 without a byte-order mark, told by its zero bytes: mostly-Latin text in UTF-16LE has a zero in every
+ * odd byte and almost none in the even ones (the reverse for UTF-16BE). As UTF-8 it would "decode" into text
+ * full of NUL characters.
+ */
+function utf16WithoutBom(head: Uint8Array): string | undefined {
+  const pairs = Math.min(256, Math.floor(head.length / 2));
+  if (pairs < 8) return undefined;
+  let [evenZeros, oddZeros] = [0, 0];
+  for (let i = 0; i < pairs; i++) {
+    if (head[2 * i] === 0) evenZeros++;
+    if (head[2 * i + 1] === 0) oddZeros++;
+  }
+  if (oddZeros >= pairs * 0.4 && evenZeros <= pairs * 0.05) return 'utf-16le';
+  if (evenZeros >= pairs * 0.4 && oddZeros <= pairs * 0.05) return 'utf-16be';
+  return undefined;
 }
 
 export function decode(bytes: Uint8Array, hints: EncodingHints = {}): string {

@@ -3,7 +3,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { parser } from 'stream-json';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
-import type { SourceFields } from './types.ts';
+import { UnreadablePayloadError, type SourceFields } from './types.ts';
 
 export async function* readJsonArray(document: Readable): AsyncIterable<SourceFields> {
   // pipeline destroys every stage on an error, so a bad byte anywhere ends the iteration with that error
@@ -13,11 +13,15 @@ export async function* readJsonArray(document: Readable): AsyncIterable<SourceFi
   }
 }
 
+/** Objects nested deeper than this in one record are refused: no market API nests more than a few levels. */
+export const MAX_JSON_DEPTH = 32;
+
 /** {quotes: {USD: {price: 1}}} → {'quotes.USD.price': 1}; arrays stay whole. */
-export function flatten(object: Record<string, unknown>, prefix = '', into: SourceFields = {}): SourceFields {
+export function flatten(object: Record<string, unknown>, prefix = '', into: SourceFields = {}, depth = 1): SourceFields {
+  if (depth > MAX_JSON_DEPTH) throw new UnreadablePayloadError(`a record nests objects deeper than ${MAX_JSON_DEPTH} levels (at ${prefix.slice(0, 100)})`);
   for (const [key, value] of Object.entries(object)) {
     const name = prefix ? `${prefix}.${key}` : key;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) flatten(value as Record<string, unknown>, name, into);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) flatten(value as Record<string, unknown>, name, into, depth + 1);
     else into[name] = value;
   }
   return into;

@@ -17,11 +17,12 @@ export async function openLocation(source: SourceConfig, context: FetchContext, 
   // a local file can be read on from where an interrupted fetch stopped
   const start = context.resumeAt.document === 0 ? context.resumeAt.byteOffset : 0;
   const stat = await fs.promises.stat(location.path).catch((error: NodeJS.ErrnoException) => {
-    const message = `source '${source.id}': cannot read ${location.path} (${error.code ?? error.message})`;
+    // the file as the sources file names it: a server's own paths are not for API clients
+    const message = `source '${source.id}': cannot read ${source.url} (${error.code ?? 'error'})`;
     throw error.code === 'ENOENT' || error.code === 'EACCES' ? new PermanentSourceError(message) : new Error(message);
   });
   return {
-    url: `file://${location.path}`,
+    url: source.url,
     httpStatus: null,
     contentType: accept[0] ?? null,
     etag: `"${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`,

@@ -40,6 +40,8 @@ export interface FaultRule {
   reset?: boolean;
   /** Answer 302 to the same URL with an incremented `_loop` query parameter, forever. */
   redirectLoop?: boolean;
+  /** Answer 302 to this base URL followed by the request's path and query (another host, to test where credentials go). */
+  redirectTo?: string;
   /** Repeat the payload's records until the body is at least this many bytes, so it still parses. */
   oversizeBytes?: number;
   /** Override the Content-Type header. */
@@ -89,6 +91,7 @@ const faultRuleSchema: z.ZodType<FaultRule> = z.strictObject({
   garbage: z.boolean().optional(),
   reset: z.boolean().optional(),
   redirectLoop: z.boolean().optional(),
+  redirectTo: z.url({ protocol: /^https?$/ }).optional(),
   // the padded body is built in memory
   oversizeBytes: z.number().int().min(1).max(1 << 30).optional(),
   contentType: headerValue.optional(),
@@ -250,6 +253,7 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
         return;
       }
       if (rule?.redirectLoop) return reply(302, { location: loopLocation(url) }, Buffer.alloc(0));
+      if (rule?.redirectTo) return reply(302, { location: `${rule.redirectTo.replace(/\/+$/, '')}${url.pathname}${url.search}` }, Buffer.alloc(0));
       if (rule?.status) {
         const retryAfter = rule.retryAfter === undefined ? {} : { 'retry-after': String(rule.retryAfter) };
         const message = `${http.STATUS_CODES[rule.status] ?? 'Error'} (injected fault)`;
@@ -276,6 +280,8 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
   async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const endpoint = `${req.method} ${url.pathname}`;
     const json = (status: number, value: unknown) => write(res, status, { 'content-type': JSON_TYPE }, jsonBody(value));
+    // whoever reaches the server may read its payloads, but only this machine may change how it behaves
+    if (!isLoopback(req.socket.remoteAddress)) return json(403, { error: 'control endpoints answer only requests from this machine (loopback)' });
     switch (endpoint) {
       case 'PUT /_control/faults':
         try {
@@ -437,4 +443,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === '::1' || /^(::ffff:)?127\./.test(address));
 }

@@ -24,7 +24,7 @@ export function runDescription(sourcesFile: string, sourceIds?: string[]): { sta
     staticDetails: [
       `Sources from \`${sourcesFile}\`:`,
       '',
-      ...sources.map((s) => `- **${s.id}** (${s.kind}, delete policy ${s.deletePolicy}): ${s.location.type === 'file' ? s.location.path : s.location.url}`),
+      ...sources.map((s) => `- **${s.id}** (${s.kind}, delete policy ${s.deletePolicy}): ${s.url}`),
     ].join('\n'),
   };
 }

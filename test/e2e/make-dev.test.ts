@@ -34,7 +34,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
   });
 
   it('logs only JSON lines, serves both metrics endpoints, and finds a partial run by EtlOutcome', async function () {
-    this.timeout(300_000);
+    this.timeout(480_000);
     const ports = { api: await freePort(), sources: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), workerMetrics: await freePort() };
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const inherited of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'ETL_SOURCE_SERVER_URL', 'ETL_SOURCES_FILE']) delete env[inherited];
@@ -87,6 +87,26 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     }, 30_000);
     assert.deepEqual(listed, [second.workflow_id]);
 
+    // the worker dies (kill -9) in the middle of a run: make dev starts it again and the run completes
+    const sourceControl = `http://127.0.0.1:${ports.sources}/_control`;
+    await fetch(`${sourceControl}/faults`, { method: 'PUT', body: JSON.stringify([{ path: '/coingecko', latencyMs: 3000 }]) });
+    await fetch(`${sourceControl}/requests`, { method: 'DELETE' });
+    const health = async () => (await fetchJson(`${api}/health`)).body as { processes: { name: string; pid: number | null; restarts: number; last_exit: string | null }[] | null };
+    const worker = (await health()).processes?.find((p) => p.name === 'worker');
+    assert.ok(worker?.pid, `/health shows make dev's processes: ${JSON.stringify((await health()).processes)}`);
+    await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
+    await until('the worker is fetching CoinGecko', async () => ((await (await fetch(`${sourceControl}/requests`)).json()) as { path: string }[]).some((r) => r.path.startsWith('/coingecko')), 60_000);
+    process.kill(worker.pid, 'SIGKILL');
+    const restarted = await until('make dev restarts the worker', async () => (await health()).processes?.find((p) => p.name === 'worker' && p.restarts === 1 && p.pid), 60_000);
+    assert.equal(restarted.last_exit, 'killed by SIGKILL');
+    const third = await until('the interrupted run finishes', () => finishedRun(api, 3), 180_000);
+    assert.notEqual(third.status, 'failed', JSON.stringify(third));
+    const coingecko = ((await fetchJson(`${api}/runs/3`)).body.data.sources as { source: string; status: string; attempts: Record<string, number> }[]).find((s) => s.source === 'coingecko')!;
+    // the bytes have not changed since the first run: unchanged is its success; the fetch ran again after the kill
+    assert.equal(coingecko.status, 'unchanged', JSON.stringify(coingecko));
+    assert.ok(coingecko.attempts.fetchSource! >= 2, `the killed fetch was retried: ${JSON.stringify(coingecko.attempts)}`);
+    assert.ok(logsOf(lines).some((l) => l.msg === 'worker restarted'), 'the restart is logged');
+
     dev.kill('SIGTERM');
     const [code] = await exited;
     assert.equal(code, 0, 'make dev stops cleanly on SIGTERM');
@@ -103,6 +123,10 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     assert.ok(logs.some((l) => l.service === 'temporal'), "the Temporal dev server's own lines are in the stream too");
   });
 });
+
+function logsOf(lines: { text: string }[]): LogLine[] {
+  return lines.flatMap(({ text }) => { try { return [JSON.parse(text) as LogLine]; } catch { return []; } });
+}
 
 function isJsonObject(text: string): boolean {
   try {

@@ -1,5 +1,5 @@
 // GET /data (filtered pages of unified records, offset or keyset) and GET /data/:id (one record with lineage).
-import { listRecords, recordLineage, type RecordFilter } from '../../db/queries.ts';
+import { listRecords, recordLineage, type RecordFilter, type RecordRow } from '../../db/queries.ts';
 import { pageAfter, pageFields } from '../cursor.ts';
 import { meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
@@ -19,6 +19,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
         'Live records by default. Page with limit and offset, or for deep pages with cursor: pass the next_cursor of the previous page with the same filters (a cursor from other filters is a 400). Numbers such as prices stay exact decimal strings.',
       query: DataQuery,
       ok: { status: 200, description: 'A page of records', schema: DataPage },
+      costly: ({ query }) => query.offset > 0,
     },
     async ({ query }, _req, res) => {
       const filter: RecordFilter = {
@@ -32,7 +33,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       // what selects and orders the rows: a cursor is only valid for the same
       const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase(), sort: query.sort };
       const after = pageAfter(query, fingerprinted);
-      const page = await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after });
+      const page = withinBudget(await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after }));
       send(res, DataPage, { data: page.rows.map(recordJson), ...pageFields(query, fingerprinted, page), ...meta(res) });
     },
   );
@@ -85,4 +86,18 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       });
     },
   );
+}
+
+/** Bytes a page of records may take: a page of a thousand long articles is cut short, its next_cursor continues it. */
+export const PAGE_BUDGET_BYTES = 4 * 2 ** 20;
+
+function withinBudget<P extends { rows: RecordRow[]; hasMore: boolean }>(page: P): P {
+  let bytes = 0;
+  for (let i = 0; i < page.rows.length; i++) {
+    const r = page.rows[i]!;
+    // the fixed fields take about 600 bytes as JSON; only text can be long (values are bounded: src/normalize/limits.ts)
+    bytes += 600 + (r.summary?.length ?? 0) + (r.title?.length ?? 0) + (r.url?.length ?? 0) + (r.sourceKey.length) + (r.name?.length ?? 0) + (r.author?.length ?? 0);
+    if (i > 0 && bytes > PAGE_BUDGET_BYTES) return { ...page, rows: page.rows.slice(0, i), hasMore: true };
+  }
+  return page;
 }

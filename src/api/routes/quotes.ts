@@ -28,6 +28,7 @@ export function quoteRoutes(routes: Routes, { db }: Context): void {
       params: IdParams,
       query: QuotesQuery,
       ok: { status: 200, description: 'Observations or buckets', schema: EntityQuotes, csv: true },
+      costly: ({ query }) => query.interval !== 'raw',
       errors: [404],
     },
     async ({ params, query }, req, res) => {
@@ -38,7 +39,7 @@ export function quoteRoutes(routes: Routes, { db }: Context): void {
       if (query.cursor !== undefined) throw badParam('cursor', 'only with interval=raw: buckets come in one response');
       const [newest, rawFrom] = await Promise.all([newestObservation(db.em(), records.map((r) => r.id)), rawHorizon(db.em())]);
       const range = resolveRange(query.interval, query, newest, rawFrom);
-      const rows = await quoteBuckets(db.em(), records.map((r) => r.id), query.interval, range.from, range.to);
+      const rows = await quoteBuckets(db.em(), records.map((r) => r.id), query.interval, range.from, range.to, rawFrom);
       const buckets = bucketsJson(rows, query.interval, sourceMap(records));
       if (wantsCsv(req, query.format)) {
         return sendCsv(res, [...BUCKET_COLUMNS], buckets.flatMap((b) => b.sources.map((s) => [b.start, b.end, s.source, s.record_id, s.open_usd, s.high_usd, s.low_usd, s.close_usd, s.mean_usd, s.volume_24h_usd, s.observations, b.median_usd, b.spread])));

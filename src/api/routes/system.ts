@@ -1,9 +1,10 @@
 // Health, statistics, Prometheus metrics, the ingest schedule's pause switch and the OpenAPI document.
+import fs from 'node:fs';
 import type { z } from 'zod';
 import { latestRunPerSource, lastRun, statsSnapshot } from '../../db/queries.ts';
 import { ProblemError, meta, notFound, send } from '../http.ts';
 import { openApiDocument, type Routes } from '../operations.ts';
-import { Health, ScheduleNoteBody, ScheduleResponse, ScheduleState, Stats, scheduleParams } from '../schemas.ts';
+import { Health, ScheduleNoteBody, SupervisedProcesses, ScheduleResponse, ScheduleState, Stats, scheduleParams } from '../schemas.ts';
 import { iso, isoOrNull } from '../serialize.ts';
 import type { Context } from './context.ts';
 
@@ -74,6 +75,7 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
           quarantined: s.quarantined,
           error: s.error ?? null,
         })),
+        processes: supervised(settings.ETL_SUPERVISOR_STATE),
         ...meta(res),
       };
       send(res, Health, body, database === 'up' ? 200 : 503);
@@ -85,6 +87,7 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       method: 'get',
       path: '/stats',
       operationId: 'stats',
+      costly: () => true,
       tag: 'system',
       summary: 'Per source: runs, records processed, durations, last success and failure; totals of records, entities, quarantine, drift',
       ok: { status: 200, description: 'Statistics', schema: Stats },
@@ -134,6 +137,7 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       method: 'get',
       path: '/metrics',
       operationId: 'metrics',
+      costly: () => true,
       tag: 'system',
       summary: 'Prometheus metrics: pipeline totals computed from the database at scrape time, and API request durations',
       ok: { status: 200, description: 'Prometheus text exposition format', contentType: 'text/plain' },
@@ -193,4 +197,14 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       res.json(document);
     },
   );
+}
+
+/** make dev's children and their restarts, from the state file its supervisor writes; null when not under make dev. */
+function supervised(stateFile: string | undefined): z.output<typeof Health>['processes'] {
+  if (!stateFile) return null;
+  try {
+    return SupervisedProcesses.parse(JSON.parse(fs.readFileSync(stateFile, 'utf8')));
+  } catch {
+    return null;
+  }
 }

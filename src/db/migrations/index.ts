@@ -4,6 +4,7 @@ import { Migration20261122100535_initial } from './Migration20261122100535_initi
 import { Migration20261122105755_identity_watermark } from './Migration20261122105755_identity_watermark.ts';
 import { Migration20261201204851_time_series } from './Migration20261201204851_time_series.ts';
 import { Migration20261201223000_unlogged_staging } from './Migration20261201223000_unlogged_staging.ts';
+import { Migration20261201231500_guard_baseline_and_links } from './Migration20261201231500_guard_baseline_and_links.ts';
 
 type MigrationClass = new (...args: any[]) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
@@ -11,4 +12,5 @@ export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261122105755_identity_watermark', class: Migration20261122105755_identity_watermark },
   { name: 'Migration20261201204851_time_series', class: Migration20261201204851_time_series },
   { name: 'Migration20261201223000_unlogged_staging', class: Migration20261201223000_unlogged_staging },
+  { name: 'Migration20261201231500_guard_baseline_and_links', class: Migration20261201231500_guard_baseline_and_links },
 ];

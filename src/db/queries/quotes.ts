@@ -2,7 +2,7 @@
 // of 5 minutes to a week with OHLC per source and the cross-source median and spread. Days before the raw
 // horizon come from the daily rollup; everything later from the raw partitions.
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BUCKET_ORIGIN, OHLC, OHLC_OF_DAYS, QUOTE_COLUMNS, RAW_FROM } from '../quotes.ts';
+import { BUCKET_ORIGIN, OHLC, OHLC_OF_DAYS, QUOTE_COLUMNS } from '../quotes.ts';
 
 /** A series is read through its records: one per source for an entity, or the one record of /data/:id/history. */
 export interface SeriesRecord {
@@ -73,12 +73,15 @@ export async function quotePage(em: EntityManager, request: QuotePageRequest): P
     after = 'AND (q.observed_at, q.record_id) > (?::timestamptz, ?)';
     params.push(...request.after);
   }
+  // each record's page is read in time order off its index (record_id, observed_at), partition after
+  // partition, and the records' pages merged: one ORDER BY over all of them would sort every matching row
   const rows = await em.getConnection().execute<QuoteRow[]>(
     `SELECT ${isoMicros('q.observed_at')} AS "observedAt", q.record_id::float8 AS "recordId",
        ${QUOTE_COLUMNS.map((c) => `q.${c} AS "${snakeToCamel(c)}"`).join(', ')},
        q.run_id::float8 AS "runId", q.raw_payload_id::float8 AS "rawPayloadId", q.raw_position AS "rawPosition"
-     FROM quote q
-     WHERE q.record_id = ANY(?::bigint[]) AND q.observed_at >= ? AND q.observed_at < ? ${after}
+     FROM unnest(?::bigint[]) AS r(id) CROSS JOIN LATERAL (
+       SELECT * FROM quote q WHERE q.record_id = r.id AND q.observed_at >= ? AND q.observed_at < ? ${after}
+       ORDER BY q.observed_at LIMIT ${request.limit + 1}) q
      ORDER BY q.observed_at, q.record_id LIMIT ${request.limit + 1}`,
     params,
   );
@@ -108,7 +111,7 @@ export type Interval = keyof typeof INTERVALS;
  * hours read the raw observations; days and weeks read the daily rollup before the raw horizon and
  * aggregate the raw observations after it, day by day first, so a week is the same whichever side it is on.
  */
-export async function quoteBuckets(em: EntityManager, recordIds: number[], interval: Interval, from: Date, to: Date): Promise<BucketRow[]> {
+export async function quoteBuckets(em: EntityManager, recordIds: number[], interval: Interval, from: Date, to: Date, rawFrom: Date | null): Promise<BucketRow[]> {
   if (!recordIds.length) return [];
   const width = `interval '${INTERVALS[interval]}'`;
   const perRecord =
@@ -121,10 +124,10 @@ export async function quoteBuckets(em: EntityManager, recordIds: number[], inter
              d.volume_24h_usd, d.market_cap_usd, d.observations, d.first_at, d.last_at
            FROM quote_daily d
            WHERE d.record_id = ANY($1::bigint[]) AND d.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND d.day < ($3::timestamptz AT TIME ZONE 'UTC')::date
-             AND d.day < (${RAW_FROM} AT TIME ZONE 'UTC')::date
+             AND d.day < ($4::timestamptz AT TIME ZONE 'UTC')::date
            UNION ALL
            SELECT date_bin(interval '1 day', q.observed_at, ${BUCKET_ORIGIN}), q.record_id, ${OHLC}
-           FROM quote q WHERE q.record_id = ANY($1::bigint[]) AND q.observed_at >= greatest($2, ${RAW_FROM}) AND q.observed_at < $3 GROUP BY 1, 2
+           FROM quote q WHERE q.record_id = ANY($1::bigint[]) AND q.observed_at >= greatest($2::timestamptz, $4::timestamptz) AND q.observed_at < $3 GROUP BY 1, 2
          ) d GROUP BY 1, 2`;
   const [sql, params] = positional(
     `WITH per_record AS (${perRecord}),
@@ -141,7 +144,8 @@ export async function quoteBuckets(em: EntityManager, recordIds: number[], inter
        m.median AS "medianUsd", CASE WHEN m.median > 0 THEN round((m.closes[cardinality(m.closes)] - m.closes[1]) / m.median, 6)::float8 END AS spread
      FROM per_record p JOIN middle m ON m.start = p.start
      ORDER BY p.start, p.record_id`,
-    [pgArray(recordIds), from, to],
+    // the horizon as a value, not a subquery: the planner then skips every partition outside the range
+    [pgArray(recordIds), from, to, rawFrom ?? new Date(0)],
   );
   return em.getConnection().execute<BucketRow[]>(sql, params);
 }

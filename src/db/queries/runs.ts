@@ -1,7 +1,7 @@
 // Reads of runs and their per-source outcomes for the API.
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
-import { Run, RunSource, type IRun, type IRunSource, RunAnomaly } from '../entities.ts';
+import { Run, RunAnomaly, RunSource, SourceState, type IRun, type IRunSource } from '../entities.ts';
 
 export interface RunWithSources {
   run: IRun;
@@ -65,4 +65,13 @@ export async function storedAnomalies(em: EntityManager, runId: number) {
 /** The latest anomalies about one entity (price divergences across its sources), newest first. */
 export async function entityAnomalies(em: EntityManager, entityId: number, limit = 20) {
   return em.find(RunAnomaly, { entityId }, { orderBy: { id: 'desc' }, limit });
+}
+
+/** Records an operator's approval of a source's shrink; null when the source has no state (never merged). */
+export async function approveShrink(em: EntityManager, sourceId: string): Promise<Date | null> {
+  const now = new Date();
+  // the checkpoint forgets the last payload's hash and validators: the next run applies its snapshot again,
+  // even if the source sends the same bytes, and this time its deletes go through
+  const updated = await em.nativeUpdate(SourceState, { sourceId }, { shrinkApprovedAt: now, lastPayloadId: null, contentHash: null, etag: null, lastModified: null });
+  return updated ? now : null;
 }

@@ -1,0 +1,289 @@
+// Hostile and broken input, the standing suite: what an attacker or an unlucky operator sends must never leak a
+// secret, fail the run's bookkeeping, fail a source for one value, let the API answer without bounds, or walk the
+// delete guard down. Real worker processes, real Temporal dev server, real PostgreSQL, payloads the tests write,
+// served by two local source servers. Each case checks that the good data arrived, nothing was soft-deleted
+// that should not be, the API still answers, and the outcome names the cause.
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import type { AddressInfo, Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunSummary } from '../../src/activities/index.ts';
+import { createApp } from '../../src/api/app.ts';
+import { openDatabase, type Database } from '../../src/db/orm.ts';
+import { loadSettings, projectRoot } from '../../src/settings.ts';
+import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
+import { createWorker } from '../../src/temporal/worker.ts';
+import { ingest } from '../../src/workflows/index.ts';
+import { freePort } from '../setup.ts';
+import { fetchJson, quietLog, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
+
+const HEADER_SECRET = 'planted-header-secret-7f3a9c';
+const QUERY_SECRET = 'planted-query-secret-51d2e8';
+const API_KEY = 'hostile-test-key-0123456789';
+
+describe('hostile and broken input (real Temporal, real PostgreSQL, real worker processes)', () => {
+  let env: TestWorkflowEnvironment;
+  let db: Database;
+  let home: SourceServer;
+  let elsewhere: SourceServer;
+  let homeUrl: string;
+  let elsewhereUrl: string;
+  let dir: string;
+  let api: Server;
+  let url: string;
+
+  before(async function () {
+    this.timeout(60_000);
+    db = await testDatabase();
+    env = await startTemporal();
+    dir = tempDir('hostile');
+    const root = tempDir('hostile-root');
+    fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });
+    home = createSourceServer({ root, coingeckoApiKey: HEADER_SECRET });
+    elsewhere = createSourceServer({ root });
+    homeUrl = await home.listen(0);
+    elsewhereUrl = await elsewhere.listen(0);
+    api = createApp({ db, temporal: env.client, log: quietLog, settings: loadSettings({ API_KEY }) }).listen(0, '127.0.0.1');
+    await once(api, 'listening');
+    url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    api?.close();
+    await home?.close();
+    await elsewhere?.close();
+    await db?.close();
+    await env?.teardown();
+  });
+  beforeEach(async () => {
+    await truncateAll(db);
+    home.setFaults([]);
+    home.requests.length = 0;
+    elsewhere.requests.length = 0;
+  });
+
+  /** A real worker process (src/worker.ts) with its output kept: every log line it writes is searched for secrets. */
+  async function runInWorkerProcess(sourcesFile: string, extraEnv: Record<string, string> = {}) {
+    const queue = taskQueue('hostile');
+    const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], {
+      env: {
+        ...process.env,
+        DATABASE_URL: process.env.TEST_DATABASE_URL,
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_NAMESPACE: 'default',
+        ETL_TASK_QUEUE: queue,
+        ETL_SOURCES_FILE: sourcesFile,
+        ETL_WORKER_METRICS_ADDRESS: '127.0.0.1:0',
+        LOG_LEVEL: 'debug',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    try {
+      const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] });
+      const summary = (await handle.result()) as RunSummary;
+      return { summary, output: () => output, history: JSON.stringify(await handle.fetchHistory()) };
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  async function runInProcess(sourcesFile: string): Promise<RunSummary> {
+    const queue = taskQueue('hostile');
+    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
+    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] }));
+  }
+
+  const write = (name: string, content: string | Buffer) => fs.writeFileSync(path.join(dir, name), content);
+  const sources = (name: string, body: string) => {
+    const file = path.join(dir, `${name}.yaml`);
+    fs.writeFileSync(file, `sources:\n${body}`);
+    return file;
+  };
+  /** Every text the database holds about runs, payloads and records, as one string. */
+  const databaseText = async () =>
+    (await db.pool.query(
+      `SELECT string_agg(t, ' ') AS text FROM (
+         SELECT row_to_json(x)::text AS t FROM raw_payload x UNION ALL SELECT row_to_json(x)::text FROM run x
+         UNION ALL SELECT row_to_json(x)::text FROM run_source x UNION ALL SELECT row_to_json(x)::text FROM quarantine x
+         UNION ALL SELECT row_to_json(x)::text FROM record x UNION ALL SELECT row_to_json(x)::text FROM drift_event x) s`,
+    )).rows[0].text as string;
+
+  it('keeps the credential with its origin across a redirect, and plants it nowhere: logs, database, API, workflow history', async function () {
+    this.timeout(120_000);
+    home.setFaults([{ path: '/coingecko', redirectTo: elsewhereUrl }]);
+    const file = sources(
+      'secrets',
+      [
+        '  - id: gecko',
+        '    kind: coingecko',
+        `    url: ${homeUrl}/coingecko/api/v3/coins/markets?vs_currency=usd&api_key=\${PLANTED_QUERY_KEY}`,
+        '    auth: { env: PLANTED_HEADER_KEY, header: x-cg-demo-api-key }',
+        '    paging: { per_page: 50 }',
+        '',
+      ].join('\n'),
+    );
+    const { summary, output, history } = await runInWorkerProcess(file, { PLANTED_HEADER_KEY: HEADER_SECRET, PLANTED_QUERY_KEY: QUERY_SECRET });
+    assert.equal(summary.status, 'succeeded', JSON.stringify(summary));
+    const asked = home.requests.filter((r) => r.path.startsWith('/coingecko'));
+    const followed = elsewhere.requests.filter((r) => r.path.startsWith('/coingecko'));
+    assert.ok(asked.length > 0 && asked.every((r) => r.hasApiKey), 'the configured origin gets the credential');
+    assert.ok(followed.length > 0 && followed.every((r) => !r.hasApiKey), 'the host it redirects to does not');
+    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'gecko'`)).rows[0].n, 100);
+
+    const record = (await db.pool.query(`SELECT id, run_id FROM record WHERE source_id = 'gecko' LIMIT 1`)).rows[0];
+    const responses = await Promise.all([`/runs/${record.run_id}`, `/data/${record.id}`, '/health', '/stats', '/runs'].map(async (p) => (await fetch(url + p)).text()));
+    const everywhere = [output(), await databaseText(), history, ...responses].join('\n');
+    for (const secret of [HEADER_SECRET, QUERY_SECRET]) assert.ok(!everywhere.includes(secret), `${secret} leaked`);
+    assert.match(await databaseText(), /api_key=REDACTED/, 'the stored URL says a credential was there');
+    assert.ok(!output().includes('taskToken'), 'no activity task token in the logs');
+  });
+
+  it('ingests the good rows of a file with hostile values, quarantines each bad one with its field, and the API stays small', async function () {
+    this.timeout(60_000);
+    const rows = [
+      'id,symbol,name,rank,price,last_updated',
+      'good-1,AAA,Good One,1,1.5,2024-03-01T00:00:00Z',
+      'huge,BBB,Huge,2,1e131000,2024-03-01T00:00:00Z',
+      `long,CCC,Long,3,${'9'.repeat(140_000)},2024-03-01T00:00:00Z`,
+      'rank,DDD,Rank,2147483648,1,2024-03-01T00:00:00Z',
+      'year,EEE,Year,5,1,0000-01-01T00:00:00Z',
+      `${'k'.repeat(10_000)},FFF,Key,6,1,2024-03-01T00:00:00Z`,
+      'nul,GGG,Nul\u0000Name,7,1,2024-03-01T00:00:00Z',
+      'good-2,HHH,Good Two,8,2.5,2024-03-01T00:00:00Z',
+    ];
+    write('values.csv', rows.join('\n') + '\n');
+    const summary = await runInProcess(sources('values', '  - id: values\n    kind: csv\n    url: ./values.csv\n'));
+    assert.equal(summary.status, 'succeeded', JSON.stringify(summary));
+    const reasons = (await db.pool.query(`SELECT reason FROM quarantine ORDER BY raw_position`)).rows.map((r) => r.reason);
+    assert.equal(reasons.length, 5);
+    assert.match(reasons[0], /price_usd is out of range \(about 1e131000/);
+    assert.match(reasons[1], /price_usd has more than 40 significant digits/);
+    assert.match(reasons[2], /rank is out of range/);
+    assert.match(reasons[3], /source_updated_at is out of range/);
+    assert.match(reasons[4], /source_key is longer than 200 characters/);
+    assert.ok(reasons.every((r) => r.length < 300), 'a reason quotes a value, it does not repeat it');
+    const live = (await db.pool.query(`SELECT source_key, name FROM record ORDER BY source_key`)).rows;
+    assert.deepEqual(live.map((r) => r.source_key), ['good-1', 'good-2', 'nul']);
+    assert.equal(live.find((r) => r.source_key === 'nul').name, 'Nul\uFFFDName', 'a NUL in a cell is kept visibly, not a failed COPY');
+    const page = await fetch(`${url}/data?limit=1000`);
+    assert.equal(page.status, 200);
+    assert.ok((await page.text()).length < 20_000);
+  });
+
+  it('closes the run with every outcome when a source sends UTF-16 without a byte-order mark or NULs in its texts', async function () {
+    this.timeout(60_000);
+    const feed = (title: string) =>
+      `<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>t</title>` +
+      `<item><title>${title}</title><link>https://news.example/a</link><guid>a</guid><pubDate>Fri, 01 Mar 2024 10:00:00 GMT</pubDate></item>` +
+      `<item><title>Second</title><link>https://news.example/b</link><guid>b</guid></item></channel></rss>`;
+    write('utf16.rss', Buffer.from(feed('Über den Wolken'), 'utf16le')); // no BOM
+    write('nul.rss', feed('Broken\u0000Title').replace('encoding="UTF-16"', 'encoding="UTF-8"'));
+    write('nulheader.csv', 'na\u0000me,price\nBitcoin,1\n'); // fails, with a NUL in the reason (its field list)
+    const file = sources(
+      'bookkeeping',
+      ['  - { id: utf16, kind: rss, url: ./utf16.rss, delete_policy: never }', '  - { id: nulfeed, kind: rss, url: ./nul.rss, delete_policy: never }', '  - { id: nulheader, kind: csv, url: ./nulheader.csv }', '  - { id: nofile, kind: csv, url: ./missing.csv }', ''].join('\n'),
+    );
+    const summary = await runInProcess(file);
+    assert.equal(summary.status, 'partial', JSON.stringify(summary));
+    const run = (await db.pool.query(`SELECT status, finished_at, error FROM run WHERE id = $1`, [summary.runId])).rows[0];
+    assert.equal(run.status, 'partial', 'the run row is closed');
+    assert.ok(run.finished_at);
+    const outcomes = Object.fromEntries((await db.pool.query(`SELECT source_id, status, error FROM run_source WHERE run_id = $1`, [summary.runId])).rows.map((r) => [r.source_id, r]));
+    assert.equal(outcomes.utf16.status, 'succeeded', 'UTF-16 without a BOM is read as UTF-16');
+    assert.deepEqual((await db.pool.query(`SELECT title FROM record WHERE source_id = 'utf16' ORDER BY title`)).rows.map((r) => r.title), ['Second', 'Über den Wolken']);
+    assert.equal(outcomes.nulheader.status, 'failed');
+    assert.match(outcomes.nulheader.error, /nothing maps to source_key, symbol; fields: na\uFFFDme, price/, 'the reason is stored, its NUL made visible');
+    assert.equal(outcomes.nofile.status, 'failed');
+    assert.match(outcomes.nofile.error, /cannot read \.\/missing\.csv \(ENOENT\)/);
+    assert.ok(!JSON.stringify(outcomes).includes(dir), 'no server path: a file is named as the sources file names it');
+    assert.equal(outcomes.nulfeed.status, 'succeeded');
+    assert.deepEqual((await db.pool.query(`SELECT title FROM record WHERE source_id = 'nulfeed' ORDER BY title`)).rows.map((r) => r.title), ['Broken\uFFFDTitle', 'Second']);
+  });
+
+  it('closes a run whose workflow ended without closing it, when the next run starts', async function () {
+    this.timeout(60_000);
+    write('small.csv', 'id,symbol,price\nbtc,BTC,1\n');
+    const file = sources('abandoned', '  - { id: small, kind: csv, url: ./small.csv }\n');
+    // a run whose workflow was terminated between startRun and finishRun
+    const handle = await env.client.workflow.start(ingest, { taskQueue: taskQueue('nobody'), workflowId: `abandoned-${Date.now()}`, args: [{}] });
+    await handle.terminate('test: an operator terminated it');
+    await db.pool.query(`INSERT INTO run (workflow_id, temporal_run_id, status, started_at) VALUES ($1, $2, 'running', now() - interval '10 minutes')`, [handle.workflowId, handle.firstExecutionRunId]);
+    await db.pool.query(`INSERT INTO run_source (run_id, source_id) SELECT id, 'small' FROM run WHERE workflow_id = $1`, [handle.workflowId]);
+    const next = await runInProcess(file);
+    assert.equal(next.status, 'succeeded');
+    const stale = (await db.pool.query(`SELECT r.status, r.error, s.status AS source_status FROM run r JOIN run_source s ON s.run_id = r.id WHERE r.workflow_id = $1`, [handle.workflowId])).rows[0];
+    assert.deepEqual([stale.status, stale.source_status], ['failed', 'failed']);
+    assert.match(stale.error, new RegExp(`the workflow ended terminated without closing its run; closed by run ${next.runId}`));
+  });
+
+  it('cannot be walked down by snapshots that each stay under max_delete_ratio, and an operator can approve a real shrink', async function () {
+    this.timeout(120_000);
+    const snapshot = (count: number) => ['id,symbol,price', ...Array.from({ length: count }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n';
+    const file = sources('shrink', '  - { id: shrinking, kind: csv, url: ./shrinking.csv, max_delete_ratio: 0.2 }\n');
+    const guard = async (runId: number) => (await db.pool.query(`SELECT soft_deleted, delete_guard FROM run_source WHERE run_id = $1`, [runId])).rows[0];
+    const live = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n;
+    write('shrinking.csv', snapshot(150));
+    await runInProcess(file);
+    write('shrinking.csv', snapshot(123)); // 18 % fewer: allowed
+    const first = await runInProcess(file);
+    assert.equal((await guard(first.runId)).soft_deleted, 27);
+    write('shrinking.csv', snapshot(101)); // 18 % fewer again, but 33 % fewer than the 150 of the window
+    const second = await runInProcess(file);
+    const held = await guard(second.runId);
+    assert.equal(held.soft_deleted, 0);
+    assert.match(held.delete_guard, /held 22 deletes: 101 live records would remain, 32\.7% fewer than the 150 the source had since .*: more than max_delete_ratio 20%/);
+    assert.equal(await live(), 123);
+
+    const refused = await fetchJson(`${url}/sources/shrinking/approve-shrink`, { method: 'POST' });
+    assert.equal(refused.status, 401);
+    const approved = await fetchJson(`${url}/sources/shrinking/approve-shrink`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{"note":"the exchange delisted them"}' });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    const third = await runInProcess(file);
+    assert.deepEqual([(await guard(third.runId)).soft_deleted, await live()], [22, 101]);
+    // the approval was used once: the baseline starts again at 101
+    write('shrinking.csv', snapshot(60));
+    const fourth = await runInProcess(file);
+    assert.match((await guard(fourth.runId)).delete_guard, /held 41 of 101 live records/);
+    assert.equal((await fetchJson(`${url}/sources/nowhere/approve-shrink`, { method: 'POST', headers: { 'x-api-key': API_KEY } })).status, 404);
+  });
+
+  it('bounds what a request may cost: offsets, strict ids, a statement timeout on every API session', async () => {
+    const deep = await fetchJson(`${url}/data?offset=10001`);
+    assert.equal(deep.status, 400);
+    assert.match(deep.body.invalid_params[0].reason, /page deeper with cursor/);
+    for (const id of ['0x1', '+1', '1e0', '01', '%201']) assert.equal((await fetchJson(`${url}/data/${id}`)).status, 400, id);
+    const timed = await openDatabase(process.env.TEST_DATABASE_URL!, { statementTimeoutMs: 50 });
+    try {
+      await assert.rejects(timed.pool.query('SELECT pg_sleep(1)'), (error: { code?: string }) => error.code === '57014');
+    } finally {
+      await timed.close();
+    }
+  });
+
+  it('answers the source server control endpoints only from this machine', async function () {
+    const address = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!address) this.skip(); // a machine without a network interface has no one else to refuse
+    const server = createSourceServer({ root: dir });
+    const port = await freePort();
+    await server.listen(port, '0.0.0.0');
+    try {
+      const remote = await fetch(`http://${address}:${port}/_control/faults`, { method: 'PUT', body: '[{"path":"/","status":500}]' });
+      assert.equal(remote.status, 403);
+      const local = await fetch(`http://127.0.0.1:${port}/_control/faults`);
+      assert.equal(local.status, 200);
+      assert.deepEqual(await local.json(), [], 'the remote request changed nothing');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
