@@ -57,6 +57,12 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     const parsed = (): LogLine[] => lines.flatMap(({ text }) => { try { return [JSON.parse(text) as LogLine]; } catch { return []; } });
     const api = `http://127.0.0.1:${ports.api}`;
     const temporal = (...args: string[]) => run(temporalCli(), [...args, '--address', `127.0.0.1:${ports.temporal}`]);
+    // the schedule skips a trigger while a run is in progress, and a run closes its row before its workflow ends
+    const idle = () =>
+      until('no ingest workflow is running', async () => {
+        const { stdout } = await temporal('workflow', 'count', '--query', "ExecutionStatus='Running'", '--output', 'json');
+        return Number((JSON.parse(stdout || '{}') as { count?: number | string }).count ?? 0) === 0 ? true : undefined;
+      }, 60_000);
 
     await until('make dev says it is up', () => parsed().some((l) => l.msg?.startsWith('make dev is up')), 120_000, () => dev!.exitCode !== null).catch((error: Error) => {
       throw new Error(`${error.message}; its output:\n${lines.map((l) => l.text).join('\n')}`);
@@ -77,6 +83,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     // one source answers 404 from now on: the next run is partial and the CLI finds it by its search attribute
     const faulted = await fetch(`http://127.0.0.1:${ports.sources}/_control/faults`, { method: 'PUT', body: JSON.stringify([{ path: '/files/news.rss', status: 404 }]) });
     assert.equal(faulted.status, 200);
+    await idle();
     await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
     const second = await until('the triggered run finishes', () => finishedRun(api, 2), 120_000);
     assert.equal(second.status, 'partial', JSON.stringify(second));
@@ -94,6 +101,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     const health = async () => (await fetchJson(`${api}/health`)).body as { processes: { name: string; pid: number | null; restarts: number; last_exit: string | null }[] | null };
     const worker = (await health()).processes?.find((p) => p.name === 'worker');
     assert.ok(worker?.pid, `/health shows make dev's processes: ${JSON.stringify((await health()).processes)}`);
+    await idle();
     await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
     await until('the worker is fetching CoinGecko', async () => ((await (await fetch(`${sourceControl}/requests`)).json()) as { path: string }[]).some((r) => r.path.startsWith('/coingecko')), 60_000);
     process.kill(worker.pid, 'SIGKILL');
