@@ -27,8 +27,11 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
   after(async function () {
     this.timeout(60_000);
     if (dev && dev.exitCode === null) {
-      dev.kill('SIGKILL');
-      await once(dev, 'exit');
+      // SIGTERM first: the supervisor's children run in process groups of their own and outlive a SIGKILLed supervisor
+      const exited = once(dev, 'exit');
+      dev.kill('SIGTERM');
+      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 45_000).unref())]);
+      if (!stopped) dev.kill('SIGKILL');
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
