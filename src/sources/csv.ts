@@ -5,12 +5,12 @@ import { parse } from 'csv-parse';
 import { Readable, pipeline } from 'node:stream';
 import { decodingStream } from './decode.ts';
 import { openLocation } from './transport.ts';
-import type { SourceAdapter, SourceFields, Unparsed } from './types.ts';
+import { UnreadablePayloadError, type SourceAdapter, type SourceFields, type Unparsed } from './types.ts';
 
 const CSV_TYPES = ['text/csv', 'text/plain', 'application/csv', 'application/vnd.ms-excel', 'application/octet-stream'];
 const DELIMITERS = [',', ';', '\t'];
-/** Characters of one CSV record beyond which it is quarantined as unreadable. */
-export const MAX_RECORD_BYTES = 1 << 20;
+/** Characters of one CSV record (or of the text before the header line ends) beyond which it is refused. */
+export const MAX_RECORD_CHARS = 1 << 20;
 
 export const csvSource: SourceAdapter = {
   recordKind: 'asset',
@@ -28,6 +28,7 @@ export const csvSource: SourceAdapter = {
     for (;;) {
       header = headerLine(head);
       if (header !== undefined) break;
+      if (head.length > MAX_RECORD_CHARS) throw new UnreadablePayloadError(`no CSV header line within the first ${MAX_RECORD_CHARS} characters`);
       const next = await chunks.next();
       if (next.done) break;
       head += String(next.value);
@@ -41,12 +42,11 @@ export const csvSource: SourceAdapter = {
     })();
     // a line csv-parse cannot read (a stray quote) is skipped by the parser and quarantined by us, in its place
     const broken: { line: number; record: Unparsed }[] = [];
+    const refuse = (line: number, text: string, reason: string) => broken.push({ line, record: { unparsed: text.slice(0, 10_000), reason } });
     const rows = pipeline(
-      Readable.from(rest),
+      Readable.from(wholeRecords(rest, delimiter, MAX_RECORD_CHARS, refuse)),
       parse({
         delimiter, comment: '#', comment_no_infix: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true,
-        // one line of megabytes (an unclosed quote swallowing the file) is quarantined, not held in memory whole
-        max_record_size: MAX_RECORD_BYTES,
         info: true, raw: true, skip_records_with_error: true,
         on_skip: (error, raw) => void broken.push({ line: Number(error?.lines ?? 0), record: { unparsed: (raw ?? '').slice(0, 10_000), reason: `unreadable CSV line: ${error?.message ?? 'unknown error'}` } }),
       }),
@@ -89,4 +89,168 @@ function uniqueNames(row: string[]): string[] {
 function count(line: string, delimiter: string): number {
   // delimiters inside quotes do not count
   return line.replace(/"[^"]*"/g, '').split(delimiter).length - 1;
+}
+
+/**
+ * The text with every record longer than `maxChars` taken out before csv-parse sees it: csv-parse's own
+ * max_record_size drops the rest of the file after the first long record, and holding such a record whole
+ * is what the limit is for. Such a record is refused by its first line only (a line without end, or a quote
+ * that opens and never closes): that line is replaced by an empty one, so line numbers hold, and the text
+ * after it is read again. Quotes are read as csv-parse reads them with relax_quotes: one opens a quoted field
+ * only at the start of a field. Everything else passes through unchanged, in chunks cut at record ends.
+ */
+export async function* wholeRecords(chunks: AsyncIterable<string>, delimiter: string, maxChars: number, refuse: (line: number, text: string, reason: string) => void): AsyncIterable<string> {
+  let text = ''; // from the start of the first record not passed on yet
+  let line = 1; // the line that record starts on
+  let scan = newScan();
+  let dropping: { line: number; kept: string } | null = null; // a line too long: the rest of it is dropped as it arrives
+  const tooLong = (first: number) => `unreadable CSV line: a record longer than ${maxChars} characters (from line ${first})`;
+  for await (const chunk of chunks) {
+    let input = chunk;
+    if (dropping) {
+      const end = lineEnd(input, 0);
+      if (end < 0) continue;
+      refuse(dropping.line, dropping.kept, tooLong(dropping.line));
+      line = dropping.line + 1;
+      dropping = null;
+      yield input[end]!;
+      input = input.slice(end + 1);
+    }
+    text += input;
+    let out = '';
+    for (;;) {
+      scanRecords(text, scan, delimiter, maxChars);
+      if (scan.end > 0) {
+        out += text.slice(0, scan.end);
+        text = text.slice(scan.end);
+        line += scan.endLines;
+        scan = { ...scan, at: scan.at - scan.end, end: 0, endLines: 0, lines: scan.lines - scan.endLines };
+      }
+      if (!scan.overlong) break;
+      // the record being read is too long: its first line goes, the rest is read again
+      const end = lineEnd(text, 0);
+      if (end < 0) {
+        dropping = { line, kept: text.slice(0, 10_000) };
+        text = '';
+        scan = newScan();
+        break;
+      }
+      refuse(line, text.slice(0, end), tooLong(line));
+      out += text[end];
+      text = text.slice(end + 1);
+      line += 1;
+      scan = newScan();
+    }
+    if (out) yield out;
+  }
+  if (dropping) return void refuse(dropping.line, dropping.kept, tooLong(dropping.line));
+  // the text ends inside a quoted field: that quote never closed, and its line goes
+  for (;;) {
+    scanRecords(text, scan, delimiter, maxChars, true);
+    if (!scan.quoted) return void (text && (yield text));
+    if (scan.end > 0) yield text.slice(0, scan.end);
+    text = text.slice(scan.end);
+    line += scan.endLines;
+    const end = lineEnd(text, 0);
+    refuse(line, text.slice(0, end < 0 ? undefined : end), `unreadable CSV line: a quote opened on line ${line} never closes`);
+    if (end < 0) return;
+    yield text[end]!;
+    text = text.slice(end + 1);
+    line += 1;
+    scan = newScan();
+  }
+}
+
+interface RecordScan {
+  /** Where scanning goes on. */
+  at: number;
+  quoted: boolean;
+  /** Lines begun since the text's start. */
+  lines: number;
+  /** The index after the last complete record's line end, and the lines up to there. */
+  end: number;
+  endLines: number;
+  /** The record after `end` is longer than the limit: scanning stopped in it. */
+  overlong: boolean;
+}
+const newScan = (): RecordScan => ({ at: 0, quoted: false, lines: 0, end: 0, endLines: 0, overlong: false });
+
+/** The index of the first line end (\n, or \r not followed by \n) at or after `from`, or -1. */
+function lineEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    if (text[i] === '\n' || (text[i] === '\r' && text[i + 1] !== '\n' && i + 1 < text.length)) return i;
+  }
+  return -1;
+}
+
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+
+/**
+ * Scans on from `scan.at`, moving `scan.end` past every record that ends in the text, and stopping in a
+ * record longer than `maxChars`; `final` when no text follows. It jumps from one quote or line end to the
+ * next (indexOf), so a file costs a few searches per line, not a step per character.
+ */
+function scanRecords(text: string, scan: RecordScan, delimiter: string, maxChars: number, final = false): void {
+  const separator = delimiter.charCodeAt(0);
+  let { quoted, lines, end, endLines } = scan;
+  let i = scan.at;
+  let quote = -2; // the next quote, line feed and carriage return at or after i (-1: none; -2: not looked for)
+  let lf = -2;
+  let cr = -2;
+  const next = (at: number, known: number, char: string) => (known !== -1 && known < at ? text.indexOf(char, at) : known);
+  for (;;) {
+    if (quoted) {
+      quote = next(i, quote, '"');
+      const stop = quote < 0 ? text.length : quote;
+      if (stop - end >= maxChars) {
+        scan.overlong = true;
+        break;
+      }
+      for (let n = text.indexOf('\n', i); n >= 0 && n < stop; n = text.indexOf('\n', n + 1)) lines++;
+      if (quote < 0) {
+        i = text.length;
+        break;
+      }
+      if (quote + 1 === text.length && !final) {
+        i = quote; // it may be the first of an escaped pair
+        break;
+      }
+      if (text.charCodeAt(quote + 1) !== QUOTE) quoted = false;
+      i = quote + (quoted ? 2 : 1);
+      continue;
+    }
+    quote = next(i, quote, '"');
+    lf = next(i, lf, '\n');
+    cr = next(i, cr, '\r');
+    let at = lf < 0 ? Infinity : lf;
+    if (quote >= 0 && quote < at) at = quote;
+    if (cr >= 0 && cr < at) at = cr;
+    if ((at === Infinity ? text.length : at) - end >= maxChars) {
+      scan.overlong = true;
+      break;
+    }
+    if (at === Infinity) {
+      i = text.length;
+      break;
+    }
+    const c = text.charCodeAt(at);
+    i = at + 1;
+    if (c === QUOTE) {
+      // a quote opens a quoted field only where a field starts; elsewhere it is text (relax_quotes)
+      const before = text.charCodeAt(at - 1);
+      quoted = at === end || before === separator || before === LF || before === CR;
+      continue;
+    }
+    if (c === CR && text.charCodeAt(at + 1) === LF) continue; // the line feed ends it
+    if (c === CR && at + 1 === text.length && !final) {
+      i = at; // \r\n may be split across chunks
+      break;
+    }
+    lines++;
+    end = i;
+    endLines = lines;
+  }
+  Object.assign(scan, { at: i, quoted, lines, end, endLines });
 }

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { parseSourcesConfig } from '../../src/sources/config.ts';
-import { csvSource } from '../../src/sources/csv.ts';
+import { MAX_RECORD_CHARS, csvSource, wholeRecords } from '../../src/sources/csv.ts';
 import type { SourceFields, Unparsed } from '../../src/sources/types.ts';
 
 const sourceWith = (csv = '') => parseSourcesConfig(`sources:\n  - {id: t, kind: csv, url: t.csv${csv ? `, csv: {${csv}}` : ''}}\n`, '/tmp/f.yaml')[0]!;
 
-async function read(content: string | Buffer, options = '', contentType: string | null = 'text/csv'): Promise<(SourceFields | Unparsed)[]> {
+async function read(content: string | Buffer, options = '', contentType: string | null = 'text/csv', chunkBytes = 7): Promise<(SourceFields | Unparsed)[]> {
   const records: (SourceFields | Unparsed)[] = [];
   // split into small chunks so decoding and header detection meet chunk boundaries
   const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7));
+  const chunks = Array.from({ length: Math.ceil(bytes.length / chunkBytes) }, (_, i) => bytes.subarray(i * chunkBytes, i * chunkBytes + chunkBytes));
   for await (const r of csvSource.read(Readable.from(chunks), sourceWith(options), { url: 'file:///t.csv', contentType })) records.push(r);
   return records;
 }
@@ -58,13 +58,68 @@ describe('csv source', () => {
       { symbol: 'ETH', price: '"2"x' },
       { symbol: 'XRP', price: '3' },
     ]);
-    assert.match((records[3] as Unparsed).reason, /unreadable CSV line: Quote Not Closed/);
-    assert.equal((records[3] as Unparsed).unparsed, 'ADA,"5\n');
+    assert.equal((records[3] as Unparsed).reason, 'unreadable CSV line: a quote opened on line 5 never closes');
+    assert.equal((records[3] as Unparsed).unparsed, 'ADA,"5');
     assert.equal(records.length, 4);
   });
 
   it('reads nothing from an empty file or one with only comments', async () => {
     assert.deepEqual(await read(''), []);
     assert.deepEqual(await read('# nothing here\n'), []);
+  });
+
+  describe('records longer than the limit', () => {
+    /** wholeRecords over `text` cut into chunks of `size` characters, with what it refused. */
+    async function cut(text: string, size: number, maxChars: number) {
+      const refused: [number, string, string][] = [];
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, i * size + size));
+      let out = '';
+      for await (const part of wholeRecords((async function* () { yield* chunks; })(), ',', maxChars, (line, t, reason) => refused.push([line, t.slice(0, 12), reason]))) out += part;
+      return { out, refused };
+    }
+
+    it('passes every text without an over-long record through unchanged, however it is cut', async () => {
+      const text = 'a,b,c\r\n1,"two\nlines",3\r\n"x""y",plain "quote" inside,\r\n# a "comment\n4,"""",5\r6,7,8\n"end",,""';
+      for (let size = 1; size <= text.length; size++) assert.deepEqual(await cut(text, size, 40), { out: text, refused: [] }, `chunks of ${size}`);
+    });
+
+    it('refuses the first line of a record over the limit and reads every line after it, however the text is cut', async () => {
+      const long = 'x'.repeat(60);
+      const cases: [string, string, [number, string][]][] = [
+        // a line without end
+        [`a,b\n1,2\n${long}\n3,4\n`, 'a,b\n1,2\n\n3,4\n', [[3, 'longer than 40']]],
+        // a quoted field too long
+        [`a,b\n1,"${long}"\n3,4\n`, 'a,b\n\n3,4\n', [[2, 'longer than 40']]],
+        // a quote that opens and runs past the limit: the lines after it are records again
+        [`a,b\n1,"open\n${'3,4\n'.repeat(12)}`, `a,b\n\n${'3,4\n'.repeat(12)}`, [[2, 'longer than 40']]],
+        // a quote that opens and never closes before the end
+        ['a,b\n1,"open\n3,4\n', 'a,b\n\n3,4\n', [[2, 'quote opened on line 2 never closes']]],
+      ];
+      for (const [text, expected, refusals] of cases) {
+        for (const size of [1, 3, 7, 1000]) {
+          const { out, refused } = await cut(text, size, 40);
+          assert.equal(out, expected, `${JSON.stringify(text.slice(0, 30))} in chunks of ${size}`);
+          assert.deepEqual(refused.map(([line]) => line), refusals.map(([line]) => line));
+          refused.forEach(([, , reason], i) => assert.ok(reason.includes(refusals[i]![1]), reason));
+        }
+      }
+    });
+
+    it('quarantines a field of megabytes and an unclosed quote in their place, and loses none of the rows after them', async () => {
+      const text = `symbol,name,price_usd\nAAA,Alpha,1\nBIG,"${'x'.repeat(MAX_RECORD_CHARS * 2)}",1\nBBB,Beta,2\nCCC,"never closed\nDDD,Delta,4\n`;
+      const records = await read(text, '', 'text/csv', 64 * 1024);
+      assert.deepEqual(records.map((r) => ('unparsed' in r ? `quarantined: ${String(r.reason)}` : r.symbol)), [
+        'AAA',
+        `quarantined: unreadable CSV line: a record longer than ${MAX_RECORD_CHARS} characters (from line 3)`,
+        'BBB',
+        'quarantined: unreadable CSV line: a quote opened on line 5 never closes',
+        'DDD',
+      ]);
+      assert.ok(String((records[1] as Unparsed).unparsed).length <= 10_000, 'the quarantined text is an excerpt');
+    });
+
+    it('refuses a file whose header line does not end within the limit', async () => {
+      await assert.rejects(read('x'.repeat(MAX_RECORD_CHARS + 10), '', 'text/csv', 64 * 1024), /no CSV header line within the first/);
+    });
   });
 });
