@@ -320,9 +320,14 @@ export const Entity = defineEntity({
     name: p.text().nullable(),
     title: p.text().nullable(),
     url: p.text().nullable(),
+    /**
+     * How many sources describe it with a live record: kept by identity resolution (src/db/identity.ts), so
+     * `GET /entities?min_sources=` reads an index instead of grouping every link.
+     */
+    liveSources: p.integer().default(0),
     createdAt: p.datetime().defaultRaw('now()'),
   },
-  indexes: [{ properties: ['kind', 'id'] }, { properties: ['symbol'] }],
+  indexes: [{ properties: ['kind', 'id'] }, { properties: ['symbol'] }, { properties: ['liveSources', 'id'] }],
 });
 
 /** Which entity a record describes, by which rule, how sure, and the evidence. One link per record. */

@@ -23,7 +23,7 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
     const state = await resolutionState(client, sourceId, kind);
     if (state.settled) return { linked: 0, created: 0 };
-    await forgetOverriddenLinks(client, sourceId, kind);
+    const left = await forgetOverriddenLinks(client, sourceId, kind);
     const total: IdentityCounts = { linked: 0, created: 0 };
     // a forced link may displace another record of this source from its entity: that one is resolved again
     for (let round = 0; round < 3; round++) {
@@ -32,6 +32,7 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
       total.created += counts.created;
       if (!displaced) break;
     }
+    await countLiveSources(client, sourceId, state.resolvedAt, left);
     // counted in the same transaction as the links, so a retried resolution never counts twice
     await client.query(
       'UPDATE run_source SET entities_linked = entities_linked + $3, entities_created = entities_created + $4 WHERE run_id = $1 AND source_id = $2',
@@ -50,16 +51,37 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
  * records (half a second per million). Records lose their links only by an override or within resolution.
  * Read before resolving, so a merge committing meanwhile leaves the watermark behind, never ahead.
  */
-async function resolutionState(client: PoolClient, sourceId: string, kind: RecordKind): Promise<{ settled: boolean; lastPayloadId: number | null }> {
-  const { rows } = await client.query<{ last_payload_id: string | null; settled: boolean }>(
-    `SELECT s.last_payload_id,
+async function resolutionState(client: PoolClient, sourceId: string, kind: RecordKind): Promise<{ settled: boolean; lastPayloadId: number | null; resolvedAt: Date | null }> {
+  const { rows } = await client.query<{ last_payload_id: string | null; settled: boolean; resolved_at: Date | null }>(
+    `SELECT s.last_payload_id, s.resolved_at,
        s.resolved_at IS NOT NULL AND s.resolved_payload_id IS NOT DISTINCT FROM s.last_payload_id AND NOT EXISTS (
          SELECT 1 FROM entity_override o WHERE o.kind = $2 AND o.created_at > s.resolved_at AND $1 IN (o.left_source_id, o.right_source_id)) AS settled
      FROM source_state s WHERE s.source_id = $1`,
     [sourceId, kind],
   );
   const row = rows[0];
-  return { settled: row?.settled ?? false, lastPayloadId: row?.last_payload_id == null ? null : Number(row.last_payload_id) };
+  return { settled: row?.settled ?? false, lastPayloadId: row?.last_payload_id == null ? null : Number(row.last_payload_id), resolvedAt: row?.resolved_at ?? null };
+}
+
+/**
+ * Counts again the live sources of every entity this source's records may have joined, left, or changed the
+ * liveness of since its last resolution (all of them on its first), and of the entities that lost a link
+ * here. Every such change is one source's merge, soft-delete or resolution, and that source's next
+ * resolution comes here under the same lock, so the counts end up true however sources interleave.
+ */
+async function countLiveSources(client: PoolClient, sourceId: string, since: Date | null, alsoEntities: number[]): Promise<void> {
+  await client.query(
+    `WITH touched AS (
+       SELECT l.entity_id AS id FROM record r JOIN entity_link l ON l.record_id = r.id
+       WHERE r.source_id = $1 AND ($2::timestamptz IS NULL OR r.updated_at >= $2 OR r.deleted_at >= $2 OR l.linked_at >= $2)
+       UNION SELECT unnest($3::bigint[])),
+     counted AS (
+       SELECT t.id, count(DISTINCT r.source_id)::int AS n
+       FROM touched t LEFT JOIN entity_link l ON l.entity_id = t.id LEFT JOIN record r ON r.id = l.record_id AND r.deleted_at IS NULL
+       GROUP BY t.id)
+     UPDATE entity e SET live_sources = c.n FROM counted c WHERE e.id = c.id AND e.live_sources <> c.n`,
+    [sourceId, since, alsoEntities],
+  );
 }
 
 async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number }> {
@@ -113,8 +135,8 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   return { counts: await writeDecisions(client, runId, kind, decisions), displaced };
 }
 
-/** An override written after a record was linked sends that record back through resolution. */
-async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind: RecordKind): Promise<void> {
+/** An override written after a record was linked sends that record back through resolution. Returns the entities left. */
+async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind: RecordKind): Promise<number[]> {
   const { rows } = await client.query<{ entity_id: string }>(
     `DELETE FROM entity_link l USING record r, entity_override o
      WHERE l.record_id = r.id AND r.source_id = $1 AND o.kind = $2 AND o.created_at > l.linked_at
@@ -122,9 +144,11 @@ async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind:
      RETURNING l.entity_id`,
     [sourceId, kind],
   );
-  if (rows.length) {
-    await client.query('DELETE FROM entity e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)', [rows.map((r) => r.entity_id)]);
+  const left = rows.map((r) => Number(r.entity_id));
+  if (left.length) {
+    await client.query('DELETE FROM entity e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)', [left]);
   }
+  return left;
 }
 
 /** Forced partners (with their entity) and forbidden entities, for this source's unresolved records. */

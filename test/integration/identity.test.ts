@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
+import { listEntities } from '../../src/db/queries.ts';
 import { projectRoot } from '../../src/settings.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
@@ -162,6 +163,47 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     const before = await tableChecksum('entity_link');
     await run(file);
     assert.equal(await tableChecksum('entity_link'), before);
+  });
+
+  it('keeps each entity\'s count of live sources (the min_sources filter) true through links, deletes, restores and overrides', async () => {
+    const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko) });
+    const tickersFile = path.join(root, 'coinpaprika-tickers.json');
+    const tickers = JSON.parse(fs.readFileSync(tickersFile, 'utf8')) as { id: string }[];
+    // the definition: distinct sources among the live records an entity links
+    const counted = `SELECT e.id, e.live_sources, coalesce(c.n, 0) AS actual FROM entity e LEFT JOIN (
+      SELECT l.entity_id, count(DISTINCT r.source_id)::int AS n FROM entity_link l JOIN record r ON r.id = l.record_id
+      WHERE r.deleted_at IS NULL GROUP BY 1) c ON c.entity_id = e.id`;
+    const wrong = async () => (await db.pool.query(`${counted} WHERE e.live_sources <> coalesce(c.n, 0)`)).rows;
+    const bitcoin = async (source: string) =>
+      (await db.pool.query(`SELECT e.live_sources FROM entity e JOIN entity_link l ON l.entity_id = e.id JOIN record r ON r.id = l.record_id WHERE r.source_id = $1 AND r.source_key = $2`,
+        [source, source === 'coingecko' ? 'bitcoin' : 'btc-bitcoin'])).rows[0]?.live_sources;
+
+    await run(file);
+    assert.deepEqual(await wrong(), []);
+    assert.equal(await bitcoin('coingecko'), 2);
+    const twoSources = (await listEntities(db.em(), { filter: { minSources: 2 }, limit: 1000, offset: 0 })).rows.map((e) => e.id);
+    const expected = (await db.pool.query(`SELECT id FROM (${counted}) x WHERE actual >= 2 ORDER BY id`)).rows.map((r) => Number(r.id));
+    assert.ok(expected.length > 50, 'the demo snapshots share most of their coins');
+    assert.deepEqual(twoSources, expected);
+
+    // CoinPaprika loses Bitcoin (and a few more, within the delete guard), then has them again
+    const dropped = new Set(['btc-bitcoin', ...tickers.filter((_, i) => i % 25 === 3).map((t) => t.id)]);
+    fs.writeFileSync(tickersFile, JSON.stringify(tickers.filter((t) => !dropped.has(t.id))));
+    const shrunk = await run(file);
+    assert.equal((await runSource(shrunk.runId, 'coinpaprika')).soft_deleted, dropped.size);
+    assert.deepEqual(await wrong(), []);
+    assert.equal(await bitcoin('coingecko'), 1);
+    fs.writeFileSync(tickersFile, JSON.stringify(tickers));
+    await run(file);
+    assert.deepEqual(await wrong(), []);
+    assert.equal(await bitcoin('coingecko'), 2);
+
+    // an operator keeps the two apart: both entities now have one source each
+    await db.pool.query(`INSERT INTO entity_override (kind, action, left_source_id, left_source_key, right_source_id, right_source_key, reason)
+      VALUES ('asset', 'forbid', 'coingecko', 'bitcoin', 'coinpaprika', 'btc-bitcoin', 'test: keep apart')`);
+    await run(file);
+    assert.deepEqual(await wrong(), []);
+    assert.deepEqual([await bitcoin('coingecko'), await bitcoin('coinpaprika')], [1, 1]);
   });
 
   it('skips resolution when the last payload is resolved already, and resolves again when it is not', async () => {

@@ -5,6 +5,7 @@ import { Migration20261122105755_identity_watermark } from './Migration202611221
 import { Migration20261201204851_time_series } from './Migration20261201204851_time_series.ts';
 import { Migration20261201223000_unlogged_staging } from './Migration20261201223000_unlogged_staging.ts';
 import { Migration20261201231500_guard_baseline_and_links } from './Migration20261201231500_guard_baseline_and_links.ts';
+import { Migration20261202010000_entity_live_sources } from './Migration20261202010000_entity_live_sources.ts';
 
 type MigrationClass = new (...args: any[]) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
@@ -13,4 +14,5 @@ export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261201204851_time_series', class: Migration20261201204851_time_series },
   { name: 'Migration20261201223000_unlogged_staging', class: Migration20261201223000_unlogged_staging },
   { name: 'Migration20261201231500_guard_baseline_and_links', class: Migration20261201231500_guard_baseline_and_links },
+  { name: 'Migration20261202010000_entity_live_sources', class: Migration20261202010000_entity_live_sources },
 ];

@@ -1,5 +1,5 @@
 // Reads of canonical entities (entity, entity_link) for the API.
-import { raw, type InferEntity } from '@mikro-orm/core';
+import type { InferEntity } from '@mikro-orm/core';
 import type { EntityManager, FilterQuery, QBFilterQuery } from '@mikro-orm/postgresql';
 import { DataRecord, Entity, EntityLink, type IDataRecord } from '../entities.ts';
 import { pageTotal, type PageTotal } from './count.ts';
@@ -26,16 +26,8 @@ function entityWhere(em: EntityManager, filter: EntityFilter): FilterQuery<IEnti
   const where: FilterQuery<IEntity> & Record<string, unknown> = {};
   if (filter.kind) where.kind = filter.kind;
   if (filter.symbol) where.symbol = filter.symbol.toUpperCase();
-  if (filter.minSources !== undefined) {
-    // an entity holds at most one record per source, but count distinct sources anyway: that is the definition
-    where.id = {
-      $in: raw(
-        `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id
-         WHERE r.deleted_at IS NULL GROUP BY l.entity_id HAVING count(DISTINCT r.source_id) >= ?`,
-        [filter.minSources],
-      ),
-    };
-  }
+  // kept by identity resolution: the same as counting distinct sources of live linked records, without the count
+  if (filter.minSources !== undefined) where.liveSources = { $gte: filter.minSources };
   return where;
 }
 
