@@ -1,7 +1,7 @@
 // RSS 0.91/1.0/2.0 and Atom feeds, parsed with rss-parser after decoding the bytes ourselves (declared
 // or undeclared ISO-8859-1/2, GB2312, UTF-16...). Each item becomes an article keyed by its guid, else its
 // canonical link, else a hash of title and date, so the same item keeps its key from run to run.
-import { convert } from 'html-to-text';
+import { compile } from 'html-to-text';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import Parser from 'rss-parser';
@@ -11,8 +11,11 @@ import { openLocation } from './transport.ts';
 import { UnreadablePayloadError, type SourceAdapter, type SourceFields } from './types.ts';
 
 const FEED_TYPES = ['application/rss+xml', 'application/atom+xml', 'application/rdf+xml', 'application/xml', 'text/xml'];
-/** Feeds are small; a bigger document is almost certainly not a feed. */
-const MAX_FEED_BYTES = 50 * 1024 * 1024;
+/**
+ * Feeds are small (the largest real ones, podcast archives, run to a few megabytes), and rss-parser builds the
+ * whole document in memory at many times its size: this bounds what one feed may cost the worker.
+ */
+export const MAX_FEED_BYTES = 8 * 1024 * 1024;
 
 type Item = Parser.Item & Record<string, unknown>;
 const parser = new Parser<Record<string, unknown>, Item>({
@@ -73,11 +76,15 @@ function keyOf(guid: string | null, url: string | null, title: string | null, pu
   return null;
 }
 
+// compiled once: html-to-text's convert() compiles its options on every call, most of the cost of a feed item
+const htmlToText = compile({ wordwrap: false, selectors: [{ selector: 'a', options: { ignoreHref: true } }, { selector: 'img', format: 'skip' }] });
+
 /** HTML (escaped or not) reduced to plain text on one line. */
 function text(value: unknown): string | null {
   const raw = firstString(value);
   if (!raw) return null;
-  const plain = convert(raw, { wordwrap: false, selectors: [{ selector: 'a', options: { ignoreHref: true } }, { selector: 'img', format: 'skip' }] });
+  // text without markup or entities is already plain
+  const plain = /[<&]/.test(raw) ? htmlToText(raw) : raw;
   return plain.replace(/\s+/g, ' ').trim() || null;
 }
 
