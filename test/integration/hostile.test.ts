@@ -5,16 +5,19 @@
 // that should not be, the API still answers, and the outcome names the cause.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { createApp } from '../../src/api/app.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
 import { loadSettings, projectRoot } from '../../src/settings.ts';
+import { MAX_FEED_BYTES } from '../../src/sources/rss.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest } from '../../src/workflows/index.ts';
@@ -24,6 +27,8 @@ import { fetchJson, quietLog, startTemporal, taskQueue, tempDir, testDatabase, t
 const HEADER_SECRET = 'planted-header-secret-7f3a9c';
 const QUERY_SECRET = 'planted-query-secret-51d2e8';
 const API_KEY = 'hostile-test-key-0123456789';
+/** A worker's peak resident set while it refuses every document of the memory case, together. */
+const WORKER_RSS_BOUND_MB = 700;
 
 describe('hostile and broken input (real Temporal, real PostgreSQL, real worker processes)', () => {
   let env: TestWorkflowEnvironment;
@@ -33,6 +38,7 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
   let homeUrl: string;
   let elsewhereUrl: string;
   let dir: string;
+  let root: string;
   let api: Server;
   let url: string;
 
@@ -41,7 +47,7 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     db = await testDatabase();
     env = await startTemporal();
     dir = tempDir('hostile');
-    const root = tempDir('hostile-root');
+    root = tempDir('hostile-root');
     fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });
     home = createSourceServer({ root, coingeckoApiKey: HEADER_SECRET });
     elsewhere = createSourceServer({ root });
@@ -50,6 +56,12 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     api = createApp({ db, temporal: env.client, log: quietLog, settings: loadSettings({ API_KEY }) }).listen(0, '127.0.0.1');
     await once(api, 'listening');
     url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  });
+  // a test that times out never reaches its finally: its worker process must not outlive the suite
+  const workers = new Set<ChildProcess>();
+  afterEach(() => {
+    for (const child of workers) child.kill('SIGKILL');
+    workers.clear();
   });
   after(async () => {
     api?.close();
@@ -82,19 +94,24 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    workers.add(child);
+    child.once('exit', () => workers.delete(child));
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
     try {
       const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] });
       const summary = (await handle.result()) as RunSummary;
-      return { summary, output: () => output, history: JSON.stringify(await handle.fetchHistory()) };
+      return { summary, output: () => output, history: JSON.stringify(await handle.fetchHistory()), peakRssMb: peakRssMb(child.pid!) };
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       await exited;
     }
   }
+
+  /** A process's peak resident set size so far (VmHWM), in MiB. */
+  const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
   async function runInProcess(sourcesFile: string): Promise<RunSummary> {
     const queue = taskQueue('hostile');
@@ -177,6 +194,70 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     const page = await fetch(`${url}/data?limit=1000`);
     assert.equal(page.status, 200);
     assert.ok((await page.text()).length < 20_000);
+  });
+
+  it('bounds what one document may cost the worker: a decompression bomb, a line without end, nesting without end, feeds too big or self-expanding', async function () {
+    this.timeout(240_000);
+    // a quarter of a GiB of zeros in a few hundred KiB, answered as gzip-encoded JSON
+    const gzip = zlib.createGzip({ level: 9 });
+    const compressed: Buffer[] = [];
+    gzip.on('data', (c: Buffer) => compressed.push(c));
+    const zeros = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 256; i++) if (!gzip.write(zeros)) await once(gzip, 'drain');
+    gzip.end();
+    await once(gzip, 'end');
+    const bomb = Buffer.concat(compressed);
+    const bombServer = http.createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb));
+    bombServer.listen(0, '127.0.0.1');
+    await once(bombServer, 'listening');
+    try {
+      const bombUrl = `http://127.0.0.1:${(bombServer.address() as AddressInfo).port}/v1/tickers`;
+      write('endless.csv', `symbol,name,price_usd\nAAA,Alpha,1\nBAD,${'x'.repeat(64 << 20)}\nBBB,Beta,2\n`);
+      // (a coinpaprika source is read over http: the source server serves the file)
+      fs.writeFileSync(path.join(root, 'deep.json'), `[{"id":"deep-deep","symbol":"DEEP","quotes":{"USD":{"price":1}},"x":${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}}]`);
+      // a feed just under the limit loads (parsed whole, the costliest document the worker holds), one over it is refused
+      const item = (i: number) => `<item><title>Item ${i}</title><link>https://example.com/${i}</link><guid>${i}</guid><description>${'words of a &lt;b&gt;summary&lt;/b&gt; '.repeat(20)}</description></item>`;
+      const feed = (items: number) => `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>${Array.from({ length: items }, (_, i) => item(i)).join('')}</channel></rss>`;
+      let itemsUnder = Math.floor(MAX_FEED_BYTES / item(0).length);
+      while (Buffer.byteLength(feed(itemsUnder)) > MAX_FEED_BYTES) itemsUnder -= 100;
+      write('full.rss', feed(itemsUnder));
+      write('huge.rss', feed(itemsUnder + 200));
+      const entities = Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`).join('');
+      write('laughs.rss', `<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">${entities}]><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><guid>a</guid></item></channel></rss>`);
+      const file = sources('bounded', [
+        `  - { id: bomb, kind: coinpaprika, url: "${bombUrl}", http: { max_bytes: 16777216 } }`,
+        '  - { id: endless-line, kind: csv, url: ./endless.csv }',
+        `  - { id: deep-json, kind: coinpaprika, url: "${homeUrl}/files/deep.json" }`,
+        '  - { id: full-feed, kind: rss, url: ./full.rss }',
+        '  - { id: huge-feed, kind: rss, url: ./huge.rss }',
+        '  - { id: laughs, kind: rss, url: ./laughs.rss }',
+        '',
+      ].join('\n'));
+      const { summary, peakRssMb } = await runInWorkerProcess(file);
+      const outcome = Object.fromEntries(summary.sources.map((s) => [s.sourceId, s.error ?? s.status]));
+      assert.match(outcome.bomb!, /larger than max_bytes \(16777216 bytes\) once decompressed/);
+      assert.equal(outcome['endless-line'], 'succeeded');
+      assert.match(outcome['deep-json']!, /nests objects deeper than 32 levels/);
+      assert.equal(outcome['full-feed'], 'succeeded');
+      assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'full-feed'`)).rows[0].n, itemsUnder);
+      assert.match(outcome['huge-feed']!, new RegExp(`a feed larger than ${MAX_FEED_BYTES} bytes`));
+      assert.match(outcome.laughs!, /not an RSS or Atom feed .*Invalid character entity/);
+      // the rows around the endless line arrived; the line is quarantined, by an excerpt
+      const live = (await db.pool.query(`SELECT source_key FROM record WHERE source_id = 'endless-line' ORDER BY 1`)).rows.map((r) => r.source_key);
+      assert.deepEqual(live, ['AAA', 'BBB']);
+      const quarantined = (await db.pool.query(`SELECT reason, length(fields::text) AS size FROM quarantine WHERE source_id = 'endless-line'`)).rows;
+      assert.equal(quarantined.length, 1);
+      assert.match(quarantined[0].reason, /a record longer than 1048576 characters \(from line 3\)/);
+      assert.ok(quarantined[0].size < 20_000);
+      // one attempt per stage: a refusal is final (the document cannot change), and no stage starved another's heartbeat
+      const attempts = (await db.pool.query(`SELECT source_id, attempts FROM run_source WHERE run_id = $1`, [summary.runId])).rows;
+      assert.equal(attempts.length, 6);
+      for (const { source_id, attempts: perStage } of attempts) assert.ok(Object.values(perStage as Record<string, number>).every((n) => n === 1), `${source_id}: ${JSON.stringify(perStage)}`);
+      // the bound stated in the README ("Failure modes and recovery")
+      assert.ok(peakRssMb < WORKER_RSS_BOUND_MB, `worker peak RSS ${peakRssMb.toFixed(0)} MiB`);
+    } finally {
+      bombServer.close();
+    }
   });
 
   it('closes the run with every outcome when a source sends UTF-16 without a byte-order mark or NULs in its texts', async function () {
