@@ -179,8 +179,12 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
       try {
         assert.equal(summary.status, 'succeeded');
         assert.equal((await after.pool.query('SELECT count(*)::int AS n FROM record')).rows[0].n, 100_000);
-        const rs = (await after.pool.query('SELECT attempts FROM run_source WHERE run_id = $1', [summary.runId])).rows[0];
-        assert.ok(Object.values(rs.attempts as Record<string, number>).some((n) => n > 1), `a stage was retried: ${JSON.stringify(rs.attempts)}`);
+        const rs = (await after.pool.query('SELECT attempts, errors FROM run_source WHERE run_id = $1', [summary.runId])).rows[0];
+        const retried = Object.entries(rs.attempts as Record<string, number>).filter(([, n]) => n > 1).map(([stage]) => stage);
+        assert.ok(retried.length, `a stage was retried: ${JSON.stringify(rs.attempts)}`);
+        // the failed attempt could not record its error while the database was gone: a later attempt did
+        const errors = rs.errors as { stage: string; attempt: number; error: string }[];
+        assert.ok(errors.some((e) => retried.includes(e.stage)), `the retried attempt's error is recorded: ${JSON.stringify(errors)}`);
       } finally {
         await after.close();
       }
