@@ -23,16 +23,17 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
     const state = await resolutionState(client, sourceId, kind);
     if (state.settled) return { linked: 0, created: 0 };
-    const left = await forgetOverriddenLinks(client, sourceId, kind);
+    const changed = await forgetOverriddenLinks(client, sourceId, kind);
     const total: IdentityCounts = { linked: 0, created: 0 };
     // a forced link may displace another record of this source from its entity: that one is resolved again
     for (let round = 0; round < 3; round++) {
-      const { counts, displaced } = await resolveUnlinked(client, runId, sourceId, kind);
+      const { counts, displaced, joined } = await resolveUnlinked(client, runId, sourceId, kind);
       total.linked += counts.linked;
       total.created += counts.created;
+      changed.push(...joined);
       if (!displaced) break;
     }
-    await countLiveSources(client, sourceId, state.resolvedAt, left);
+    await countLiveSources(client, sourceId, state.resolvedAt, changed);
     // counted in the same transaction as the links, so a retried resolution never counts twice
     await client.query(
       'UPDATE run_source SET entities_linked = entities_linked + $3, entities_created = entities_created + $4 WHERE run_id = $1 AND source_id = $2',
@@ -64,27 +65,30 @@ async function resolutionState(client: PoolClient, sourceId: string, kind: Recor
 }
 
 /**
- * Counts again the live sources of every entity this source's records may have joined, left, or changed the
- * liveness of since its last resolution (all of them on its first), and of the entities that lost a link
- * here. Every such change is one source's merge, soft-delete or resolution, and that source's next
- * resolution comes here under the same lock, so the counts end up true however sources interleave.
+ * Counts again the live sources of the entities this resolution linked records into or took them from
+ * (`changed`; the entities it created start at 1), and of those whose records of this source were written
+ * since its previous resolution: a merge's restore or a soft delete (both move updated_at) changes whether
+ * a record counts. Every change to a count is some source's merge, soft-delete or resolution, and that
+ * source's next resolution comes here under the same lock, so the counts end up true however sources
+ * interleave. A source never resolved before has no links older than this transaction.
  */
-async function countLiveSources(client: PoolClient, sourceId: string, since: Date | null, alsoEntities: number[]): Promise<void> {
+async function countLiveSources(client: PoolClient, sourceId: string, since: Date | null, changed: number[]): Promise<void> {
   await client.query(
     `WITH touched AS (
        SELECT l.entity_id AS id FROM record r JOIN entity_link l ON l.record_id = r.id
-       WHERE r.source_id = $1 AND ($2::timestamptz IS NULL OR r.updated_at >= $2 OR r.deleted_at >= $2 OR l.linked_at >= $2)
+       WHERE $2::timestamptz IS NOT NULL AND r.updated_at >= $2 AND r.source_id = $1 AND l.linked_at < now()
        UNION SELECT unnest($3::bigint[])),
      counted AS (
        SELECT t.id, count(DISTINCT r.source_id)::int AS n
        FROM touched t LEFT JOIN entity_link l ON l.entity_id = t.id LEFT JOIN record r ON r.id = l.record_id AND r.deleted_at IS NULL
        GROUP BY t.id)
      UPDATE entity e SET live_sources = c.n FROM counted c WHERE e.id = c.id AND e.live_sources <> c.n`,
-    [sourceId, since, alsoEntities],
+    [sourceId, since, changed],
   );
 }
 
-async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number }> {
+/** Links this source's unlinked records; `joined`: the existing entities that gained or lost one of its records. */
+async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number; joined: number[] }> {
   await client.query('DROP TABLE IF EXISTS unresolved, decision');
   await client.query(
     `CREATE TEMP TABLE unresolved ON COMMIT DROP AS
@@ -95,7 +99,7 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
     [sourceId, kind],
   );
   const { rowCount } = await client.query('SELECT 1 FROM unresolved LIMIT 1');
-  if (!rowCount) return { counts: { linked: 0, created: 0 }, displaced: 0 };
+  if (!rowCount) return { counts: { linked: 0, created: 0 }, displaced: 0, joined: [] };
   // a temp table has no statistics until analyzed; without them the candidate joins run as nested loops
   await client.query('ANALYZE unresolved');
 
@@ -132,7 +136,8 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
         [sourceId, forcedInto],
       )).rowCount ?? 0)
     : 0;
-  return { counts: await writeDecisions(client, runId, kind, decisions), displaced };
+  const joined = decisions.flatMap((d) => (d.entityId === null ? [] : [d.entityId]));
+  return { counts: await writeDecisions(client, runId, kind, decisions), displaced, joined };
 }
 
 /** An override written after a record was linked sends that record back through resolution. Returns the entities left. */
@@ -186,8 +191,8 @@ async function writeDecisions(client: PoolClient, runId: number, kind: RecordKin
   await client.query('ANALYZE decision');
   const created = await client.query(
     `WITH created AS (
-       INSERT INTO entity (kind, seed_record_id, symbol, name, title, url)
-       SELECT $1, u.id, u.symbol, u.name, u.title, u.url FROM unresolved u LEFT JOIN decision d ON d.record_id = u.id WHERE d.entity_id IS NULL
+       INSERT INTO entity (kind, seed_record_id, symbol, name, title, url, live_sources)
+       SELECT $1, u.id, u.symbol, u.name, u.title, u.url, 1 FROM unresolved u LEFT JOIN decision d ON d.record_id = u.id WHERE d.entity_id IS NULL
        RETURNING id, seed_record_id)
      INSERT INTO entity_link (record_id, entity_id, rule, confidence, evidence, run_id)
      SELECT c.seed_record_id, c.id, coalesce(d.rule, 'new'), coalesce(d.confidence, 1), coalesce(d.evidence, '{}'), $2

@@ -242,7 +242,7 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
       limits,
     );
     const softDeleted = orphans > 0 && !guard
-      ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1 WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
+      ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1, updated_at = now() WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
       : 0;
     // an approval lets one shrink through; the baseline starts again from it
     if (softDeleted > 0 && window?.approved) await client.query('UPDATE source_state SET shrink_approved_at = NULL, baseline_since = now() WHERE source_id = $1', [sourceId]);
