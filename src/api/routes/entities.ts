@@ -18,7 +18,7 @@ export function entityRoutes(routes: Routes, { db }: Context): void {
       description: 'Page with limit and offset, or with cursor (the next_cursor of the previous page, same filters).',
       query: EntitiesQuery,
       ok: { status: 200, description: 'A page of entities', schema: EntityPage },
-      costly: ({ query }) => query.offset > 0,
+      costly: ({ query }) => query.min_sources !== undefined || query.offset > 0,
     },
     async ({ query }, _req, res) => {
       const filter: EntityFilter = { kind: query.kind, symbol: query.symbol, minSources: query.min_sources };
