@@ -105,6 +105,12 @@ export async function seedApiData(db: Database): Promise<void> {
            (4, 1, 'symbol+name', 0.9, '{"symbols": ["BTC", "BTC"], "name_similarity": 0.93, "matched_record": 1}', 1),
            (7, 2, 'seed', 1, '{"created": true}', 1),
            (121, 3, 'seed', 1, '{"created": true}', 1)`);
+  // what identity resolution keeps for every entity it links: how many sources describe it with a live record
+  await q(`
+    UPDATE entity e SET live_sources = c.n FROM (
+      SELECT l.entity_id, count(DISTINCT r.source_id)::int AS n FROM entity_link l JOIN record r ON r.id = l.record_id
+      WHERE r.deleted_at IS NULL GROUP BY 1) c
+    WHERE e.id = c.entity_id`);
   await q(`
     INSERT INTO quarantine (run_id, source_id, raw_payload_id, raw_position, source_key, reason, fields)
     VALUES (11, 'a', 1, 0, 'key-0', 'price_usd not a number: "n/a"', '{"price": "n/a"}'),
