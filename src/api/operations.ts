@@ -52,8 +52,12 @@ export interface Routes {
   readonly operations: readonly Operation[];
 }
 
-/** Costly requests that run at once (the pool has 10 connections), and how many may wait for a turn. */
-export const COSTLY_LANE = { running: 3, waiting: 30 };
+/**
+ * Costly requests that run at once, and how many may wait for a turn. One: much of a costly request's cost is
+ * the API process's own CPU (a page of 1,000 rows to serialize), which every other request shares, and a
+ * bench with three at once left a normal client a fifth of its throughput.
+ */
+export const COSTLY_LANE = { running: 1, waiting: 30 };
 
 /** A counting semaphore: at most `running` at once, `waiting` queued, the rest refused. */
 export function lane(running: number, waiting: number) {
