@@ -79,9 +79,13 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     assert.match(appMetrics, /^etl_run_duration_seconds_count 1$/m);
     assert.match(appMetrics, /^etl_api_http_request_duration_seconds_count\{method="GET",route="\/runs\/:id",status="200"\} [1-9]/m);
     // the worker's Temporal SDK metrics (core's Prometheus exporter)
-    const sdkMetrics = await (await fetch(`http://127.0.0.1:${ports.workerMetrics}/metrics`)).text();
+    // the run row closes before its workflow task completes: wait for the completion to reach the exporter
+    const completed = /^temporal_workflow_completed(_total)?\{[^}]*workflow_type="ingest"[^}]*\} [1-9]/m;
+    const sdkMetrics = await until('the worker exports the completed workflow', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${ports.workerMetrics}/metrics`)).text();
+      return completed.test(text) ? text : undefined;
+    }, 30_000);
     assert.match(sdkMetrics, /^temporal_activity_execution_latency_count\{activity_type="fetchSource",[^}]*\} [1-9]/m);
-    assert.match(sdkMetrics, /^temporal_workflow_completed(_total)?\{[^}]*workflow_type="ingest"[^}]*\} [1-9]/m);
 
     // one source answers 404 from now on: the next run is partial and the CLI finds it by its search attribute
     const faulted = await fetch(`http://127.0.0.1:${ports.sources}/_control/faults`, { method: 'PUT', body: JSON.stringify([{ path: '/files/news.rss', status: 404 }]) });
