@@ -42,4 +42,8 @@ export const coingeckoSource: SourceAdapter = {
   },
 
   read: (document) => readJsonArray(document),
+
+  // CoinGecko writes null for what it does not know, except market cap and circulating supply: a coin whose
+  // supply it has not verified has market_cap 0 (and market_cap_rank null) beside a real price.
+  sentinels: { marketCapUsd: [0], circulatingSupply: [0] },
 };

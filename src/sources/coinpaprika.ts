@@ -26,8 +26,8 @@ export const coinpaprikaSource: SourceAdapter = {
 
   read: (document) => readJsonArray(document),
 
-  adjust(candidate) {
-    // CoinPaprika writes max_supply 0 for coins without a maximum; 0 would claim a supply cap of nothing
-    if (candidate.maxSupply === '0' || candidate.maxSupply === 0) candidate.maxSupply = null;
-  },
+  // In /v1/tickers and /v1/coins, 0 is how CoinPaprika says "unknown": inactive coins have rank 0, coins
+  // without a cap max_supply 0, coins whose supply it has not verified circulating and total supply 0 and so
+  // market cap 0 beside a real price. Read as values, they would claim a rank, cap or market cap of nothing.
+  sentinels: { rank: [0], maxSupply: [0], circulatingSupply: [0], totalSupply: [0], marketCapUsd: [0] },
 };

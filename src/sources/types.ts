@@ -65,8 +65,11 @@ export interface SourceAdapter {
   fetch(source: SourceConfig, context: FetchContext): AsyncIterable<FetchedDocument>;
   /** Reads one stored document back into records, in source order. */
   read(document: Readable, source: SourceConfig, info: DocumentInfo): AsyncIterable<SourceFields | Unparsed>;
-  /** Source-specific corrections after mapping, e.g. CoinPaprika's max_supply 0, which means "none". */
-  adjust?(candidate: Record<string, unknown>): void;
+  /**
+   * Values this source writes for "no value" in a field, beyond the empty spellings every source has
+   * ("", "-", "N/A", ...): CoinPaprika's rank 0 is "not ranked", not a rank. They are read as null.
+   */
+  readonly sentinels?: Partial<Record<UnifiedField, readonly (string | number)[]>>;
 }
 
 /** A source failure that retrying cannot fix (missing file, 404, bad credentials, wrong content type). */
