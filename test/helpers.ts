@@ -1,4 +1,6 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../src/activities/index.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +21,7 @@ export async function testDatabase(): Promise<Database> {
 export async function truncateAll(db: Database): Promise<void> {
   // drift_event too: it names its run by id without a foreign key, and ids restart, so a later suite's run 2
   // would find an earlier suite's drift events
-  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, drift_event, quote, quote_daily, quote_horizon, entity, entity_link RESTART IDENTITY CASCADE');
+  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, field_issue, drift_event, quote, quote_daily, quote_horizon, entity, entity_link RESTART IDENTITY CASCADE');
   // the partitions too: a test sees only the partitions its own data made
   for (const name of await partitionNames(db.pool)) await db.pool.query(`DROP TABLE ${name}`);
 }
@@ -85,4 +87,39 @@ export interface JsonResponse {
 export async function fetchJson(url: string, init?: RequestInit): Promise<JsonResponse> {
   const res = await fetch(url, init);
   return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+export interface StagesOutcome {
+  runId: number;
+  staged: number;
+  quarantined: number;
+  /** The message of the stage that refused the payload, if one did. */
+  rejected?: string;
+  /** The quarantine reasons, in source order. */
+  reasons: string[];
+}
+
+/**
+ * One source through the real start, fetch, store, normalize and dedupe activities, in MockActivityEnvironment
+ * against the real test database (no Temporal server): a refusal is returned, not thrown.
+ */
+export async function runStages(db: Database, sourcesFile: string, sourceId: string): Promise<StagesOutcome> {
+  const activities = createActivities({ db, sourcesFile });
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `stages-${sourceId}`, runId: `${sourceId}-${Date.now()}` } }, { logger: new DefaultLogger('ERROR', () => {}) });
+  const run = <A extends unknown[], R>(activity: (...args: A) => Promise<R>, ...args: A) => env.run(activity, ...args) as Promise<R>;
+  const { runId } = await run(activities.startRun, { sourceIds: [sourceId] });
+  const step = { runId, sourceId };
+  const fetched = await run(activities.fetchSource, step);
+  await run(activities.storeRaw, { ...step, payloadId: fetched.payloadId });
+  const outcome: StagesOutcome = { runId, staged: 0, quarantined: 0, reasons: [] };
+  try {
+    const normalized = await run(activities.normalize, { ...step, payloadId: fetched.payloadId });
+    await run(activities.dedupe, { ...step, payloadId: fetched.payloadId });
+    Object.assign(outcome, { staged: normalized.staged, quarantined: normalized.quarantined });
+  } catch (error) {
+    outcome.rejected = (error as Error).message;
+  }
+  const { rows } = await db.pool.query<{ reason: string }>('SELECT reason FROM quarantine WHERE run_id = $1 ORDER BY raw_position', [runId]);
+  outcome.reasons = rows.map((r) => r.reason);
+  return outcome;
 }

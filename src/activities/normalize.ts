@@ -9,8 +9,8 @@ import { StageWriter, analyzeStage, clearStage, rowsBefore, stagedCounts } from 
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type DriftChange } from '../normalize/drift.ts';
 import { matchKeyOf } from '../normalize/identity.ts';
 import { historyRowProblem, inferSeries } from '../normalize/series.ts';
-import { applyMapping, missingRequired, resolveMapping } from '../normalize/mapping.ts';
-import { contentHash, toSnake, validateRecord } from '../normalize/record.ts';
+import { applyMapping, missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
+import { clearSentinels, contentHash, toSnake, validateRecord } from '../normalize/record.ts';
 import { adapterFor } from '../sources/index.ts';
 import pg from 'pg';
 import { UnreadablePayloadError, isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
@@ -26,6 +26,7 @@ export interface NormalizeOutcome {
   parsed: number;
   staged: number;
   quarantined: number;
+  fieldIssues: number;
   driftEvents: number;
 }
 
@@ -77,17 +78,23 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
           configured: source.mapping,
           constants: source.constants,
           renames,
+          // a column is judged by its values as well as its name (a `name` column of tickers is the symbol)
+          samples: sampleValues(sample.filter((r): r is SourceFields => !isUnparsed(r))),
         });
         const missing = missingRequired(adapter.recordKind, mapping);
         if (sample.length && missing.length) {
           // near misses help an operator write the mapping; a 0.2 "match" would only be noise
-          const guesses = unmapped.filter((u) => u.best && u.best.confidence >= 0.5).map((u) => `${u.column} → ${toSnake(u.best!.field)} (${u.best!.confidence})`);
+          const guesses = unmapped
+            .filter((u) => u.best && (u.best.confidence >= 0.5 || u.why))
+            .map((u) => `${u.column} → ${toSnake(u.best!.field)} (${u.best!.confidence}${u.why ? `: ${u.why}` : ''})`);
           throw ApplicationFailure.nonRetryable(
             `source '${sourceId}': nothing maps to ${missing.map(toSnake).join(', ')}; fields: ${Object.keys(observed).join(', ')}` +
               `${guesses.length ? `; closest below the threshold: ${guesses.join(', ')}` : ''}; set 'mapping' in the sources file`,
             'UnmappableSource',
           );
         }
+        // the operator mapping the symbol column by hand says its values are symbols, whatever they look like
+        const trustSymbol = Boolean(source.mapping.symbol);
         const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
         await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length, series });
         const fetchedAt = info.fetchedAt.toISOString();
@@ -115,15 +122,16 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
               continue;
             }
             const candidate = applyMapping(fields, mapping);
-            adapter.adjust?.(candidate);
+            clearSentinels(candidate, adapter.sentinels);
             const key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
             const held = frozen.length ? frozenReason(frozen, fields) : null;
-            const validated = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, { dateFormat: source.csv.dateFormat, fetchedAt: info.fetchedAt });
+            const validated = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, { dateFormat: source.csv.dateFormat, timeZone: source.timeZone, fetchedAt: info.fetchedAt, trustSymbol });
             const undated = series === 'history' && validated.ok ? historyRowProblem(validated.record.sourceUpdatedAt) : null;
             const checked = undated ? ({ ok: false, reason: undated } as const) : validated;
             if (checked.ok) {
               const { record } = checked;
               await stage.stageRecord(position, record, record.sourceUpdatedAt ?? fetchedAt, matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind), contentHash(record));
+              if (checked.issues.length) await stage.noteIssues(position, record.sourceKey, checked.issues);
             } else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
             position++;
           }
@@ -131,7 +139,10 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         await analyzeStage(db.pool);
         // counted from the table: a resumed attempt wrote only part of them
         const counts = { parsed: position, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents: events.length };
-        await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined });
+        // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
+        const warnings = position === 0 ? [`the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`] : [];
+        if (warnings.length) ctx.log.warn('source payload is empty', { sourceId, payloadId });
+        await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined, fieldIssues: counts.fieldIssues, warnings });
         return counts;
 
         async function* readRecords(id: number): AsyncGenerator<SourceFields | Unparsed> {

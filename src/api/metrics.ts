@@ -74,6 +74,8 @@ export function createMetrics(pool: Pool): ApiMetrics {
   const runs = counter('etl_runs_total', 'Ingest runs per status', ['status']);
   const anomalies = counter('etl_run_anomalies_total', 'Anomalies found in finished runs against recent history, per rule and source (empty: the run as a whole)', ['rule', 'source']);
   const quarantined = gauge('etl_quarantined_records', "Records quarantined by each source's latest run", ['source']);
+  const fieldIssues = gauge('etl_field_issues', "Optional-field values each source's latest run stored as null (or read as UTC), kept beside the records", ['source']);
+  const warnings = gauge('etl_source_warnings', "Warnings of each source's latest run, e.g. a payload with no records", ['source']);
   const lastSuccess = gauge('etl_source_last_success_timestamp_seconds', "Unix time of each source's latest succeeded or unchanged run", ['source']);
   const sourceDuration = new SnapshotHistogram('etl_source_run_duration_seconds', 'Duration of finished source runs (fetch to entity linking)', ['source']);
   const runDuration = new SnapshotHistogram('etl_run_duration_seconds', 'Duration of finished ingest runs', []);
@@ -94,6 +96,8 @@ export function createMetrics(pool: Pool): ApiMetrics {
       // counters are set from the database's totals: reset, then add the current value
       for (const metric of [records, sourceRuns, fetchedBytes, deleteGuard, unchangedSkips, drift, runs, anomalies]) metric.reset();
       quarantined.reset();
+      fieldIssues.reset();
+      warnings.reset();
       lastSuccess.reset();
       for (const s of snapshot.sources) {
         const source = s.source;
@@ -106,6 +110,8 @@ export function createMetrics(pool: Pool): ApiMetrics {
         deleteGuard.inc({ source }, s.delete_guard_trips);
         unchangedSkips.inc({ source }, s.runs_unchanged);
         quarantined.set({ source }, s.last_quarantined);
+        fieldIssues.set({ source }, s.last_field_issues);
+        warnings.set({ source }, s.last_warnings);
         if (s.last_success !== null) lastSuccess.set({ source }, s.last_success);
       }
       for (const d of snapshot.drift) drift.inc({ source: d.source, change: d.change, action: d.action }, d.count);

@@ -273,6 +273,9 @@ export const RecordDetail = named(
     quarantine: z
       .array(z.object({ id: int, run_id: int, reason: z.string(), raw_payload_id: int, raw_position: int, created_at: timestamp }))
       .describe('the latest quarantined rows with the same source and key, newest first (at most 10)'),
+    field_issues: z
+      .array(z.object({ run_id: int, field: z.string(), value: z.string(), reason: z.string() }))
+      .describe('optional fields the run that last wrote the record could not keep (stored as null) or read with an assumption: the field, the value the source sent (JSON) and why'),
     ...metaShape,
   }),
 );
@@ -401,6 +404,8 @@ export const RunSourceInfo = named(
     unchanged: count,
     duplicates: count,
     quarantined: count,
+    field_issues: count.describe('values of optional fields the staged records could not keep (stored as null, value and reason in GET /data/{id}), or read as UTC for want of a zone'),
+    warnings: z.array(z.string()).describe('what the source run should tell an operator although it succeeded, e.g. a payload with no records'),
     soft_deleted: count,
     restored: count,
     drift_events: count,

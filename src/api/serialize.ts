@@ -95,6 +95,8 @@ export function runSourceJson(s: IRunSource): z.output<typeof RunSourceInfo> {
     unchanged: s.unchanged,
     duplicates: s.duplicates,
     quarantined: s.quarantined,
+    field_issues: s.fieldIssues,
+    warnings: s.warnings ?? [],
     soft_deleted: s.softDeleted,
     restored: s.restored,
     drift_events: s.driftEvents,

@@ -40,6 +40,10 @@ export const RunSource = defineEntity({
     parsed: p.integer().default(0),
     staged: p.integer().default(0),
     quarantined: p.integer().default(0),
+    /** Values of optional fields the staged records could not keep (stored as null), or read with an assumption. */
+    fieldIssues: p.integer().default(0),
+    /** What an operator should know about a source run that still succeeded, e.g. a payload with no records. */
+    warnings: p.json<string[]>().default('[]'),
     duplicates: p.integer().default(0),
     inserted: p.integer().default(0),
     updated: p.integer().default(0),
@@ -307,6 +311,28 @@ export const Quarantine = defineEntity({
   indexes: [{ properties: ['sourceId', 'sourceKey', 'id'] }],
 });
 
+/**
+ * An optional field a staged record could not keep, or kept with an assumption (a zone-less time read as
+ * UTC): the field, the value as the source sent it and why. The record itself was kept.
+ */
+export const FieldIssue = defineEntity({
+  name: 'FieldIssue',
+  tableName: 'field_issue',
+  properties: {
+    id: p.bigint('number').primary().autoincrement(),
+    runId: p.bigint('number'),
+    sourceId: p.text(),
+    rawPayloadId: p.bigint('number'),
+    rawPosition: p.integer(),
+    sourceKey: p.text(),
+    field: p.text(),
+    value: p.text(),
+    reason: p.text(),
+    createdAt: p.datetime().defaultRaw('now()'),
+  },
+  indexes: [{ properties: ['runId', 'sourceId', 'rawPosition'] }, { properties: ['sourceId', 'sourceKey', 'id'] }],
+});
+
 /** A real-world thing several sources describe: one coin, one article. */
 export const Entity = defineEntity({
   name: 'Entity',
@@ -424,7 +450,7 @@ export const RateLimitBucket = defineEntity({
   },
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quote, QuoteDaily, QuoteHorizon, Quarantine, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
+export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quote, QuoteDaily, QuoteHorizon, Quarantine, FieldIssue, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

@@ -10,11 +10,13 @@ import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/reco
 export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
 const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'observed_at', 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
+const FIELD_ISSUE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'field', 'value', 'reason'];
 
 /** Forgets what an earlier attempt wrote from `fromPosition` on (all of it by default), so a retry continues cleanly. */
 export async function clearStage(db: Queryable, runId: number, sourceId: string, fromPosition = 0): Promise<void> {
   await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3', [runId, sourceId, fromPosition]);
   await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [runId, sourceId, fromPosition]);
+  await db.query('DELETE FROM field_issue WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [runId, sourceId, fromPosition]);
 }
 
 /**
@@ -26,10 +28,11 @@ export async function analyzeStage(db: Queryable): Promise<void> {
   await db.query('ANALYZE stage_record, quarantine');
 }
 
-export async function stagedCounts(db: Queryable, runId: number, sourceId: string): Promise<{ staged: number; quarantined: number }> {
-  const { rows } = await db.query<{ staged: number; quarantined: number }>(
+export async function stagedCounts(db: Queryable, runId: number, sourceId: string): Promise<{ staged: number; quarantined: number; fieldIssues: number }> {
+  const { rows } = await db.query<{ staged: number; quarantined: number; fieldIssues: number }>(
     `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
-            (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2)::int AS quarantined`,
+            (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2)::int AS quarantined,
+            (SELECT count(*) FROM field_issue WHERE run_id = $1 AND source_id = $2)::int AS "fieldIssues"`,
     [runId, sourceId],
   );
   return rows[0]!;
@@ -142,21 +145,26 @@ export interface Rejected {
 }
 
 /**
- * Writes one (run, source)'s staged and quarantined rows. Uses two pooled connections because a
- * connection carries one COPY at a time; rows are committed at each commit() and at the end.
+ * Writes one (run, source)'s staged, quarantined and field-issue rows. Uses a pooled connection per table
+ * because a connection carries one COPY at a time (the field-issue one only once there is an issue); rows
+ * are committed at each commit() and at the end.
  */
 export class StageWriter {
   staged = 0;
   quarantined = 0;
   private readonly stage: CopyWriter;
   private readonly quarantine: CopyWriter;
+  private issues: CopyWriter | undefined;
+  private issuesClient: Awaited<ReturnType<typeof checkout>> | undefined;
+  private readonly pool: Pool;
   private readonly runId: number;
   private readonly sourceId: string;
   private readonly payloadId: number;
 
-  private constructor(stageClient: PoolClient, quarantineClient: PoolClient, runId: number, sourceId: string, payloadId: number) {
+  private constructor(pool: Pool, stageClient: PoolClient, quarantineClient: PoolClient, runId: number, sourceId: string, payloadId: number) {
     this.stage = new CopyWriter(stageClient, 'stage_record', STAGE_COLUMNS);
     this.quarantine = new CopyWriter(quarantineClient, 'quarantine', QUARANTINE_COLUMNS);
+    this.pool = pool;
     this.runId = runId;
     this.sourceId = sourceId;
     this.payloadId = payloadId;
@@ -165,8 +173,9 @@ export class StageWriter {
   static async open(pool: Pool, runId: number, sourceId: string, payloadId: number, work: (writer: StageWriter) => Promise<void>): Promise<StageWriter> {
     const [a, b] = [await checkout(pool), await checkout(pool)];
     let failed = false;
+    let writer: StageWriter | undefined;
     try {
-      const writer = new StageWriter(a, b, runId, sourceId, payloadId);
+      writer = new StageWriter(pool, a, b, runId, sourceId, payloadId);
       await work(writer);
       await writer.commit();
       return writer;
@@ -176,6 +185,7 @@ export class StageWriter {
     } finally {
       a.checkin(failed);
       b.checkin(failed);
+      writer?.issuesClient?.checkin(failed);
     }
   }
 
@@ -183,12 +193,22 @@ export class StageWriter {
   async commit(): Promise<void> {
     await this.stage.end();
     await this.quarantine.end();
+    await this.issues?.end();
   }
 
   /** `observedAt`: when the source said this (its own timestamp, else the fetch time). */
   async stageRecord(position: number, record: NormalizedRecord, observedAt: string, matchKey: string | null, contentHash: string): Promise<void> {
     this.staged++;
     await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), observedAt, matchKey, contentHash, this.payloadId, position]);
+  }
+
+  /** The optional fields a staged record could not keep (or read with an assumption), with the values sent. */
+  async noteIssues(position: number, sourceKey: string, issues: readonly { field: string; value: string; reason: string }[]): Promise<void> {
+    if (!this.issues) {
+      this.issuesClient = await checkout(this.pool);
+      this.issues = new CopyWriter(this.issuesClient, 'field_issue', FIELD_ISSUE_COLUMNS);
+    }
+    for (const issue of issues) await this.issues.write([this.runId, this.sourceId, this.payloadId, position, sourceKey, issue.field, issue.value, issue.reason]);
   }
 
   async rejectRecord(rejected: Rejected): Promise<void> {

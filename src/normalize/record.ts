@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LIMITS, type TextLimit } from './limits.ts';
-import { ValueError, parseDecimal, parseInteger, parseText, parseTimestamp, type DateFormat } from './values.ts';
+import { couldBeTicker } from './ticker.ts';
+import { ValueError, excerpt, parseDecimal, parseInteger, parseText, parseTimestamp, readTimestamp, type DateFormat } from './values.ts';
 
 export type RecordKind = 'asset' | 'article';
 
@@ -58,21 +59,31 @@ export const snakeToField = (name: string): UnifiedField | undefined => bySnake.
 /** The fields each kind requires: without a source for them, a payload cannot be read at all. */
 export const REQUIRED_FIELDS: Record<RecordKind, UnifiedField[]> = { asset: ['sourceKey', 'symbol'], article: ['sourceKey', 'title'] };
 
+/**
+ * How much a bad value costs. `field`: the field is stored as null and the problem recorded beside the run
+ * (a bad optional field is not a bad record). `record`: the record is quarantined, because the value is what
+ * identifies it, or says it is not what it claims to be (a negative price, a symbol that cannot be a ticker),
+ * or would put a quote at a time the source did not say.
+ */
+type Cost = 'field' | 'record';
+const COST = 'cost';
+
 // A preprocess step turns source text into a typed value, then `check` may refuse it; a ValueError or a
-// refusal becomes a zod issue on that field. Plain checks rather than a nested zod schema per field: this
-// runs for every field of every record, and a nested safeParse allocates a result object for each one.
-function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => string | null = () => null) {
+// refusal becomes a zod issue on that field, tagged with what it costs. Plain checks rather than a nested zod
+// schema per field: this runs for every field of every record, and a nested safeParse allocates a result
+// object for each one.
+function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => string | null = () => null, { unreadable = 'field', refused = 'field' }: { unreadable?: Cost; refused?: Cost } = {}) {
   return z.unknown().transform((value, ctx): T | null => {
     try {
       const parsed = parse(value);
       if (parsed === null) return null;
       const problem = check(parsed);
       if (problem === null) return parsed;
-      ctx.addIssue({ code: 'custom', message: problem });
+      ctx.addIssue({ code: 'custom', message: problem, params: { [COST]: refused } });
       return z.NEVER;
     } catch (error) {
       if (!(error instanceof ValueError)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.message });
+      ctx.addIssue({ code: 'custom', message: error.message, params: { [COST]: unreadable } });
       return z.NEVER;
     }
   });
@@ -82,18 +93,30 @@ function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => st
 const fits = ({ chars, bytes }: TextLimit) => (s: string) =>
   s.length > chars ? `is longer than ${chars} characters` : s.length * 3 > bytes && Buffer.byteLength(s) > bytes ? `is longer than ${bytes} bytes` : null;
 const decimal = cleaned(parseDecimal);
-const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') ? 'must not be negative' : null));
+// an amount below zero is not a misspelt amount: the row is not the market data it claims to be
+const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') ? 'must not be negative' : null), { refused: 'record' });
 const text = (limit: TextLimit) => cleaned(parseText, fits(limit));
-const required = <T>(schema: z.ZodType<T | null>) => schema.refine((v) => v !== null, 'is required');
+/** A required field: without it (or with it unreadable) the record cannot be identified or shown. */
+const required = <T>(parse: (value: unknown) => T | null, check: (value: T) => string | null) =>
+  cleaned(parse, check, { unreadable: 'record', refused: 'record' }).refine((v) => v !== null, { message: 'is required', params: { [COST]: 'record' } });
+const requiredText = (limit: TextLimit) => required(parseText, fits(limit));
 const { text: TEXT } = LIMITS;
 
-function schemasFor(dateFormat: DateFormat) {
-  const timestamp = cleaned((v) => parseTimestamp(v, dateFormat));
+/** Why a symbol cannot be a ticker, or null. */
+function symbolProblem(symbol: string, trusted: boolean): string | null {
+  const tooLong = fits(TEXT.symbol)(symbol);
+  if (tooLong || trusted) return tooLong;
+  return couldBeTicker(symbol) ? null : 'cannot be a ticker (a name in mixed case)';
+}
+
+function schemasFor(dateFormat: DateFormat, timeZone: string | undefined, trustSymbol: boolean) {
+  const timestamp = (cost: Cost) => cleaned((v) => parseTimestamp(v, dateFormat, timeZone), undefined, { unreadable: cost });
   return {
     asset: z.object({
       kind: z.literal('asset'),
-      sourceKey: required(text(TEXT.assetKey)),
-      symbol: required(cleaned((v) => parseText(v)?.toUpperCase() ?? null, fits(TEXT.symbol))),
+      sourceKey: requiredText(TEXT.assetKey),
+      // upper-cased after the check: a product name is told from a ticker by its case too
+      symbol: required(parseText, (s) => symbolProblem(s, trustSymbol)).transform((s) => s!.toUpperCase()),
       name: text(TEXT.name),
       rank: cleaned(parseInteger, (n) => (n > 0 ? null : 'must be positive')),
       priceUsd: amount,
@@ -106,48 +129,114 @@ function schemasFor(dateFormat: DateFormat) {
       openUsd: amount,
       highUsd: amount,
       lowUsd: amount,
-      sourceUpdatedAt: timestamp,
+      // when the quote was observed: read wrongly, it would be a point of the series at a time nobody said
+      sourceUpdatedAt: timestamp('record'),
     }),
     article: z.object({
       kind: z.literal('article'),
-      sourceKey: required(text(TEXT.articleKey)),
-      title: required(text(TEXT.title)),
+      sourceKey: requiredText(TEXT.articleKey),
+      title: requiredText(TEXT.title),
       url: text(TEXT.url),
       summary: text(TEXT.summary),
       author: text(TEXT.author),
-      publishedAt: timestamp,
-      sourceUpdatedAt: timestamp,
+      publishedAt: timestamp('field'),
+      sourceUpdatedAt: timestamp('field'),
     }),
   };
 }
 
-// one zod schema per declared date format, built once
-const schemaCache = new Map<DateFormat, ReturnType<typeof schemasFor>>();
-const schemas = (dateFormat: DateFormat) => schemaCache.get(dateFormat) ?? schemaCache.set(dateFormat, schemasFor(dateFormat)).get(dateFormat)!;
+// one zod schema per declared date format, zone and symbol trust, built once; a payload asks for the same
+// one for every record, so the last one is kept at hand
+const schemaCache = new Map<string, ReturnType<typeof schemasFor>>();
+let last: { dateFormat: DateFormat; timeZone: string | undefined; trustSymbol: boolean; schemas: ReturnType<typeof schemasFor> } | undefined;
+function schemas(dateFormat: DateFormat, timeZone: string | undefined, trustSymbol: boolean) {
+  if (last && last.dateFormat === dateFormat && last.timeZone === timeZone && last.trustSymbol === trustSymbol) return last.schemas;
+  const key = `${dateFormat}\u0000${timeZone ?? ''}\u0000${trustSymbol}`;
+  const found = schemaCache.get(key) ?? schemaCache.set(key, schemasFor(dateFormat, timeZone, trustSymbol)).get(key)!;
+  last = { dateFormat, timeZone, trustSymbol, schemas: found };
+  return found;
+}
 
 const EMPTY = Object.fromEntries(RECORD_FIELDS.map((f) => [f, null])) as unknown as NormalizedRecord;
 
-export type Validation = { ok: true; record: NormalizedRecord } | { ok: false; reason: string };
+/** An optional field the record keeps as null (or, for `note`, as read), with the value the source sent and why. */
+export interface FieldIssue {
+  field: string;
+  value: string;
+  reason: string;
+}
+
+export type Validation = { ok: true; record: NormalizedRecord; issues: FieldIssue[] } | { ok: false; reason: string };
 
 export interface ValidationContext {
   dateFormat?: DateFormat;
+  /** The IANA zone of the source's zone-less timestamps; without one they are read as UTC, and flagged. */
+  timeZone?: string;
   /** When the payload was fetched: an asset quote observed more than a day after it is refused. */
   fetchedAt?: Date;
+  /** The sources file maps the symbol column by hand: its values are symbols whatever they look like. */
+  trustSymbol?: boolean;
 }
 
+const TIMESTAMP_FIELDS = ['publishedAt', 'sourceUpdatedAt'] as const;
+
 /** Validates a candidate record (unified field name → source value) against the unified schema. */
-export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, { dateFormat = 'auto', fetchedAt }: ValidationContext = {}): Validation {
+export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, { dateFormat = 'auto', timeZone, fetchedAt, trustSymbol = false }: ValidationContext = {}): Validation {
+  const schema = schemas(dateFormat, timeZone, trustSymbol)[kind];
   // a field the source does not have is null, like an empty one
-  const result = schemas(dateFormat)[kind].safeParse({ ...EMPTY, ...candidate, kind });
-  if (result.success && kind === 'asset' && result.data.sourceUpdatedAt) {
+  const input = { ...EMPTY, ...candidate, kind };
+  let result = schema.safeParse(input);
+  const issues: FieldIssue[] = [];
+  if (!result.success) {
+    const costs = result.error.issues.map((i) => ({ issue: i, cost: ((i as { params?: Record<string, unknown> }).params?.[COST] as Cost | undefined) ?? 'record' }));
+    if (costs.some((c) => c.cost === 'record')) return { ok: false, reason: reasonOf(result.error.issues) };
+    // every problem is in an optional field: keep the record with those fields empty
+    for (const { issue } of costs) {
+      const field = String(issue.path[0]);
+      issues.push({ field: toSnake(field), value: excerpt(candidate[field], 200), reason: issue.message });
+      (input as Record<string, unknown>)[field] = null;
+    }
+    result = schema.safeParse(input);
+    if (!result.success) return { ok: false, reason: reasonOf(result.error.issues) };
+  }
+  if (kind === 'asset' && result.data.sourceUpdatedAt) {
     const problem = observationProblem(result.data.sourceUpdatedAt as string, fetchedAt);
     if (problem) return { ok: false, reason: `source_updated_at ${problem}` };
   }
-  if (!result.success) {
-    const reason = result.error.issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
-    return { ok: false, reason };
+  if (!timeZone) {
+    for (const field of TIMESTAMP_FIELDS) {
+      const value = (result.data as Record<string, unknown>)[field];
+      if (value !== null && value !== undefined && zoneAssumed(candidate[field], dateFormat)) {
+        issues.push({ field: toSnake(field), value: excerpt(candidate[field], 200), reason: 'has no time zone: read as UTC (set timezone in the sources file)' });
+      }
+    }
   }
-  return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord };
+  return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord, issues };
+}
+
+/** A value written with a zone (Z, +02:00, GMT) or without a time of day assumes none: no second parse for it. */
+const ZONED_OR_DATE = /(?:[zZ]|[+-]\d{2}:?\d{2}|[A-Za-z]{1,5})\s*$|^[^:]*$/;
+
+function zoneAssumed(value: unknown, dateFormat: DateFormat): boolean {
+  if (typeof value !== 'string' || ZONED_OR_DATE.test(value)) return false;
+  try {
+    return readTimestamp(value, dateFormat)?.zoneAssumed ?? false;
+  } catch {
+    return false;
+  }
+}
+
+const reasonOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
+
+/** Values a source writes for "no value" in a field (CoinPaprika's rank 0): read as null, not as a claim. */
+export function clearSentinels(candidate: Record<string, unknown>, sentinels: Partial<Record<UnifiedField, readonly (string | number)[]>> | undefined): void {
+  if (!sentinels) return;
+  for (const [field, values] of Object.entries(sentinels)) {
+    const value = candidate[field];
+    if (value === null || value === undefined) continue;
+    const text = typeof value === 'string' ? value.trim() : value;
+    if (values.some((v) => v === text || (typeof text === 'string' && String(v) === text))) candidate[field] = null;
+  }
 }
 
 /** Why an asset quote's timestamp cannot be an observation time (LIMITS.observation), or null. */

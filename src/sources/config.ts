@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UNIFIED_FIELDS, snakeToField, type UnifiedField } from '../normalize/record.ts';
-import { DATE_FORMATS, type DateFormat } from '../normalize/values.ts';
+import { DATE_FORMATS, isTimeZone, type DateFormat } from '../normalize/values.ts';
 import { redactUrl } from './redact.ts';
 
 export const SOURCE_KINDS = ['coinpaprika', 'coingecko', 'csv', 'rss'] as const;
@@ -52,6 +52,8 @@ const sourceSchema = z
      * repeat a key with different timestamps.
      */
     series: z.enum(['auto', 'snapshot', 'history']).default('auto'),
+    /** The IANA time zone (Europe/Berlin) of timestamps the source writes without one; unset, they are read as UTC and flagged. */
+    timezone: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)').optional(),
     http: z
       .object({
         timeout_ms: z.number().int().positive().default(30_000),
@@ -107,6 +109,7 @@ export interface SourceConfig {
   mapping: Partial<Record<UnifiedField, string>>;
   constants: Partial<Record<UnifiedField, string>>;
   series: 'auto' | 'snapshot' | 'history';
+  timeZone?: string;
   http: { timeoutMs: number; maxBytes: number };
   paging: { perPage: number; maxPages: number };
   csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1'; dateFormat?: DateFormat };
@@ -174,6 +177,7 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       mapping: Object.fromEntries(Object.entries(s.mapping).map(([field, from]) => [snakeToField(field)!, from])),
       constants: Object.fromEntries(Object.entries(s.constants).map(([field, value]) => [snakeToField(field)!, value])),
       series: s.series,
+      timeZone: s.timezone,
       http: { timeoutMs: s.http.timeout_ms, maxBytes: s.http.max_bytes },
       paging: { perPage: s.paging?.per_page ?? 250, maxPages: s.paging?.max_pages ?? 100 },
       csv: { delimiter: s.csv.delimiter, encoding: s.csv.encoding, dateFormat: s.csv.date_format },

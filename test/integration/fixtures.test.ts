@@ -1,15 +1,12 @@
 // Every recorded real-world CSV and feed in ../shared/fixtures goes through the real extract, normalize and
 // load activities (run in MockActivityEnvironment, against the real test database): each is ingested, with
 // its bad records quarantined, or rejected with a clear reason. Nothing comes out as mojibake.
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createActivities } from '../../src/activities/index.ts';
 import type { Database } from '../../src/db/orm.ts';
 import { projectRoot } from '../../src/settings.ts';
-import { tempDir, testDatabase, truncateAll } from '../helpers.ts';
+import { runStages, tempDir, testDatabase, truncateAll } from '../helpers.ts';
 
 const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
 
@@ -103,23 +100,6 @@ function sourceIdOf(outcomes: Map<string, Outcome>, file: string): string {
 }
 
 async function ingest(db: Database, sourcesFile: string, sourceId: string, file: string): Promise<Outcome> {
-  const activities = createActivities({ db, sourcesFile });
-  // rejections are expected here; the outcome records them instead of the console
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `fixture-${sourceId}`, runId: sourceId } }, { logger: new DefaultLogger('ERROR', () => {}) });
-  const run = <A extends unknown[], R>(activity: (...args: A) => Promise<R>, ...args: A) => env.run(activity, ...args) as Promise<R>;
-  const { runId } = await run(activities.startRun, { sourceIds: [sourceId] });
-  const step = { runId, sourceId };
-  const fetched = await run(activities.fetchSource, step);
-  await run(activities.storeRaw, { ...step, payloadId: fetched.payloadId });
-  const outcome: Outcome = { file, staged: 0, quarantined: 0, reasons: [] };
-  try {
-    const normalized = await run(activities.normalize, { ...step, payloadId: fetched.payloadId });
-    await run(activities.dedupe, { ...step, payloadId: fetched.payloadId });
-    Object.assign(outcome, { staged: normalized.staged, quarantined: normalized.quarantined });
-  } catch (error) {
-    outcome.rejected = (error as Error).message;
-  }
-  const { rows } = await db.pool.query<{ reason: string }>('SELECT reason FROM quarantine WHERE run_id = $1 ORDER BY raw_position', [runId]);
-  outcome.reasons = rows.map((r) => r.reason);
-  return outcome;
+  const { staged, quarantined, rejected, reasons } = await runStages(db, sourcesFile, sourceId);
+  return { file, staged, quarantined, reasons, ...(rejected ? { rejected } : {}) };
 }

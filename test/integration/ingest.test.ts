@@ -133,7 +133,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     const changed = rows.slice(1).map((r) => (r.startsWith('ethereum,') ? r.replace(',1913.88,', ',2000.5,') : r)); // drop bitcoin, reprice ether
     const newcomer = 'newcoin,new,New Coin,999,1.5,100,10,1,1,,0.1,2021-06-24T04:00:00Z';
     const olderTether = rows.find((r) => r.startsWith('tether,'))!.replace(',1.0,', ',0.99,').replace(/,[^,]*$/, ',2021-06-01T00:00:00Z');
-    const badRow = 'brokencoin,brk,Broken,7,not-a-price,1,1,1,1,,0,2021-06-24T04:00:00Z';
+    const badRow = 'brokencoin,brk,Broken,7,-12.5,1,1,1,1,,0,2021-06-24T04:00:00Z'; // a negative price: not market data
     source.write([header, ...changed, newcomer, newcomer, olderTether, badRow].join('\n') + '\n');
     const second = await runIngest(source.sourcesFile);
     assert.equal(second.status, 'succeeded');
@@ -161,8 +161,8 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     assert.equal(Number(deleted.deleted_run_id), second.runId);
     const quarantined = (await db.pool.query('SELECT reason, source_key, fields FROM quarantine WHERE run_id = $1', [second.runId])).rows[0];
     assert.equal(quarantined.source_key, 'brokencoin');
-    assert.match(quarantined.reason, /price_usd not a number: "not-a-price"/);
-    assert.equal(quarantined.fields.current_price, 'not-a-price');
+    assert.match(quarantined.reason, /price_usd must not be negative/);
+    assert.equal(quarantined.fields.current_price, '-12.5');
 
     // bitcoin comes back: restored, not duplicated
     source.write(demoCsv());

@@ -84,8 +84,8 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
         coinpaprika: ['succeeded', 150, 0, 0],
         coingecko: ['succeeded', 100, 0, 0],
         'csv-assets': ['succeeded', 50, 0, 0],
-        'csv-quirky': ['succeeded', 9, 6, 0],
-        'rss-news': ['succeeded', 6, 2, 0],
+        'csv-quirky': ['succeeded', 11, 3, 0],
+        'rss-news': ['succeeded', 7, 1, 0],
       },
     );
     // CoinGecko was paged: 4 pages of 25, then the empty page that ends the listing
@@ -97,7 +97,12 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     const cafe = (await db.pool.query(`SELECT name FROM record WHERE source_id = 'csv-quirky' AND symbol = 'MIOTA'`)).rows[0];
     assert.equal(cafe.name, 'IOTA Café', 'Windows-1252 decoded');
     const reasons = (await db.pool.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE source_id = 'csv-quirky' ORDER BY raw_position`)).rows.map((r) => r.reason);
-    assert.deepEqual(reasons.map((r) => r.split(':')[0]), ['price_usd not a number', 'volume_24h_usd not a number', 'source_updated_at not a valid date', 'source_updated_at not a dd-mm-yyyy date', 'price_usd not in USD', 'source_key is required; symbol is required']);
+    // a bad time or key costs the record; a bad price or volume only the field, kept beside the record
+    assert.deepEqual(reasons.map((r) => r.split(':')[0]), ['source_updated_at not a valid date', 'source_updated_at not a dd-mm-yyyy date', 'source_key is required; symbol is required']);
+    const issues = (await db.pool.query(`SELECT source_key, field, value, reason FROM field_issue WHERE source_id = 'csv-quirky' AND field <> 'source_updated_at' ORDER BY raw_position`)).rows;
+    assert.deepEqual(issues.map((i) => [i.source_key, i.field, i.value]), [['ETH', 'price_usd', '"1.913,88"'], ['LTC', 'volume_24h_usd', '"3,1 Mrd"'], ['XMR', 'price_usd', '"€ 219,45"']]);
+    assert.equal(await price('csv-quirky', 'XMR'), null);
+    assert.equal(c['csv-quirky']!.field_issues, 15, 'the three values, and twelve zone-less times read as UTC');
   });
 
   it('re-runs unchanged sources as unchanged, asking with If-None-Match and writing no row', async () => {

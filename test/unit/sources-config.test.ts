@@ -27,6 +27,15 @@ describe('sources config', () => {
     assert.throws(() => loadSourcesConfig('/nonexistent/sources.yaml'), /\/nonexistent\/sources\.yaml: cannot read/);
   });
 
+  it('takes an IANA time zone for zone-less timestamps, and refuses anything else naming the field', () => {
+    const [berlin] = parseSourcesConfig('sources:\n  - {id: n, kind: rss, url: n.rss, timezone: Europe/Berlin}\n', '/tmp/f.yaml');
+    assert.equal(berlin!.timeZone, 'Europe/Berlin');
+    assert.equal(parseSourcesConfig('sources:\n  - {id: n, kind: rss, url: n.rss}\n', '/tmp/f.yaml')[0]!.timeZone, undefined);
+    for (const zone of ['CEST', '+02:00', 'Europe/Atlantis']) {
+      assert.throws(() => parseSourcesConfig(`sources:\n  - {id: n, kind: rss, url: n.rss, timezone: '${zone}'}\n`, '/tmp/f.yaml'), /source 'n': field 'timezone': not an IANA time zone/, zone);
+    }
+  });
+
   it('keeps http(s) URLs as URLs', () => {
     const [s] = parseSourcesConfig('sources:\n  - {id: remote, kind: csv, url: "https://example.com/a.csv"}\n', '/x/f.yaml');
     assert.deepEqual(s!.location, { type: 'http', url: 'https://example.com/a.csv' });

@@ -46,7 +46,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       tag: 'data',
       summary: 'One record with its lineage',
       description:
-        'The record (also when soft-deleted), the raw payload it came from and its position there, the run that last wrote it with a link to the Temporal Web UI, its entity link with the evidence, and the latest quarantined rows with the same source and key.',
+        'The record (also when soft-deleted), the raw payload it came from and its position there, the run that last wrote it with a link to the Temporal Web UI, its entity link with the evidence, the latest quarantined rows with the same source and key, and the optional fields the run that wrote it could not keep.',
       params: IdParams,
       ok: { status: 200, description: 'The record and its lineage', schema: RecordDetail },
       errors: [404],
@@ -54,7 +54,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
     async ({ params }, _req, res) => {
       const found = await recordLineage(db.em(), params.id);
       if (!found) throw notFound(`no record ${params.id}`);
-      const { record, payload, run, link, quarantine } = found;
+      const { record, payload, run, link, quarantine, fieldIssues } = found;
       send(res, RecordDetail, {
         data: recordJson(record),
         lineage: {
@@ -82,6 +82,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
           raw_position: q.rawPosition,
           created_at: iso(q.createdAt),
         })),
+        field_issues: fieldIssues.map((i) => ({ run_id: i.runId, field: i.field, value: i.value, reason: i.reason })),
         ...meta(res),
       });
     },

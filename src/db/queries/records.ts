@@ -1,11 +1,12 @@
 // Reads of unified records for the API: filtered pages (offset or keyset) and one record with its lineage.
 import type { InferEntity } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DataRecord, EntityLink, Quarantine, RawPayload, Run, type IDataRecord } from '../entities.ts';
+import { DataRecord, EntityLink, FieldIssue, Quarantine, RawPayload, Run, type IDataRecord } from '../entities.ts';
 import { EXACT_COUNT_BELOW, pageTotal, type PageTotal } from './count.ts';
 
 export type IRawPayload = InferEntity<typeof RawPayload>;
 export type IQuarantine = InferEntity<typeof Quarantine>;
+export type IFieldIssue = InferEntity<typeof FieldIssue>;
 export type IEntityLink = InferEntity<typeof EntityLink>;
 
 export interface RecordFilter {
@@ -99,16 +100,19 @@ export interface RecordLineage {
   link: IEntityLink | null;
   /** The latest quarantined rows with the record's source and key, newest first. */
   quarantine: IQuarantine[];
+  /** The optional fields the run that last wrote the record could not keep. */
+  fieldIssues: IFieldIssue[];
 }
 
 export async function recordLineage(em: EntityManager, id: number): Promise<RecordLineage | null> {
   const record = await em.findOne(DataRecord, { id });
   if (!record) return null;
-  const [payload, run, link, quarantine] = await Promise.all([
+  const [payload, run, link, quarantine, fieldIssues] = await Promise.all([
     em.fork().findOne(RawPayload, { id: record.rawPayloadId }),
     em.fork().findOne(Run, { id: record.runId }),
     em.fork().findOne(EntityLink, { record: id }),
     em.fork().find(Quarantine, { sourceId: record.sourceId, sourceKey: record.sourceKey }, { orderBy: { id: 'desc' }, limit: 10 }),
+    em.fork().find(FieldIssue, { sourceId: record.sourceId, sourceKey: record.sourceKey, runId: record.runId }, { orderBy: { id: 'asc' }, limit: 50 }),
   ]);
-  return { record, payload, run, link, quarantine };
+  return { record, payload, run, link, quarantine, fieldIssues };
 }

@@ -108,6 +108,10 @@ export interface MetricsSnapshot {
     delete_guard_trips: number;
     /** Quarantined records of the source's latest run. */
     last_quarantined: number;
+    /** Optional-field values the source's latest run could not keep, or read with an assumption. */
+    last_field_issues: number;
+    /** Warnings of the source's latest run (an empty payload). */
+    last_warnings: number;
     /** Unix seconds of the source's latest succeeded or unchanged outcome. */
     last_success: number | null;
     duration: DurationHistogram;
@@ -142,6 +146,8 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
               count(*) FILTER (WHERE status = 'running')::float8 AS runs_running,
               count(*) FILTER (WHERE delete_guard IS NOT NULL)::float8 AS delete_guard_trips,
               (array_agg(quarantined ORDER BY run_id DESC))[1]::float8 AS last_quarantined,
+              (array_agg(field_issues ORDER BY run_id DESC))[1]::float8 AS last_field_issues,
+              (array_agg(jsonb_array_length(warnings) ORDER BY run_id DESC))[1]::float8 AS last_warnings,
               extract(epoch FROM max(finished_at) FILTER (WHERE status IN ('succeeded', 'unchanged')))::float8 AS last_success,
               ${histogram}
        FROM (SELECT *, CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM run_source) s
