@@ -10,6 +10,8 @@ import { coinpaprikaSource } from '../../src/sources/coinpaprika.ts';
 import { coingeckoSource } from '../../src/sources/coingecko.ts';
 import { applyMapping, resolveMapping } from '../../src/normalize/mapping.ts';
 import { projectRoot } from '../../src/settings.ts';
+import { parseSourcesConfig } from '../../src/sources/config.ts';
+import { Readable } from 'node:stream';
 
 const asset = { sourceKey: 'bitcoin', symbol: 'btc', name: 'Bitcoin', priceUsd: '1', sourceUpdatedAt: '2024-03-01T00:00:00Z' };
 
@@ -88,6 +90,25 @@ describe('source sentinels', () => {
     assert.deepEqual(gecko, { marketCapUsd: null, circulatingSupply: null, maxSupply: null, rank: 0 });
   });
 
+  it('keeps inactive coins of a CoinPaprika coin list, unranked, as read from the payload', async () => {
+    const coins = [
+      { id: 'btc-bitcoin', name: 'Bitcoin', symbol: 'BTC', rank: 1, is_new: false, is_active: true, type: 'coin' },
+      { id: 'xyz-dead-coin', name: 'Dead Coin', symbol: 'XYZ', rank: 0, is_new: false, is_active: false, type: 'coin' },
+      { id: 'abc-old-token', name: 'Old Token', symbol: 'ABC', rank: 0, is_new: false, is_active: false, type: 'token' },
+    ];
+    const { mapping } = resolveMapping({ kind: 'asset', declared: coinpaprikaSource.fieldMap, columns: [], configured: {}, renames: {} });
+    const ranks: (number | null)[] = [];
+    const source = parseSourcesConfig('sources:\n  - {id: p, kind: coinpaprika, url: "https://api.coinpaprika.test/v1/coins"}\n', '/tmp/f.yaml')[0]!;
+    for await (const fields of coinpaprikaSource.read(Readable.from([Buffer.from(JSON.stringify(coins))]), source, { url: 'https://api.coinpaprika.test/v1/coins', contentType: 'application/json' })) {
+      const candidate = applyMapping(fields as Record<string, unknown>, mapping);
+      clearSentinels(candidate, coinpaprikaSource.sentinels);
+      const result = validateRecord('asset', candidate);
+      assert.ok(result.ok, JSON.stringify(result));
+      ranks.push(result.record.rank);
+    }
+    assert.deepEqual(ranks, [1, null, null]);
+  });
+
   const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'coinpaprika');
   const recorded = fs.existsSync(fixtures);
   if (!recorded) console.warn(`  SKIPPED: the recorded CoinPaprika payloads are not at ${fixtures}`);
@@ -107,6 +128,22 @@ describe('source sentinels', () => {
       }
       assert.deepEqual(refused, [], file);
       assert.equal(unranked, inactive, `${file}: the inactive coins are kept without a rank`);
+    }
+  });
+
+  const gecko = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'coingecko');
+  if (!fs.existsSync(gecko)) console.warn(`  SKIPPED: the recorded CoinGecko payloads are not at ${gecko}`);
+  (fs.existsSync(gecko) ? it : it.skip)('keeps every coin of the recorded CoinGecko /coins/markets payloads', () => {
+    for (const file of fs.readdirSync(gecko).filter((f) => f.startsWith('coins_markets'))) {
+      const { mapping } = resolveMapping({ kind: 'asset', declared: coingeckoSource.fieldMap, columns: [], configured: {}, renames: {} });
+      const refused = (JSON.parse(fs.readFileSync(path.join(gecko, file), 'utf8')) as Record<string, unknown>[])
+        .map((coin) => {
+          const candidate = applyMapping(coin, mapping);
+          clearSentinels(candidate, coingeckoSource.sentinels);
+          return validateRecord('asset', candidate, { fetchedAt: new Date('2024-01-01T00:00:00Z') });
+        })
+        .filter((r) => !r.ok);
+      assert.deepEqual(refused, [], file);
     }
   });
 });
