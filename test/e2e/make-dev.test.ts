@@ -66,6 +66,14 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
         const { stdout } = await temporal('workflow', 'count', '--query', "ExecutionStatus='Running'", '--output', 'json');
         return Number((JSON.parse(stdout || '{}') as { count?: number | string }).count ?? 0) === 0 ? true : undefined;
       }, 60_000);
+    // a schedule names its workflows by the second they start (etl-ingest-2026-12-02T05:35:53Z): a trigger in
+    // the same second as the run before would reuse that run's workflow id, and so its run row
+    const trigger = async (after: RunJson) => {
+      const startedSecond = Date.parse(after.workflow_id.replace(/^etl-ingest-/, ''));
+      await until('a second has begun since the previous run started', () => Date.now() >= startedSecond + 1000, 5_000);
+      await idle();
+      await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
+    };
 
     await until('make dev says it is up', () => parsed().some((l) => l.msg?.startsWith('make dev is up')), 120_000, () => dev!.exitCode !== null).catch((error: Error) => {
       throw new Error(`${error.message}; its output:\n${lines.map((l) => l.text).join('\n')}`);
@@ -90,8 +98,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     // one source answers 404 from now on: the next run is partial and the CLI finds it by its search attribute
     const faulted = await fetch(`http://127.0.0.1:${ports.sources}/_control/faults`, { method: 'PUT', body: JSON.stringify([{ path: '/files/news.rss', status: 404 }]) });
     assert.equal(faulted.status, 200);
-    await idle();
-    await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
+    await trigger(first);
     const second = await until('the triggered run finishes', () => finishedRun(api, 2), 120_000);
     assert.equal(second.status, 'partial', JSON.stringify(second));
     const listed = await until('the visibility store has the outcome', async () => {
@@ -108,8 +115,7 @@ describe('make dev (output piped, as a log shipper reads it)', () => {
     const health = async () => (await fetchJson(`${api}/health`)).body as { processes: { name: string; pid: number | null; restarts: number; last_exit: string | null }[] | null };
     const worker = (await health()).processes?.find((p) => p.name === 'worker');
     assert.ok(worker?.pid, `/health shows make dev's processes: ${JSON.stringify((await health()).processes)}`);
-    await idle();
-    await temporal('schedule', 'trigger', '--schedule-id', 'etl-ingest');
+    await trigger(second);
     await until('the worker is fetching CoinGecko', async () => ((await (await fetch(`${sourceControl}/requests`)).json()) as { path: string }[]).some((r) => r.path.startsWith('/coingecko')), 60_000);
     process.kill(worker.pid, 'SIGKILL');
     const restarted = await until('make dev restarts the worker', async () => (await health()).processes?.find((p) => p.name === 'worker' && p.restarts === 1 && p.pid), 60_000);

@@ -78,7 +78,7 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
 
     const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM record WHERE source_id = 'csv-assets' AND deleted_at IS NULL`);
     assert.equal(rows[0]!.n, 50);
-    for (const [source, total] of [['coinpaprika', 150], ['coingecko', 100], ['csv-assets', 50], ['csv-quirky', 9], ['rss-news', 6]] as const) {
+    for (const [source, total] of [['coinpaprika', 150], ['coingecko', 100], ['csv-assets', 50], ['csv-quirky', 11], ['rss-news', 7]] as const) {
       const { body } = await fetchJson(`${baseUrl}/data?source=${source}&limit=1`);
       assert.equal(body.total, total, `GET /data?source=${source}`);
     }
