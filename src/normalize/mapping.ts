@@ -5,7 +5,7 @@
 import { distance } from 'fastest-levenshtein';
 import { LIMITS } from './limits.ts';
 import { REQUIRED_FIELDS, type RecordKind, type UnifiedField } from './record.ts';
-import { parseDecimal, parseTimestamp } from './values.ts';
+import { isMissing, parseDecimal, parseTimestamp } from './values.ts';
 
 export interface FieldSource {
   /** The source field (CSV column, or dotted JSON path); `constant` for a value the sources file fixes. */
@@ -300,16 +300,23 @@ const attempt = <T>(f: () => T): T | undefined => {
     return undefined; // a ValueError: the value is not of that shape
   }
 };
-const isBlank = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && (!v.trim() || attempt(() => parseDecimal(v)) === null));
+const isBlank = (v: unknown) => isMissing(v) || (typeof v === 'string' && !v.trim());
+// numbers and dates have digits: text without one is not worth a parse that throws
+const hasDigit = /\d/;
+/**
+ * Cells profiled per payload, across its columns: a file of thousands of columns gets fewer rows per column,
+ * so judging a header costs about as much however wide it is (profiling runs between heartbeats).
+ */
+const CELL_BUDGET = 200_000;
 
 /** What a column's sampled values look like, or null with too few of them to say. */
-function profile(values: unknown[] | undefined): Profile | null {
-  const present = (values ?? []).slice(0, SAMPLE_LIMIT).filter((v) => !isBlank(v));
+function profile(values: unknown[] | undefined, limit: number): Profile | null {
+  const present = (values ?? []).slice(0, limit).filter((v) => !isBlank(v));
   if (present.length < MIN_VALUES) return null;
   const counts = { ticker: 0, tickerShaped: 0, fiat: 0, number: 0, nonNegative: 0, percent: 0, rank: 0, dateText: 0, epoch: 0, url: 0 };
   for (const value of present) {
     const text = typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
-    const decimal = attempt(() => parseDecimal(value)) ?? null;
+    const decimal = typeof value === 'number' || hasDigit.test(text) ? (attempt(() => parseDecimal(value)) ?? null) : null;
     const numeric = typeof value === 'number' || decimal !== null;
     if (numeric) {
       counts.number++;
@@ -318,11 +325,11 @@ function profile(values: unknown[] | undefined): Profile | null {
       if (Number.isInteger(n) && n >= 1 && n <= 10_000_000) counts.rank++;
       if (/^\d{9,13}(\.\d+)?$/.test(text) && attempt(() => parseTimestamp(value))) counts.epoch++;
     }
-    if (numeric || (typeof value === 'string' && attempt(() => parseDecimal(text.replace(/\s*%$/, ''))))) counts.percent++;
+    if (numeric || (typeof value === 'string' && hasDigit.test(text) && attempt(() => parseDecimal(text.replace(/\s*%$/, ''))))) counts.percent++;
     if (looksLikeTicker(text)) counts.ticker++;
     if (!numeric && text) {
       const url = /^https?:\/\/\S+$/i.test(text);
-      const date = !url && (attempt(() => parseTimestamp(text)) !== undefined || DATE_SHAPES.some((re) => re.test(text)));
+      const date = !url && hasDigit.test(text) && (attempt(() => parseTimestamp(text)) !== undefined || DATE_SHAPES.some((re) => re.test(text)));
       if (url) counts.url++;
       if (date) counts.dateText++;
       if (looksLikeTicker(text)) {
@@ -417,9 +424,9 @@ interface Candidate {
   why?: string;
 }
 
-function scoreColumn(kind: RecordKind, column: string, fields: UnifiedField[], values: unknown[] | undefined): Candidate[] {
+function scoreColumn(kind: RecordKind, column: string, fields: UnifiedField[], values: unknown[] | undefined, rowLimit: number): Candidate[] {
   const name = readName(column);
-  const p = profile(values);
+  const p = profile(values, rowLimit);
   return fields.map((field) => {
     const { confidence: named, how } = nameScore(name, aliasesFor(kind, field));
     if (name.currency && USD_FIELDS.has(field)) return { column, field, confidence: 0, how, named, why: `its name says ${name.currency}, not USD` };
@@ -444,8 +451,11 @@ export function matchHeader(kind: RecordKind, columns: string[], samples?: Recor
   const fields = [...(kind === 'asset' ? ASSET_FIELDS : ARTICLE_FIELDS)];
   // own entries only: a column may be called "constructor" or "__proto__"
   const valuesOf = (column: string) => (samples && Object.hasOwn(samples, column) && Array.isArray(samples[column]) ? samples[column] : undefined);
-  const candidates = columns.flatMap((column) => scoreColumn(kind, column, fields, valuesOf(column)));
+  const rowLimit = Math.max(MIN_VALUES * 10, Math.min(SAMPLE_LIMIT, Math.floor(CELL_BUDGET / Math.max(1, columns.length))));
+  const candidates = columns.flatMap((column) => scoreColumn(kind, column, fields, valuesOf(column), rowLimit));
   candidates.sort((a, b) => b.confidence - a.confidence);
+  // best first within each column too
+  const byColumn = Map.groupBy(candidates, (c) => c.column);
   const mapping: FieldMapping = {};
   const used = new Set<string>();
   for (const c of candidates) {
@@ -456,7 +466,7 @@ export function matchHeader(kind: RecordKind, columns: string[], samples?: Recor
   const unmapped = columns
     .filter((column) => !used.has(column))
     .map((column): Unmapped => {
-      const own = candidates.filter((c) => c.column === column);
+      const own = byColumn.get(column) ?? [];
       const best = own.find((c) => c.confidence > 0);
       // why its strongest name match was not taken, when its values or its currency undid it
       const top = own.reduce<Candidate | undefined>((a, c) => (!a || c.named > a.named ? c : a), undefined);
