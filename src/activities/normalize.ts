@@ -10,7 +10,8 @@ import { RENAME_THRESHOLD, SchemaObserver, detectDrift, frozenReason, type Drift
 import { matchKeyOf } from '../normalize/identity.ts';
 import { historyRowProblem, inferSeries } from '../normalize/series.ts';
 import { applyMapping, missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
-import { clearSentinels, contentHash, toSnake, validateRecord } from '../normalize/record.ts';
+import { clearSentinels, contentHash, snakeToField, toSnake, validateRecord } from '../normalize/record.ts';
+import { excerpt } from '../normalize/values.ts';
 import { adapterFor } from '../sources/index.ts';
 import pg from 'pg';
 import { UnreadablePayloadError, isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
@@ -93,8 +94,8 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             'UnmappableSource',
           );
         }
-        // the operator mapping the symbol column by hand says its values are symbols, whatever they look like
-        const trustSymbol = Boolean(source.mapping.symbol);
+        // the operator mapping the symbol column by hand, or fixing the symbol, says these are symbols whatever they look like
+        const trustSymbol = Boolean(source.mapping.symbol || source.constants.symbol);
         const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
         await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length, series });
         const fetchedAt = info.fetchedAt.toISOString();
@@ -102,6 +103,8 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const frozen = source.driftPolicy === 'freeze' ? changes : [];
         const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
         let position = 0;
+        // zone-less times read as UTC, per field: how many, and the first as an example
+        const zoneless = new Map<string, { count: number; example: string }>();
         await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
           const all = (async function* () {
             yield* sample;
@@ -132,6 +135,10 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
               const { record } = checked;
               await stage.stageRecord(position, record, record.sourceUpdatedAt ?? fetchedAt, matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind), contentHash(record));
               if (checked.issues.length) await stage.noteIssues(position, record.sourceKey, checked.issues);
+              for (const field of checked.zoneAssumed) {
+                const seen = zoneless.get(field) ?? zoneless.set(field, { count: 0, example: excerpt(candidate[snakeToField(field)!]) }).get(field)!;
+                seen.count++;
+              }
             } else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
             position++;
           }
@@ -141,7 +148,11 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const counts = { parsed: position, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents: events.length };
         // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
         const warnings = position === 0 ? [`the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`] : [];
-        if (warnings.length) ctx.log.warn('source payload is empty', { sourceId, payloadId });
+        for (const [field, { count, example }] of zoneless) {
+          // a resumed attempt saw only the records after its checkpoint
+          warnings.push(`${field}: read as UTC in ${resumeFrom > 0 ? 'at least ' : ''}${count} record${count === 1 ? '' : 's'}, written without a time zone (e.g. ${example}); set timezone in the sources file`);
+        }
+        if (warnings.length) ctx.log.warn('source payload read with warnings', { sourceId, payloadId, warnings });
         await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined, fieldIssues: counts.fieldIssues, warnings });
         return counts;
 

@@ -74,8 +74,8 @@ export function createMetrics(pool: Pool): ApiMetrics {
   const runs = counter('etl_runs_total', 'Ingest runs per status', ['status']);
   const anomalies = counter('etl_run_anomalies_total', 'Anomalies found in finished runs against recent history, per rule and source (empty: the run as a whole)', ['rule', 'source']);
   const quarantined = gauge('etl_quarantined_records', "Records quarantined by each source's latest run", ['source']);
-  const fieldIssues = gauge('etl_field_issues', "Optional-field values each source's latest run stored as null (or read as UTC), kept beside the records", ['source']);
-  const warnings = gauge('etl_source_warnings', "Warnings of each source's latest run, e.g. a payload with no records", ['source']);
+  const fieldIssues = gauge('etl_field_issues', "Optional-field values each source's latest run stored as null, kept with their reasons in field_issue", ['source']);
+  const warnings = gauge('etl_source_warnings', "Warnings of each source's latest run: a payload with no records, zone-less times read as UTC", ['source']);
   const lastSuccess = gauge('etl_source_last_success_timestamp_seconds', "Unix time of each source's latest succeeded or unchanged run", ['source']);
   const sourceDuration = new SnapshotHistogram('etl_source_run_duration_seconds', 'Duration of finished source runs (fetch to entity linking)', ['source']);
   const runDuration = new SnapshotHistogram('etl_run_duration_seconds', 'Duration of finished ingest runs', []);

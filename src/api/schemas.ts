@@ -275,7 +275,7 @@ export const RecordDetail = named(
       .describe('the latest quarantined rows with the same source and key, newest first (at most 10)'),
     field_issues: z
       .array(z.object({ run_id: int, field: z.string(), value: z.string(), reason: z.string() }))
-      .describe('optional fields the run that last wrote the record could not keep (stored as null) or read with an assumption: the field, the value the source sent (JSON) and why'),
+      .describe('the optional fields of the row the record was last written from that it could not keep (stored as null): the field, the value the source sent (JSON) and why'),
     ...metaShape,
   }),
 );
@@ -404,8 +404,8 @@ export const RunSourceInfo = named(
     unchanged: count,
     duplicates: count,
     quarantined: count,
-    field_issues: count.describe('values of optional fields the staged records could not keep (stored as null, value and reason in GET /data/{id}), or read as UTC for want of a zone'),
-    warnings: z.array(z.string()).describe('what the source run should tell an operator although it succeeded, e.g. a payload with no records'),
+    field_issues: count.describe('values of optional fields the staged records could not keep: stored as null, with the value and the reason in GET /data/{id}'),
+    warnings: z.array(z.string()).describe('what the source run should tell an operator although it succeeded: a payload with no records, times without a zone read as UTC'),
     soft_deleted: count,
     restored: count,
     drift_events: count,

@@ -40,9 +40,9 @@ export const RunSource = defineEntity({
     parsed: p.integer().default(0),
     staged: p.integer().default(0),
     quarantined: p.integer().default(0),
-    /** Values of optional fields the staged records could not keep (stored as null), or read with an assumption. */
+    /** Values of optional fields the staged records could not keep (stored as null; the values in field_issue). */
     fieldIssues: p.integer().default(0),
-    /** What an operator should know about a source run that still succeeded, e.g. a payload with no records. */
+    /** What an operator should know about a source run that still succeeded: a payload with no records, zone-less times read as UTC. */
     warnings: p.json<string[]>().default('[]'),
     duplicates: p.integer().default(0),
     inserted: p.integer().default(0),
@@ -311,10 +311,7 @@ export const Quarantine = defineEntity({
   indexes: [{ properties: ['sourceId', 'sourceKey', 'id'] }],
 });
 
-/**
- * An optional field a staged record could not keep, or kept with an assumption (a zone-less time read as
- * UTC): the field, the value as the source sent it and why. The record itself was kept.
- */
+/** An optional field a staged record could not keep: the field, the value as the source sent it and why. The record itself was kept. */
 export const FieldIssue = defineEntity({
   name: 'FieldIssue',
   tableName: 'field_issue',

@@ -78,6 +78,9 @@ export async function dropStage(db: Queryable, runId: number): Promise<void> {
   await db.query('DELETE FROM stage_record WHERE run_id = $1', [runId]);
 }
 
+/** Field issues kept in memory until a commit writes them. */
+const MAX_PENDING_ISSUES = 10_000;
+
 /** Rows are sent to COPY in chunks of about this many characters: one socket write per row would dominate. */
 const COPY_CHUNK = 64 * 1024;
 
@@ -145,26 +148,25 @@ export interface Rejected {
 }
 
 /**
- * Writes one (run, source)'s staged, quarantined and field-issue rows. Uses a pooled connection per table
- * because a connection carries one COPY at a time (the field-issue one only once there is an issue); rows
- * are committed at each commit() and at the end.
+ * Writes one (run, source)'s staged, quarantined and field-issue rows. Uses two pooled connections because a
+ * connection carries one COPY at a time; field issues are kept until the next commit and then COPYed on the
+ * quarantine connection, after its own COPY. Rows are committed at each commit() and at the end.
  */
 export class StageWriter {
   staged = 0;
   quarantined = 0;
   private readonly stage: CopyWriter;
   private readonly quarantine: CopyWriter;
-  private issues: CopyWriter | undefined;
-  private issuesClient: Awaited<ReturnType<typeof checkout>> | undefined;
-  private readonly pool: Pool;
+  private readonly issues: CopyWriter;
+  private pendingIssues: unknown[][] = [];
   private readonly runId: number;
   private readonly sourceId: string;
   private readonly payloadId: number;
 
-  private constructor(pool: Pool, stageClient: PoolClient, quarantineClient: PoolClient, runId: number, sourceId: string, payloadId: number) {
+  private constructor(stageClient: PoolClient, quarantineClient: PoolClient, runId: number, sourceId: string, payloadId: number) {
     this.stage = new CopyWriter(stageClient, 'stage_record', STAGE_COLUMNS);
     this.quarantine = new CopyWriter(quarantineClient, 'quarantine', QUARANTINE_COLUMNS);
-    this.pool = pool;
+    this.issues = new CopyWriter(quarantineClient, 'field_issue', FIELD_ISSUE_COLUMNS);
     this.runId = runId;
     this.sourceId = sourceId;
     this.payloadId = payloadId;
@@ -173,9 +175,8 @@ export class StageWriter {
   static async open(pool: Pool, runId: number, sourceId: string, payloadId: number, work: (writer: StageWriter) => Promise<void>): Promise<StageWriter> {
     const [a, b] = [await checkout(pool), await checkout(pool)];
     let failed = false;
-    let writer: StageWriter | undefined;
     try {
-      writer = new StageWriter(pool, a, b, runId, sourceId, payloadId);
+      const writer = new StageWriter(a, b, runId, sourceId, payloadId);
       await work(writer);
       await writer.commit();
       return writer;
@@ -185,7 +186,6 @@ export class StageWriter {
     } finally {
       a.checkin(failed);
       b.checkin(failed);
-      writer?.issuesClient?.checkin(failed);
     }
   }
 
@@ -193,7 +193,10 @@ export class StageWriter {
   async commit(): Promise<void> {
     await this.stage.end();
     await this.quarantine.end();
-    await this.issues?.end();
+    if (!this.pendingIssues.length) return;
+    for (const row of this.pendingIssues) await this.issues.write(row);
+    this.pendingIssues = [];
+    await this.issues.end();
   }
 
   /** `observedAt`: when the source said this (its own timestamp, else the fetch time). */
@@ -202,13 +205,14 @@ export class StageWriter {
     await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), observedAt, matchKey, contentHash, this.payloadId, position]);
   }
 
-  /** The optional fields a staged record could not keep (or read with an assumption), with the values sent. */
+  /**
+   * The optional fields a staged record could not keep, with the values sent: written at the next commit, or
+   * by one now when many are waiting (each is up to a few hundred bytes). Committing early is safe: a resumed
+   * attempt clears what lies after its checkpoint.
+   */
   async noteIssues(position: number, sourceKey: string, issues: readonly { field: string; value: string; reason: string }[]): Promise<void> {
-    if (!this.issues) {
-      this.issuesClient = await checkout(this.pool);
-      this.issues = new CopyWriter(this.issuesClient, 'field_issue', FIELD_ISSUE_COLUMNS);
-    }
-    for (const issue of issues) await this.issues.write([this.runId, this.sourceId, this.payloadId, position, sourceKey, issue.field, issue.value, issue.reason]);
+    for (const issue of issues) this.pendingIssues.push([this.runId, this.sourceId, this.payloadId, position, sourceKey, issue.field, issue.value, issue.reason]);
+    if (this.pendingIssues.length >= MAX_PENDING_ISSUES) await this.commit();
   }
 
   async rejectRecord(rejected: Rejected): Promise<void> {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LIMITS, type TextLimit } from './limits.ts';
 import { couldBeTicker } from './ticker.ts';
-import { ValueError, excerpt, parseDecimal, parseInteger, parseText, parseTimestamp, readTimestamp, type DateFormat } from './values.ts';
+import { ValueError, excerpt, parseDecimal, parseInteger, parseText, readTimestamp, type DateFormat } from './values.ts';
 
 export type RecordKind = 'asset' | 'article';
 
@@ -94,7 +94,7 @@ const fits = ({ chars, bytes }: TextLimit) => (s: string) =>
   s.length > chars ? `is longer than ${chars} characters` : s.length * 3 > bytes && Buffer.byteLength(s) > bytes ? `is longer than ${bytes} bytes` : null;
 const decimal = cleaned(parseDecimal);
 // an amount below zero is not a misspelt amount: the row is not the market data it claims to be
-const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') ? 'must not be negative' : null), { refused: 'record' });
+const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') && /[1-9]/.test(d.replace(/e.*$/i, '')) ? 'must not be negative' : null), { refused: 'record' });
 const text = (limit: TextLimit) => cleaned(parseText, fits(limit));
 /** A required field: without it (or with it unreadable) the record cannot be identified or shown. */
 const required = <T>(parse: (value: unknown) => T | null, check: (value: T) => string | null) =>
@@ -109,8 +109,20 @@ function symbolProblem(symbol: string, trusted: boolean): string | null {
   return couldBeTicker(symbol) ? null : 'cannot be a ticker (a name in mixed case)';
 }
 
+// the fields of the record being validated whose time was read as UTC for want of a zone (set per call)
+let zoneAssumed: string[] = [];
+
 function schemasFor(dateFormat: DateFormat, timeZone: string | undefined, trustSymbol: boolean) {
-  const timestamp = (cost: Cost) => cleaned((v) => parseTimestamp(v, dateFormat, timeZone), undefined, { unreadable: cost });
+  const timestamp = (field: string, cost: Cost) =>
+    cleaned(
+      (v) => {
+        const read = readTimestamp(v, dateFormat, timeZone);
+        if (read?.zoneAssumed) zoneAssumed.push(field);
+        return read?.iso ?? null;
+      },
+      undefined,
+      { unreadable: cost },
+    );
   return {
     asset: z.object({
       kind: z.literal('asset'),
@@ -130,7 +142,7 @@ function schemasFor(dateFormat: DateFormat, timeZone: string | undefined, trustS
       highUsd: amount,
       lowUsd: amount,
       // when the quote was observed: read wrongly, it would be a point of the series at a time nobody said
-      sourceUpdatedAt: timestamp('record'),
+      sourceUpdatedAt: timestamp('source_updated_at', 'record'),
     }),
     article: z.object({
       kind: z.literal('article'),
@@ -139,8 +151,8 @@ function schemasFor(dateFormat: DateFormat, timeZone: string | undefined, trustS
       url: text(TEXT.url),
       summary: text(TEXT.summary),
       author: text(TEXT.author),
-      publishedAt: timestamp('field'),
-      sourceUpdatedAt: timestamp('field'),
+      publishedAt: timestamp('published_at', 'field'),
+      sourceUpdatedAt: timestamp('source_updated_at', 'field'),
     }),
   };
 }
@@ -166,7 +178,19 @@ export interface FieldIssue {
   reason: string;
 }
 
-export type Validation = { ok: true; record: NormalizedRecord; issues: FieldIssue[] } | { ok: false; reason: string };
+export type Validation =
+  | {
+      ok: true;
+      record: NormalizedRecord;
+      issues: FieldIssue[];
+      /**
+       * The fields whose time of day had no zone and was read as UTC (no `timezone` for the source). Not a
+       * field issue per record: a file of zone-less times would write one for every row of every run; the
+       * run says it once (run_source.warnings).
+       */
+      zoneAssumed: string[];
+    }
+  | { ok: false; reason: string };
 
 export interface ValidationContext {
   dateFormat?: DateFormat;
@@ -178,13 +202,12 @@ export interface ValidationContext {
   trustSymbol?: boolean;
 }
 
-const TIMESTAMP_FIELDS = ['publishedAt', 'sourceUpdatedAt'] as const;
-
 /** Validates a candidate record (unified field name → source value) against the unified schema. */
 export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, { dateFormat = 'auto', timeZone, fetchedAt, trustSymbol = false }: ValidationContext = {}): Validation {
   const schema = schemas(dateFormat, timeZone, trustSymbol)[kind];
   // a field the source does not have is null, like an empty one
   const input = { ...EMPTY, ...candidate, kind };
+  zoneAssumed = [];
   let result = schema.safeParse(input);
   const issues: FieldIssue[] = [];
   if (!result.success) {
@@ -196,6 +219,7 @@ export function validateRecord(kind: RecordKind, candidate: Record<string, unkno
       issues.push({ field: toSnake(field), value: excerpt(candidate[field], 200), reason: issue.message });
       (input as Record<string, unknown>)[field] = null;
     }
+    zoneAssumed = [];
     result = schema.safeParse(input);
     if (!result.success) return { ok: false, reason: reasonOf(result.error.issues) };
   }
@@ -203,30 +227,12 @@ export function validateRecord(kind: RecordKind, candidate: Record<string, unkno
     const problem = observationProblem(result.data.sourceUpdatedAt as string, fetchedAt);
     if (problem) return { ok: false, reason: `source_updated_at ${problem}` };
   }
-  if (!timeZone) {
-    for (const field of TIMESTAMP_FIELDS) {
-      const value = (result.data as Record<string, unknown>)[field];
-      if (value !== null && value !== undefined && zoneAssumed(candidate[field], dateFormat)) {
-        issues.push({ field: toSnake(field), value: excerpt(candidate[field], 200), reason: 'has no time zone: read as UTC (set timezone in the sources file)' });
-      }
-    }
-  }
-  return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord, issues };
-}
-
-/** A value written with a zone (Z, +02:00, GMT) or without a time of day assumes none: no second parse for it. */
-const ZONED_OR_DATE = /(?:[zZ]|[+-]\d{2}:?\d{2}|[A-Za-z]{1,5})\s*$|^[^:]*$/;
-
-function zoneAssumed(value: unknown, dateFormat: DateFormat): boolean {
-  if (typeof value !== 'string' || ZONED_OR_DATE.test(value)) return false;
-  try {
-    return readTimestamp(value, dateFormat)?.zoneAssumed ?? false;
-  } catch {
-    return false;
-  }
+  return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord, issues, zoneAssumed };
 }
 
 const reasonOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
+
+const PLAIN_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** Values a source writes for "no value" in a field (CoinPaprika's rank 0): read as null, not as a claim. */
 export function clearSentinels(candidate: Record<string, unknown>, sentinels: Partial<Record<UnifiedField, readonly (string | number)[]>> | undefined): void {
@@ -234,8 +240,10 @@ export function clearSentinels(candidate: Record<string, unknown>, sentinels: Pa
   for (const [field, values] of Object.entries(sentinels)) {
     const value = candidate[field];
     if (value === null || value === undefined) continue;
+    // compared as numbers where both are: CoinGecko writes a zero supply as 0.0
     const text = typeof value === 'string' ? value.trim() : value;
-    if (values.some((v) => v === text || (typeof text === 'string' && String(v) === text))) candidate[field] = null;
+    const number = typeof text === 'number' ? text : typeof text === 'string' && PLAIN_NUMBER.test(text) ? Number(text) : undefined;
+    if (values.some((v) => v === text || (typeof v === 'number' && v === number) || String(v) === text)) candidate[field] = null;
   }
 }
 

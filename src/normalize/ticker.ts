@@ -4,7 +4,7 @@
 // tickers like BTC, 1INCH, stETH, BTC.B, `baby pepe`, `eth 2.0`, 币安人生 and even 38 lower-case letters,
 // so neither spaces, case nor length alone tell a ticker from a name. What no listing has is a mixed-case
 // value with spaces or of many letters: `Mechanical Keyboard`, `USB-C Hub 7-in-1`, `LogitechKeyboard` are
-// names of things. Checked against every symbol of the recorded CoinGecko and CoinPaprika payloads.
+// names of things (test/unit/field-issues.test.ts holds every symbol of the recorded payloads to it).
 
 /** Mixed case beyond this length is a word or a name, not a ticker (cbETH, stETH and WBTC.e are shorter). */
 const MAX_MIXED_CASE_CHARS = 12;

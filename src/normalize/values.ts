@@ -1,5 +1,5 @@
 // Cleanup of the values real sources send: numbers as "$87,000", "2,697,970,000", "1.7T", "2e-8" or "-",
-// timestamps as ISO strings, epoch seconds or milliseconds, or feed dates in a dozen languages. Money stays a
+// timestamps as ISO strings, epoch seconds or milliseconds, or feed dates in the common feed languages. Money stays a
 // decimal string: never a float.
 // Every value is also checked against its domain (src/normalize/limits.ts) before it can reach the database.
 import { LIMITS } from './limits.ts';

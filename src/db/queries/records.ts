@@ -100,7 +100,7 @@ export interface RecordLineage {
   link: IEntityLink | null;
   /** The latest quarantined rows with the record's source and key, newest first. */
   quarantine: IQuarantine[];
-  /** The optional fields the run that last wrote the record could not keep. */
+  /** The optional fields of the row the record was last written from that it could not keep. */
   fieldIssues: IFieldIssue[];
 }
 
@@ -112,7 +112,8 @@ export async function recordLineage(em: EntityManager, id: number): Promise<Reco
     em.fork().findOne(Run, { id: record.runId }),
     em.fork().findOne(EntityLink, { record: id }),
     em.fork().find(Quarantine, { sourceId: record.sourceId, sourceKey: record.sourceKey }, { orderBy: { id: 'desc' }, limit: 10 }),
-    em.fork().find(FieldIssue, { sourceId: record.sourceId, sourceKey: record.sourceKey, runId: record.runId }, { orderBy: { id: 'asc' }, limit: 50 }),
+    // the row the record was read from, by the (run, source, position) index
+    em.fork().find(FieldIssue, { runId: record.runId, sourceId: record.sourceId, rawPosition: record.rawPosition }, { orderBy: { id: 'asc' } }),
   ]);
   return { record, payload, run, link, quarantine, fieldIssues };
 }
