@@ -123,3 +123,20 @@ export async function runStages(db: Database, sourcesFile: string, sourceId: str
   outcome.reasons = rows.map((r) => r.reason);
   return outcome;
 }
+
+/**
+ * A fresh pool in place of `db`, once the old pool's backends are gone. A backend reports its table statistics
+ * (pg_stat_user_tables) when it next flushes, which for an idle one can be seconds later; one that exits
+ * flushes them. A test counting writes starts from here, so earlier tests' writes are not counted as its own.
+ */
+export async function reopenFlushed(db: Database): Promise<Database> {
+  const fresh = await testDatabase();
+  const backends = async () => (await fresh.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()')).rows[0]!.n;
+  const [before, closing] = [await backends(), db.pool.totalCount];
+  await db.close();
+  for (let i = 0; i < 200; i++) {
+    if ((await backends()) <= before - closing) return fresh;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('the earlier connections did not close');
+}

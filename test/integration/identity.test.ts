@@ -12,7 +12,7 @@ import { projectRoot } from '../../src/settings.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, retention } from '../../src/workflows/index.ts';
-import { startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
+import { startTemporal, taskQueue, tempDir, testDatabase, truncateAll, reopenFlushed } from '../helpers.ts';
 
 const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
 
@@ -238,7 +238,7 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     };
     // the suite's own connections may still hold statistics of earlier tests' writes, which a backend reports
     // when it next flushes (make test once counted 3 such inserts as the second run's): close them first
-    await replaceSuiteConnections();
+    db = await reopenFlushed(db);
     await runAndFlush();
     const tables = ['record', 'entity', 'entity_link'];
     const checksums = await Promise.all(tables.map(tableChecksum));
@@ -314,21 +314,6 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     const orphaned = `SELECT count(*)::int AS n FROM quote_daily q WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.id = q.record_id)`;
     assert.equal((await db.pool.query(orphaned)).rows[0].n, 0);
   });
-
-  /** Swaps the suite's pool for a fresh one and waits until the old one's backends are gone (an exiting backend flushes its statistics). */
-  async function replaceSuiteConnections(): Promise<void> {
-    const fresh = await testDatabase();
-    const own = (await fresh.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const old = (await fresh.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> $1', [own])).rows.map((r) => r.pid);
-    await db.close();
-    db = fresh;
-    for (let i = 0; i < 200; i++) {
-      const left = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1::int[])', [old])).rows[0]!.n;
-      if (left === 0) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('the suite\'s earlier connections did not close');
-  }
 
   async function backends(): Promise<number> {
     return (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0]!.n;

@@ -7,7 +7,7 @@ import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { ingest } from '../../src/workflows/index.ts';
 import { HEADER, assetRow } from '../../bench/generate.ts';
-import { csvSourceFixture, demoCsv, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
+import { csvSourceFixture, demoCsv, startTemporal, taskQueue, tempDir, testDatabase, truncateAll, reopenFlushed } from '../helpers.ts';
 
 describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
   let env: TestWorkflowEnvironment;
@@ -103,7 +103,9 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
       for (let i = 0; i < 200 && (await backends()) > connections; i++) await new Promise((r) => setTimeout(r, 25));
       return { summary, pagesWritten: (await rawPageInserts()) - inserts };
     };
-    // the first run, too, on connections of its own: its inserts must be flushed before the second run's are counted
+    // the first run, too, on connections of its own, and after the suite's connections were replaced: earlier
+    // inserts must be flushed before the second run's are counted
+    db = await reopenFlushed(db);
     const first = (await runFlushed()).summary;
     const firstPages = await pages(first.runId);
     assert.ok(firstPages.length >= 3, `a file of several pages: ${firstPages.length}`);
