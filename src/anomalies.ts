@@ -30,7 +30,7 @@ export interface Anomaly {
 
 /** What the rules look at in one source's outcome. */
 export interface SourceFacts {
-  status: 'running' | 'succeeded' | 'unchanged' | 'failed';
+  status: 'running' | 'succeeded' | 'unchanged' | 'superseded' | 'failed';
   /** Records parsed from the payload (0 when the payload was unchanged: nothing was parsed). */
   records: number;
   quarantined: number;

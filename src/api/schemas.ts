@@ -433,6 +433,8 @@ const runShape = {
   duration_ms: count.nullable(),
   error: z.string().nullable(),
   ui_url: z.string(),
+  reprocess_of: int.nullable().describe('a reprocess: the run whose stored payloads it normalized again'),
+  dry_run: z.boolean().describe('a reprocess dry run: it changed nothing, and lists, statistics, metrics and baselines leave it out'),
 };
 export const RunBrief = named('RunBrief', z.object(runShape));
 export const RunInfo = named('Run', z.object({ ...runShape, sources: z.array(RunSourceInfo) }));
@@ -445,6 +447,17 @@ export const RunDetail = named(
     anomalies: z
       .array(Anomaly)
       .describe('what the run showed against the recent history of its sources, and prices that diverge across sources, stored when it finished'),
+    progress: z
+      .array(
+        z.object({
+          source: z.string(),
+          stage: z.string().describe("the source's current stage (fetch, store raw, normalize, dedupe, soft-delete orphans, link entities) or its outcome"),
+          records: count.nullable().describe('records (or pages, while fetching) the running stage has got through so far; null when it has not said yet'),
+          attempt: int.nullable(),
+        }),
+      )
+      .nullable()
+      .describe("while the run runs: each source's stage and how far it is, from the workflow and its running activities (null once it has ended or when Temporal is unreachable)"),
     ...metaShape,
   }),
 );

@@ -71,7 +71,7 @@ export function runRefJson(run: IRun, links: Links): z.output<typeof RunRef> {
 }
 
 export function runBriefJson(run: IRun, links: Links): z.output<typeof RunBrief> {
-  return { ...runRefJson(run, links), duration_ms: durationMs(run.startedAt, run.finishedAt), error: run.error ?? null };
+  return { ...runRefJson(run, links), duration_ms: durationMs(run.startedAt, run.finishedAt), error: run.error ?? null, reprocess_of: run.reprocessOf ?? null, dry_run: run.dryRun };
 }
 
 export function runJson(run: IRun, sources: IRunSource[], links: Links): z.output<typeof RunInfo> {

@@ -4,7 +4,8 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 
 export const RUN_STATUSES = ['running', 'succeeded', 'partial', 'failed'] as const;
-export const SOURCE_RUN_STATUSES = ['running', 'succeeded', 'unchanged', 'failed'] as const;
+// superseded: the source's payload was fetched before one another run had merged already, so it changed nothing
+export const SOURCE_RUN_STATUSES = ['running', 'succeeded', 'unchanged', 'superseded', 'failed'] as const;
 export const RECORD_KINDS = ['asset', 'article'] as const;
 export const PAYLOAD_STATUSES = ['landing', 'stored', 'unchanged', 'not_modified'] as const;
 export const SERIES_KINDS = ['snapshot', 'history'] as const;
@@ -21,6 +22,10 @@ export const Run = defineEntity({
     startedAt: p.datetime().defaultRaw('now()'),
     finishedAt: p.datetime().nullable(),
     error: p.text().nullable(),
+    /** A reprocess: the run whose stored payloads it normalized again. */
+    reprocessOf: p.bigint('number').nullable(),
+    /** A reprocess dry run: it reports what it would change; every reader of runs, quarantine and drift leaves it out. */
+    dryRun: p.boolean().default(false),
   },
 });
 
@@ -387,6 +392,8 @@ export const EntityOverride = defineEntity({
     rightSourceKey: p.text(),
     reason: p.text().nullable(),
     createdAt: p.datetime().defaultRaw('now()'),
+    /** Removed by an operator: kept as history, no longer applied; its records are resolved again. */
+    removedAt: p.datetime().nullable(),
   },
   uniques: [{ properties: ['kind', 'leftSourceId', 'leftSourceKey', 'rightSourceId', 'rightSourceKey'] }],
 });

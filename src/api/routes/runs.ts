@@ -105,7 +105,7 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         ...sources.filter((s) => s.deleteGuard).map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
       ];
       const anomalies = (await storedAnomalies(db.em(), run.id)).map(anomalyJson);
-      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, ...meta(res) });
+      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, progress: null, ...meta(res) });
     },
   );
 

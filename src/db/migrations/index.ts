@@ -7,6 +7,7 @@ import { Migration20261201223000_unlogged_staging } from './Migration20261201223
 import { Migration20261201231500_guard_baseline_and_links } from './Migration20261201231500_guard_baseline_and_links.ts';
 import { Migration20261202010000_entity_live_sources } from './Migration20261202010000_entity_live_sources.ts';
 import { Migration20261202044144_field_issues } from './Migration20261202044144_field_issues.ts';
+import { Migration20261202123807_operator } from './Migration20261202123807_operator.ts';
 
 type MigrationClass = new (...args: any[]) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
@@ -17,4 +18,5 @@ export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261201231500_guard_baseline_and_links', class: Migration20261201231500_guard_baseline_and_links },
   { name: 'Migration20261202010000_entity_live_sources', class: Migration20261202010000_entity_live_sources },
   { name: 'Migration20261202044144_field_issues', class: Migration20261202044144_field_issues },
+  { name: 'Migration20261202123807_operator', class: Migration20261202123807_operator },
 ];
