@@ -140,3 +140,14 @@ export async function reopenFlushed(db: Database): Promise<Database> {
   }
   throw new Error('the earlier connections did not close');
 }
+
+/** Polls `probe` until it returns a value (not undefined); fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

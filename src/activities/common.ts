@@ -55,13 +55,20 @@ export class Progress<T = unknown> {
   readonly resumeFrom: T | undefined;
   private details: T | undefined;
   private readonly ctx: Context;
+  private readonly source: string | undefined;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(ctx: Context) {
+  /** `source` goes into every heartbeat: a run's pending activities say which source each one is working on. */
+  constructor(ctx: Context, source?: string) {
     this.ctx = ctx;
+    this.source = source;
     this.resumeFrom = ctx.info.heartbeatDetails as T | undefined;
     this.details = this.resumeFrom;
-    this.timer = setInterval(() => this.ctx.heartbeat(this.details), KEEPALIVE_MS);
+    this.timer = setInterval(() => this.send(), KEEPALIVE_MS);
+  }
+
+  private send(): void {
+    this.ctx.heartbeat(this.source === undefined ? this.details : { ...(this.details ?? {}), source: this.source });
   }
 
   /** Aborted when Temporal cancels the activity (or its heartbeat times out from Temporal's side). */
@@ -71,7 +78,7 @@ export class Progress<T = unknown> {
 
   beat(details: T): void {
     this.details = details;
-    this.ctx.heartbeat(details);
+    this.send();
   }
 
   stop(): void {
@@ -99,7 +106,7 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
   const { activityType, attempt } = ctx.info;
   await recordAttempt(db.pool, step.runId, step.sourceId, activityType, attempt);
   await recordUnrecorded(db, step);
-  const progress = new Progress<P>(ctx);
+  const progress = new Progress<P>(ctx, step.sourceId);
   const started = Date.now();
   try {
     const result = await asFailure(() => work(progress));

@@ -17,7 +17,7 @@ import { applySchedules } from '../../src/temporal/schedule.ts';
 import { progressQuery } from '../../src/workflows/observability.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import type { RunSummary } from '../../src/activities/index.ts';
-import { fetchJson, quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
+import { fetchJson, quietLog, startTemporal, taskQueue, temporalCli, testDatabase, truncateAll, waitFor } from '../helpers.ts';
 
 const run = promisify(execFile);
 
@@ -68,7 +68,7 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
     assert.deepEqual(description.spec.intervals?.map((i) => i.every), [6 * 3_600_000]);
 
     await cli('schedule', 'trigger', '--schedule-id', 'etl-ingest');
-    const workflowId = await waitFor(async () => {
+    const workflowId = await waitFor('the scheduled workflow', async () => {
       for await (const wf of env.client.workflow.list({ query: `TemporalScheduledById = 'etl-ingest'` })) return wf.workflowId;
       return undefined;
     });
@@ -122,12 +122,3 @@ describe('e2e: schedule etl-ingest triggered by the temporal CLI (real Temporal 
   });
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

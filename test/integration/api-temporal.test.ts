@@ -15,7 +15,7 @@ import { loadSettings, projectRoot, type Settings } from '../../src/settings.ts'
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { applySchedules } from '../../src/temporal/schedule.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
-import { fetchJson, quietLog, startTemporal, taskQueue, tempDir, testDatabase } from '../helpers.ts';
+import { fetchJson, quietLog, startTemporal, taskQueue, tempDir, testDatabase, waitFor } from '../helpers.ts';
 import { truncateApiTables } from '../schemathesis/seed.ts';
 
 const API_KEY = 'temporal-test-key-0123456789';
@@ -43,7 +43,12 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
     const sourcesFile = path.join(dir, 'sources.yaml');
     fs.writeFileSync(
       sourcesFile,
-      ['sources:', '  - id: csv-assets', '    kind: csv', `    url: ${sourceUrl}/files/assets.csv`, '    delete_policy: snapshot', ''].join('\n'),
+      [
+        'sources:',
+        '  - id: csv-assets', '    kind: csv', `    url: ${sourceUrl}/files/assets.csv`, '    delete_policy: snapshot',
+        '  - id: coingecko', '    kind: coingecko', `    url: ${sourceUrl}/coingecko/api/v3/coins/markets?vs_currency=usd`, '    paging: { per_page: 10 }',
+        '',
+      ].join('\n'),
     );
     settings = loadSettings({ API_KEY, ETL_TASK_QUEUE: queue, ETL_SOURCES_FILE: sourcesFile, ETL_SCHEDULE_ID: `etl-ingest-${queue}`, TEMPORAL_UI_URL: 'http://ui.test' });
     worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
@@ -103,6 +108,26 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
     assert.ok(byType.fetchSource.failures.some((f: string) => /503/.test(f)), JSON.stringify(byType.fetchSource.failures));
     assert.ok(byType.fetchSource.total_duration_ms >= 1000, 'retry backoff is part of the duration');
     assert.equal(byType.normalize.retries, 0);
+  });
+
+  it('GET /runs/:id says how far a running run is: the stage of each source and the pages its fetch has landed', async () => {
+    // the first page answers at once, the second waits: the fetch is seen running with one page landed
+    sources.setFaults([{ path: '/coingecko', times: 1 }, { path: '/coingecko', latencyMs: 6000, times: 1 }]);
+    const started = await post('/runs', { source_ids: ['coingecko'] });
+    assert.equal(started.status, 202);
+    const handle = env.client.workflow.getHandle(started.body.workflow_id);
+    const seen = await waitFor('a progress with the pages landed', async () => {
+      const runs = await get('/runs?limit=5');
+      const run = runs.body.data.find((r: { workflow_id: string }) => r.workflow_id === started.body.workflow_id);
+      const detail = run ? await get(`/runs/${run.id}`) : undefined;
+      return detail?.body.progress?.[0]?.records != null ? detail.body.progress : undefined;
+    });
+    assert.deepEqual(seen, [{ source: 'coingecko', stage: 'fetch', records: 1, attempt: 1 }]);
+    const summary = await handle.result();
+    assert.equal(summary.status, 'succeeded');
+    const done = await get(`/runs/${summary.runId}`);
+    assert.equal(done.body.progress, null, 'an ended run has no progress');
+    assert.equal(done.body.data.sources[0].fetched_pages, 10);
   });
 
   it('POST /runs without source_ids starts every configured source; unknown source ids are a 400', async () => {

@@ -7,6 +7,7 @@ import { ingest } from '../../workflows/index.ts';
 import { runDescription } from '../../temporal/schedule.ts';
 import { THRESHOLDS, baselineOf, referenceOf, runAnomalies, sourceAnomalies, sourceFacts, quarantineShare, type Anomaly } from '../../anomalies.ts';
 import { summarizeHistory } from '../history.ts';
+import { runProgress } from '../progress.ts';
 import { badRequest, meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { AnomaliesQuery, CompareQuery, CompareRuns, IdParams, RunAnomalies, RunDetail, RunHistory, RunPage, RunStarted, RunsQuery, StartRunBody } from '../schemas.ts';
@@ -105,7 +106,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         ...sources.filter((s) => s.deleteGuard).map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
       ];
       const anomalies = (await storedAnomalies(db.em(), run.id)).map(anomalyJson);
-      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, progress: null, ...meta(res) });
+      const progress = run.status === 'running' ? await runProgress(temporal, run.workflowId, run.temporalRunId) : null;
+      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, progress, ...meta(res) });
     },
   );
 
