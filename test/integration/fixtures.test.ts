@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Database } from '../../src/db/orm.ts';
-import { projectRoot } from '../../src/settings.ts';
+import { recorded, recordedRoot } from '../recorded.ts';
 import { runStages, tempDir, testDatabase, truncateAll } from '../helpers.ts';
 
-const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
+const fixtures = recordedRoot;
 
 interface Outcome {
   file: string;
@@ -30,7 +30,7 @@ describe('recorded real-world fixtures (../shared/fixtures, real activities, rea
   const outcomes = new Map<string, Outcome>();
 
   before(async function () {
-    if (!fs.existsSync(fixtures)) this.skip(); // the shared folder is optional; CI has it
+    if (!recorded()) return this.skip();
     db = await testDatabase();
     await truncateAll(db);
     const dir = tempDir('fixtures');

@@ -9,7 +9,7 @@ import { couldBeTicker } from '../../src/normalize/ticker.ts';
 import { coinpaprikaSource } from '../../src/sources/coinpaprika.ts';
 import { coingeckoSource } from '../../src/sources/coingecko.ts';
 import { applyMapping, resolveMapping } from '../../src/normalize/mapping.ts';
-import { projectRoot } from '../../src/settings.ts';
+import { recorded } from '../recorded.ts';
 import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { Readable } from 'node:stream';
 
@@ -117,12 +117,10 @@ describe('source sentinels', () => {
     assert.deepEqual(ranks, [1, null, null]);
   });
 
-  const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'coinpaprika');
-  const recorded = fs.existsSync(fixtures);
-  if (!recorded) console.warn(`  SKIPPED: the recorded CoinPaprika payloads are not at ${fixtures}`);
-  (recorded ? it : it.skip)('keeps every coin of the recorded CoinPaprika coin list and tickers, inactive (rank 0) ones included', () => {
+  const fixtures = recorded('coinpaprika');
+  (fixtures ? it : it.skip)('keeps every coin of the recorded CoinPaprika coin list and tickers, inactive (rank 0) ones included', () => {
     for (const [file, inactive] of [['coins__maikelmclauflin-coinpaprika-api-grpc.json', 1297], ['tickers-default__maikelmclauflin-coinpaprika-api-grpc.json', 0]] as const) {
-      const coins = JSON.parse(fs.readFileSync(path.join(fixtures, file), 'utf8')) as Record<string, unknown>[];
+      const coins = JSON.parse(fs.readFileSync(path.join(fixtures!, file), 'utf8')) as Record<string, unknown>[];
       const { mapping } = resolveMapping({ kind: 'asset', declared: coinpaprikaSource.fieldMap, columns: [], configured: {}, renames: {} });
       let unranked = 0;
       const refused: string[] = [];
@@ -139,12 +137,11 @@ describe('source sentinels', () => {
     }
   });
 
-  const gecko = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'coingecko');
-  if (!fs.existsSync(gecko)) console.warn(`  SKIPPED: the recorded CoinGecko payloads are not at ${gecko}`);
-  (fs.existsSync(gecko) ? it : it.skip)('keeps every coin of the recorded CoinGecko /coins/markets payloads', () => {
-    for (const file of fs.readdirSync(gecko).filter((f) => f.startsWith('coins_markets'))) {
+  const gecko = recorded('coingecko');
+  (gecko ? it : it.skip)('keeps every coin of the recorded CoinGecko /coins/markets payloads', () => {
+    for (const file of fs.readdirSync(gecko!).filter((f) => f.startsWith('coins_markets'))) {
       const { mapping } = resolveMapping({ kind: 'asset', declared: coingeckoSource.fieldMap, columns: [], configured: {}, renames: {} });
-      const refused = (JSON.parse(fs.readFileSync(path.join(gecko, file), 'utf8')) as Record<string, unknown>[])
+      const refused = (JSON.parse(fs.readFileSync(path.join(gecko!, file), 'utf8')) as Record<string, unknown>[])
         .map((coin) => {
           const candidate = applyMapping(coin, mapping);
           clearSentinels(candidate, coingeckoSource.sentinels);
@@ -170,12 +167,12 @@ describe('a symbol that cannot be a ticker', () => {
     for (const t of ['Mechanical Keyboard', 'USB-C Hub 7-in-1', 'Logitech MX Keys', 'LogitechKeyboard', '']) assert.ok(!couldBeTicker(t), t);
   });
 
-  const recorded = path.resolve(projectRoot, '..', 'shared', 'fixtures');
-  (fs.existsSync(recorded) ? it : it.skip)('passes every non-empty symbol of the recorded CoinGecko and CoinPaprika payloads', () => {
+  const payloads = recorded();
+  (payloads ? it : it.skip)('passes every non-empty symbol of the recorded CoinGecko and CoinPaprika payloads', () => {
     let checked = 0;
     for (const dir of ['coingecko', 'coinpaprika']) {
-      for (const file of fs.readdirSync(path.join(recorded, dir)).filter((f) => f.endsWith('.json'))) {
-        const symbols = (JSON.parse(fs.readFileSync(path.join(recorded, dir, file), 'utf8')) as { symbol?: unknown }[]).map((c) => String(c.symbol ?? '').trim()).filter(Boolean);
+      for (const file of fs.readdirSync(path.join(payloads!, dir)).filter((f) => f.endsWith('.json'))) {
+        const symbols = (JSON.parse(fs.readFileSync(path.join(payloads!, dir, file), 'utf8')) as { symbol?: unknown }[]).map((c) => String(c.symbol ?? '').trim()).filter(Boolean);
         assert.deepEqual(symbols.filter((s) => !couldBeTicker(s)), [], file);
         checked += symbols.length;
       }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { MAPPING_THRESHOLD, applyMapping, looksLikeTicker, matchHeader, missingRequired, resolveMapping, sampleValues } from '../../src/normalize/mapping.ts';
 import type { UnifiedField } from '../../src/normalize/record.ts';
-import { projectRoot } from '../../src/settings.ts';
+import { recorded, recordedRoot } from '../recorded.ts';
 
 const from = (m: ReturnType<typeof matchHeader>['mapping']) => Object.fromEntries(Object.entries(m).map(([f, s]) => [f, s.from]));
 /** A small CSV as matchHeader gets it: the header, and each column's values. */
@@ -12,7 +12,7 @@ function table(csv: string): [string[], Record<string, string[]>] {
   const [header, ...rows] = csv.trim().split('\n').map((line) => line.split(','));
   return [header!, Object.fromEntries(header!.map((column, i) => [column, rows.map((row) => row[i]!)]))];
 }
-const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
+const fixtures = recordedRoot;
 
 describe('field mapping', () => {
   it('maps the header spellings of real exports, with a confidence', () => {
@@ -238,8 +238,8 @@ describe('field mapping', () => {
     });
 
     it('maps the recorded real-world CSVs as their names say, the values only making it surer', function () {
-      const dir = path.join(fixtures, 'csv');
-      if (!fs.existsSync(dir)) this.skip(); // ../shared/fixtures is optional outside this machine
+      const dir = recorded('csv');
+      if (!dir) return this.skip();
       const files = fs.readdirSync(dir).filter((f) => f.startsWith('kasparro__') || f.startsWith('kaggle-') || f.startsWith('coingecko_'));
       assert.ok(files.length >= 10);
       for (const file of files) {
@@ -253,7 +253,7 @@ describe('field mapping', () => {
     });
 
     it('tells the symbol, id and name columns of the recorded CoinGecko and CoinPaprika payloads apart by their values', function () {
-      if (!fs.existsSync(fixtures)) this.skip();
+      if (!recorded()) return this.skip();
       for (const file of ['coingecko/coins_list__ALEXA8596-CoinGecko-Price-Bots.json', 'coingecko/coins_markets_1y__rciminera-Crypto-Pricing.json', 'coinpaprika/tickers-default__maikelmclauflin-coinpaprika-api-grpc.json']) {
         const coins: Record<string, unknown>[] = JSON.parse(fs.readFileSync(path.join(fixtures, file), 'utf8')).slice(0, 1000);
         const column = (key: string) => ({ x: coins.map((c) => c[key]) });
@@ -276,7 +276,7 @@ describe('field mapping', () => {
     });
 
     it('accepts every symbol of the recorded CoinGecko and CoinPaprika payloads but the empty ones and the few with spaces', function () {
-      if (!fs.existsSync(fixtures)) this.skip(); // ../shared/fixtures is optional outside this machine
+      if (!recorded()) return this.skip();
       const files = [
         'coingecko/coins_list__ALEXA8596-CoinGecko-Price-Bots.json', 'coingecko/coins_markets_1y__rciminera-Crypto-Pricing.json', 'coingecko/coins_markets__gusgoros-API_DOCKER_PGADMIN.json',
         'coinpaprika/coins__maikelmclauflin-coinpaprika-api-grpc.json', 'coinpaprika/tickers-default__maikelmclauflin-coinpaprika-api-grpc.json',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { projectRoot } from '../../src/settings.ts';
+import { recorded } from '../recorded.ts';
 import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { decode } from '../../src/sources/decode.ts';
 import { rssSource } from '../../src/sources/rss.ts';
@@ -164,10 +164,8 @@ describe('rss source', () => {
     assert.deepEqual([entry!.key, entry!.title, entry!.link, entry!.published], ['tag:x,2020:1', 'Release 1.0', 'https://x.test/r/1', '2020-01-02T03:04:05.000Z']);
   });
 
-  const recorded = path.resolve(projectRoot, '..', 'shared', 'fixtures', 'rss');
-  const haveRecorded = fs.existsSync(recorded);
-  if (!haveRecorded) console.warn(`  SKIPPED: the recorded feeds are not at ${recorded}`);
-  (haveRecorded ? it : it.skip)('reads every recorded feed of ../shared/fixtures as before the repairs (none needs one)', async () => {
+  const feeds = recorded('rss');
+  (feeds ? it : it.skip)('reads every recorded feed of ../shared/fixtures as before the repairs (none needs one)', async () => {
     // item counts as read before the repair pre-pass existed
     const counts: Record<string, number> = {
       'atom-customfields.atom': 15, 'cointelegraph_republished__swelbyboy-prospect-rss-feeds.xml': 10, 'content-encoded.rss': 7, 'craigslist.rss': 25,
@@ -177,11 +175,11 @@ describe('rss source', () => {
       'narro.rss': 1, 'pagination-links.rss': 1, 'reddit-atom.rss': 24, 'reddit-home.rss': 24, 'reddit.rss': 24, 'rss-1.rss': 69,
     };
     for (const [file, count] of Object.entries(counts)) {
-      const bytes = fs.readFileSync(path.join(recorded, file));
+      const bytes = fs.readFileSync(path.join(feeds!, file));
       const xml = decode(bytes, { xml: true });
       assert.equal(repairXml(xml).text, xml, `${file} is well-formed: the pre-pass leaves it alone`);
       assert.equal((await read(bytes)).length, count, file);
     }
-    await assert.rejects(read(fs.readFileSync(path.join(recorded, 'unrecognized.rss'))), /not an RSS or Atom feed \(root element <head>\)/);
+    await assert.rejects(read(fs.readFileSync(path.join(feeds!, 'unrecognized.rss'))), /not an RSS or Atom feed \(root element <head>\)/);
   });
 });
