@@ -183,11 +183,81 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
   it('waits as long as a 503 Retry-After asks before trying again', async () => {
     // 4 s, where the activity's own retry policy would have tried again after 2 s
     server.setFaults([{ path: '/coinpaprika', status: 503, retryAfter: 4, times: 1 }]);
-    const started = Date.now();
     const summary = await run(undefined, ['coinpaprika']);
     assert.equal(summary.status, 'succeeded');
-    assert.deepEqual(server.requests.filter((r) => r.path.startsWith('/coinpaprika')).map((r) => r.status), [503, 200]);
-    assert.ok(Date.now() - started >= 4000, `retried after ${Date.now() - started} ms`);
+    const asked = server.requests.filter((r) => r.path.startsWith('/coinpaprika'));
+    assert.deepEqual(asked.map((r) => r.status), [503, 200]);
+    // measured between the two requests the source saw, so nothing else in the run can make up the wait
+    assert.ok(asked[1]!.at - asked[0]!.at >= 4000, `asked again ${asked[1]!.at - asked[0]!.at} ms after the 503`);
+  });
+
+  it('stops a paged source at max_pages: the snapshot is incomplete, its records are kept, nothing is deleted', async () => {
+    const file = path.join(configDir, 'coingecko-capped.yaml');
+    const source = (maxPages: number) =>
+      `sources:\n  - id: coingecko\n    kind: coingecko\n    url: ${process.env.ETL_SOURCE_SERVER_URL}/coingecko/api/v3/coins/markets?vs_currency=usd\n` +
+      `    auth: { env: COINGECKO_API_KEY, header: x-cg-demo-api-key }\n    paging: { per_page: 10, max_pages: ${maxPages} }\n    delete_policy: snapshot\n    max_delete_ratio: 1\n`;
+    fs.writeFileSync(file, source(20));
+    const whole = await run(file);
+    assert.equal(whole.status, 'succeeded');
+    const served = (JSON.parse(fs.readFileSync(path.join(root, 'coingecko-markets.json'), 'utf8')) as unknown[]).length;
+    assert.equal((await counts(whole.runId)).coingecko.inserted, served);
+
+    fs.writeFileSync(file, source(3));
+    server.requests.length = 0;
+    const capped = await run(file);
+    assert.equal(capped.sources[0]!.status, 'succeeded');
+    assert.deepEqual(server.requests.map((r) => r.query.page), ['1', '2', '3'], 'no page past the cap is asked for');
+    const rs = (await counts(capped.runId)).coingecko;
+    assert.equal(rs.parsed, 30);
+    assert.equal(rs.soft_deleted, 0);
+    assert.match(rs.delete_guard, /the snapshot is incomplete \(stopped at max_pages 3 before an empty page\)/);
+    const payload = (await db.pool.query('SELECT status, incomplete_reason FROM raw_payload WHERE id = $1', [rs.payload_id])).rows[0];
+    assert.equal(payload.incomplete_reason, 'stopped at max_pages 3 before an empty page');
+    const live = (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM record WHERE source_id = 'coingecko' AND deleted_at IS NULL`)).rows[0]!.n;
+    assert.equal(live, served, 'the coins past the cap are still live');
+  });
+
+  describe('faults: in the sources file (ETL_FAULT_INJECTION=1)', () => {
+    const injection = process.env.ETL_FAULT_INJECTION;
+    before(() => {
+      process.env.ETL_FAULT_INJECTION = '1';
+    });
+    after(() => restoreEnv('ETL_FAULT_INJECTION', injection));
+    const csvWith = (faults: string) => {
+      const file = path.join(configDir, `csv-${faults.replace(/\W+/g, '-')}.yaml`);
+      fs.writeFileSync(file, `sources:\n  - id: csv-assets\n    kind: csv\n    url: ${process.env.ETL_SOURCE_SERVER_URL}/files/assets.csv\n    faults: { ${faults} }\n`);
+      return file;
+    };
+    const attempts = async (runId: number) => (await counts(runId))['csv-assets'].attempts as Record<string, number>;
+
+    it('fetch_failures: the first N fetch attempts fail and are retried; the run succeeds', async () => {
+      const summary = await run(csvWith('fetch_failures: 2'));
+      assert.equal(summary.status, 'succeeded');
+      assert.equal((await attempts(summary.runId)).fetchSource, 3);
+      const errors = (await counts(summary.runId))['csv-assets'].errors as { stage: string; error: string }[];
+      assert.deepEqual(errors.map((e) => e.stage), ['fetchSource', 'fetchSource']);
+      assert.match(errors[0]!.error, /injected fetch failure \(attempt 1 of the first 2\)/);
+      assert.equal(server.requests.length, 1, 'an injected failure happens before the request');
+    });
+
+    it('fail_at_record: the first normalize attempt fails at that record, the retry stages every record once', async () => {
+      const summary = await run(csvWith('fail_at_record: 7'));
+      assert.equal(summary.status, 'succeeded');
+      assert.equal((await attempts(summary.runId)).normalize, 2);
+      const rs = (await counts(summary.runId))['csv-assets'];
+      assert.match(rs.errors[0].error, /injected failure at record 7/);
+      const rows = (await db.pool.query<{ n: number; keys: number }>(`SELECT count(*)::int AS n, count(DISTINCT source_key)::int AS keys FROM record WHERE source_id = 'csv-assets'`)).rows[0]!;
+      assert.equal(rs.inserted, rows.n);
+      assert.equal(rows.n, rows.keys);
+      assert.equal(rs.duplicates, 0, 'nothing the first attempt staged is counted twice');
+    });
+
+    it('latency_ms: every fetch attempt waits that long before it asks', async () => {
+      const summary = await run(csvWith('latency_ms: 1500'));
+      assert.equal(summary.status, 'succeeded');
+      const started = new Date((await db.pool.query<{ at: string }>('SELECT started_at AS at FROM run WHERE id = $1', [summary.runId])).rows[0]!.at).getTime();
+      assert.ok(server.requests[0]!.at - started >= 1500, `asked ${server.requests[0]!.at - started} ms after the run started`);
+    });
   });
 });
 
