@@ -13,8 +13,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { migrate, openDatabase } from '../src/db/orm.ts';
 import { createLogger } from '../src/logger.ts';
-import { loadSettings, projectRoot } from '../src/settings.ts';
+import { durationMs, loadSettings, projectRoot } from '../src/settings.ts';
 import { connectClient, temporalTarget } from '../src/temporal/connection.ts';
+import { ensureRetention } from '../src/temporal/retention.ts';
 import { applySchedules } from '../src/temporal/schedule.ts';
 import { DEV_SERVER_SEARCH_ATTRIBUTE_ARGS, ensureSearchAttributes } from '../src/temporal/search-attributes.ts';
 
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
   start('api', process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], env);
 
   await ensureSearchAttributes(client, client.options.namespace, log);
+  // the dev server keeps a closed run's history for a day unless told otherwise; a cluster of one's own is left as its operator set it
+  if (!process.env.TEMPORAL_ADDRESS) await ensureRetention(client, client.options.namespace, durationMs(settings.ETL_DEV_TEMPORAL_RETENTION), log);
   await applySchedules(client, settings, log);
   await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
   const api = `http://${settings.HOST}:${settings.PORT}`;

@@ -37,6 +37,10 @@ const schema = z.object({
   ETL_DIVERGENCE_WINDOW: duration.default('1h'),
   /** Frontend port of the Temporal dev server that make dev starts when TEMPORAL_ADDRESS is unset. */
   ETL_DEV_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  /** How long the dev server (make dev) keeps a closed run's history: the Web UI links of /runs and /data/:id reach back this far. */
+  ETL_DEV_TEMPORAL_RETENTION: duration.default('30d'),
+  /** A workflow bundle built ahead (the container image builds one): the worker loads it instead of bundling at start. */
+  ETL_WORKFLOW_BUNDLE: z.string().optional(),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -19,6 +19,7 @@ try {
     namespace: target.namespace,
     taskQueue: settings.ETL_TASK_QUEUE,
     maxConcurrentActivities: settings.ETL_WORKER_MAX_ACTIVITIES,
+    workflowBundlePath: settings.ETL_WORKFLOW_BUNDLE,
     db,
     sourcesFile: settings.ETL_SOURCES_FILE,
     divergence: { threshold: settings.ETL_DIVERGENCE_THRESHOLD, windowMs: durationMs(settings.ETL_DIVERGENCE_WINDOW) },

@@ -1,5 +1,6 @@
 // The workflow bundle, built in a short-lived child process: webpack's ~150 MB would otherwise stay in the
-// worker's resident set for its whole life. Built once per process and shared by every worker it creates.
+// worker's resident set for its whole life. Built once per process and shared by every worker it creates,
+// unless one was built ahead (the container image does, as samples-typescript's production sample does).
 // Run directly (`node src/temporal/bundle.ts`), it writes the bundle to stdout.
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,9 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 
 let bundle: Promise<{ code: string }> | undefined;
 
-export function workflowBundle(): Promise<{ code: string }> {
+/** `prebuilt`: the path of a bundle written ahead by this file (ETL_WORKFLOW_BUNDLE). */
+export function workflowBundle(prebuilt?: string): Promise<{ code: string } | { codePath: string }> {
+  if (prebuilt) return Promise.resolve({ codePath: prebuilt });
   bundle ??= promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url)], { maxBuffer: 64 * 1024 * 1024 }).then(({ stdout }) => ({ code: stdout }));
   return bundle;
 }

@@ -10,15 +10,17 @@ export interface WorkerOptions extends ActivityDeps {
   /** Shown in the history of every task this worker ran (defaults to pid@host). */
   identity?: string;
   maxConcurrentActivities?: number;
+  /** A bundle built ahead (ETL_WORKFLOW_BUNDLE); bundled at start when unset. */
+  workflowBundlePath?: string;
 }
 
-export async function createWorker({ connection, namespace, taskQueue, identity, maxConcurrentActivities = 8, ...deps }: WorkerOptions): Promise<Worker> {
+export async function createWorker({ connection, namespace, taskQueue, identity, maxConcurrentActivities = 8, workflowBundlePath, ...deps }: WorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
     taskQueue,
     ...(identity ? { identity } : {}),
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(workflowBundlePath),
     activities: createActivities(deps),
     interceptors: { activity: [sourceInLogs] },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
