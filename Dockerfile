@@ -2,9 +2,7 @@
 # One image for the worker, the API and the one-shot jobs (migrate, schedule); the command picks the role.
 # It carries what production runs and nothing else: production dependencies, the code without the demo
 # source server and the embedded-PostgreSQL helper, and a workflow bundle built here once.
-ARG NODE_IMAGE=node:24-bookworm-slim
-
-FROM ${NODE_IMAGE} AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # production dependencies only: no Node-from-npm, no test tools, no embedded PostgreSQL
@@ -16,7 +14,7 @@ COPY src ./src
 RUN mkdir -p dist && node src/temporal/bundle.ts > dist/workflows.js \
  && rm -rf src/sourceserver src/db/embedded-postgres.ts
 
-FROM ${NODE_IMAGE} AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -1,4 +1,5 @@
-// docker-compose.yml checked by the real Docker Compose v2 loader (`config`), which needs no Docker engine.
+// docker-compose.yml checked by the real Docker Compose v2 loader (`config`), which needs no Docker engine,
+// and the Dockerfile by hadolint.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,5 +39,14 @@ describe('docker-compose.yml (validated by Docker Compose v2)', () => {
       assert.match(error.stderr, /POSTGRES_PASSWORD is missing a value: set POSTGRES_PASSWORD in \.env/);
       return true;
     });
+  });
+});
+
+describe('Dockerfile (linted by hadolint)', () => {
+  it('passes hadolint with no warning', async () => {
+    const hadolint = process.env.HADOLINT ?? path.join(projectRoot, '.tools', 'bin', 'hadolint');
+    if (!fs.existsSync(hadolint)) throw new Error(`no hadolint at ${hadolint}: run the tests with 'make test', which installs it`);
+    const { stdout } = await run(hadolint, ['--no-color', '--failure-threshold', 'warning', path.join(projectRoot, 'Dockerfile')]).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+    assert.equal(stdout.trim(), '', 'hadolint findings');
   });
 });
