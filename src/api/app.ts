@@ -19,6 +19,7 @@ import { createRoutes } from './operations.ts';
 import { dataRoutes } from './routes/data.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { entityRoutes } from './routes/entities.ts';
+import { operatorRoutes } from './routes/operator.ts';
 import { quoteRoutes } from './routes/quotes.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -37,7 +38,7 @@ export interface ApiDeps {
 /** No statement of the API runs longer: PostgreSQL cancels it, and the client gets a 503 it may retry. */
 export const STATEMENT_TIMEOUT_MS = 5000;
 
-/** Larger bodies are refused with 413: the only bodies are a list of source ids and a note. */
+/** Larger bodies are refused with 413: the only bodies are a list of source ids, a note, or an override (two record keys and a reason). */
 export const BODY_LIMIT = '16kb';
 
 export function createApp({ db, temporal, log, settings = loadSettings() }: ApiDeps): express.Express {
@@ -77,7 +78,7 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
     app.use(
       cors({
         origin: origins.includes('*') ? '*' : origins,
-        methods: ['GET', 'POST'],
+        methods: ['GET', 'POST', 'DELETE'],
         allowedHeaders: ['Content-Type', 'X-API-Key', 'X-Request-Id'],
         exposedHeaders: ['X-Request-Id'],
         maxAge: 600,
@@ -95,6 +96,8 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
   };
   const routes = createRoutes(app, requireApiKey(settings.API_KEY));
   dataRoutes(routes, context);
+  // before entityRoutes: /entities/review would be taken for /entities/:id
+  operatorRoutes(routes, context);
   entityRoutes(routes, context);
   quoteRoutes(routes, context);
   sourceRoutes(routes, context);

@@ -10,7 +10,7 @@ import { EmptyQuery, components } from './schemas.ts';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
 export interface Operation<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType> {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** Express syntax (`/data/:id`). */
   path: string;
   operationId: string;
@@ -132,6 +132,7 @@ const STANDARD_ERRORS: Record<number, string> = {
   401: 'Missing or wrong X-API-Key (or no API_KEY configured)',
   404: 'Unknown id',
   405: 'Method not allowed',
+  409: 'Conflicts with the current state (e.g. an override that says otherwise)',
   413: 'Request body larger than 16 kB',
   415: 'Request body is not JSON',
   503: 'A dependency (PostgreSQL or Temporal) is unavailable',

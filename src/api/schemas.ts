@@ -1,8 +1,10 @@
 // Every request and response shape of the API, as zod schemas. Requests are parsed with them; responses are
 // built to their types (the serializers return z.output of these); /openapi.json is generated from them.
 import { z } from 'zod';
-import { ANOMALY_RULES, DRIFT_ACTIONS, DRIFT_CHANGES, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SERIES_KINDS, SOURCE_RUN_STATUSES } from '../db/entities.ts';
+import { ANOMALY_RULES, DRIFT_ACTIONS, DRIFT_CHANGES, OVERRIDE_ACTIONS, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SERIES_KINDS, SOURCE_RUN_STATUSES } from '../db/entities.ts';
 import { INTERVALS } from '../db/queries/quotes.ts';
+import { LIMITS } from '../normalize/limits.ts';
+import { SOURCE_KINDS } from '../sources/config.ts';
 
 /** Response schemas with an id: they become components/schemas in the OpenAPI document. */
 export const components = z.registry<{ id: string; description?: string }>();
@@ -139,6 +141,69 @@ export const StartRunBody = z
 export const SourceParams = z.object({ id: sourceId.describe('a source id of the sources file').meta({ examples: ['a'] }) }).strict();
 export const ApproveShrinkBody = z.object({ note: text(500).optional().describe('why the source shrank; kept in the logs') }).strict();
 export const ScheduleNoteBody = z.object({ note: text(500).optional().describe('why; shown in the Temporal Web UI') }).strict();
+
+// operator inputs: quarantine, drift, identity review and overrides, reprocessing
+
+const keysetPage = (max: number, byDefault: number) => ({ limit: limit(max, byDefault), cursor: cursor.optional() });
+
+export const QuarantineQuery = z
+  .object({
+    ...keysetPage(1000, 50),
+    source: sourceId.optional().describe('only this source'),
+    run_id: positiveId.optional().describe('only rows of this run'),
+    reason: text(200).optional().describe('only rows whose reason contains this text (case-insensitive)'),
+  })
+  .strict();
+export type QuarantineQuery = z.output<typeof QuarantineQuery>;
+
+export const DriftEventsQuery = z
+  .object({
+    ...keysetPage(1000, 50),
+    source: sourceId.optional().describe('only this source'),
+    run_id: positiveId.optional().describe('only events of this run'),
+  })
+  .strict();
+export type DriftEventsQuery = z.output<typeof DriftEventsQuery>;
+
+export const ReviewQuery = z.object({ ...keysetPage(1000, 50), kind: z.enum(RECORD_KINDS).optional() }).strict();
+export type ReviewQuery = z.output<typeof ReviewQuery>;
+
+export const OverridesQuery = z
+  .object({
+    ...keysetPage(1000, 1000),
+    kind: z.enum(RECORD_KINDS).optional(),
+    include_removed: booleanText.default(false).describe('also overrides an operator removed (kept as history)'),
+  })
+  .strict();
+export type OverridesQuery = z.output<typeof OverridesQuery>;
+
+const recordRef = z
+  .object({
+    source: sourceId.describe('the source id of the record'),
+    key: text(LIMITS.text.articleKey.chars).describe("the record's source key (source_key in GET /data)"),
+  })
+  .strict();
+// the example names records of the API tests' seed (test/schemathesis/seed.ts), so a generated request reaches
+// real ones; examples per field would be mixed into pairs of one record with itself
+export const OverrideBody = z
+  .object({
+    kind: z.enum(RECORD_KINDS).describe('the kind both records are of'),
+    action: z.enum(OVERRIDE_ACTIONS).describe('force: the two records are the same thing; forbid: never the same'),
+    left: recordRef,
+    right: recordRef,
+    reason: text(500).optional().describe('why; kept with the override'),
+  })
+  .strict()
+  .meta({ examples: [{ kind: 'asset', action: 'forbid', left: { source: 'a', key: 'key-6' }, right: { source: 'b', key: 'key-3' }, reason: 'two coins' }] });
+export type OverrideBody = z.output<typeof OverrideBody>;
+
+export const ReprocessBody = z
+  .object({
+    run_id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe('the run whose stored payloads are normalized again'),
+    source_ids: z.array(sourceId).min(1).max(100).optional().describe('only these sources of the run; every source with a stored payload when absent'),
+    dry_run: z.boolean().default(false).describe('report what the merge would change, write nothing'),
+  })
+  .strict();
 
 // --------------------------------------------------------------------------------------------- outputs
 
@@ -658,6 +723,127 @@ export const ShrinkApproved = named(
   z.object({
     source: z.string(),
     shrink_approved_at: timestamp.describe("the next snapshot of the source may delete what it lacks without the delete guard's ratio, once"),
+    ...metaShape,
+  }),
+);
+
+// ------------------------------------------------------------------------------------------- operator
+
+const keysetFields = {
+  limit: int,
+  next_cursor: z.string().nullable().describe('pass as cursor for the next page; null on the last page'),
+};
+
+const sourceRunOutcome = z.object({
+  run_id: int,
+  status: z.enum(SOURCE_RUN_STATUSES),
+  started_at: timestamp,
+  finished_at: timestamp.nullable(),
+  parsed: count,
+  staged: count,
+  quarantined: count,
+  inserted: count,
+  updated: count,
+  unchanged: count,
+  soft_deleted: count,
+  error: z.string().nullable(),
+});
+export const SourceInfo = named(
+  'Source',
+  z.object({
+    id: z.string(),
+    kind: z.enum(SOURCE_KINDS),
+    record_kind: z.enum(RECORD_KINDS).describe('what its records are'),
+    delete_policy: z.enum(['snapshot', 'never']),
+    series: z.enum(['auto', 'snapshot', 'history']).optional().describe('asset sources: read as a snapshot of current quotes, a history, or decided from the payload (auto)'),
+    url: z.string().describe('where it is fetched from: scheme, host and path of a URL (never its query or credentials), or the file path as the sources file names it'),
+    last_run: sourceRunOutcome.nullable().describe("the source's outcome in the latest run that included it (reprocess dry runs left out); null when none has"),
+  }),
+);
+export const SourceList = named('SourceList', z.object({ data: z.array(SourceInfo), ...metaShape }));
+
+export const QuarantineItem = named(
+  'QuarantinedRecord',
+  z.object({
+    id: int,
+    run_id: int,
+    source: z.string(),
+    source_key: z.string().nullable().describe('null when the record was refused before its key could be read'),
+    raw_payload_id: int,
+    raw_position: int.describe('position of the record in its raw payload'),
+    reason: z.string(),
+    fields: z.unknown().describe('the fields as the source sent them'),
+    created_at: timestamp,
+  }),
+);
+export const QuarantinePage = named('QuarantinePage', z.object({ data: z.array(QuarantineItem), ...keysetFields, ...metaShape }));
+export const QuarantineDetail = named('QuarantineDetail', z.object({ data: QuarantineItem, ...metaShape }));
+
+export const DriftEventInfo = named(
+  'DriftEvent',
+  z.object({
+    id: int,
+    run_id: int,
+    source: z.string(),
+    field: z.string().describe('the field (for a rename: its new name)'),
+    change: z.enum(DRIFT_CHANGES),
+    action: z.enum(DRIFT_ACTIONS).describe('what the drift policy did: applied (a rename followed), reported, quarantined'),
+    previous_field: z.string().nullable().describe('renamed: the name it had'),
+    previous_type: z.string().nullable().describe('the value type the previous run saw'),
+    current_type: z.string().nullable().describe('the value type this run saw'),
+    confidence: z.number().nullable().describe('renamed: how sure the rename is'),
+    created_at: timestamp,
+  }),
+);
+export const DriftEventPage = named('DriftEventPage', z.object({ data: z.array(DriftEventInfo), ...keysetFields, ...metaShape }));
+
+const reviewSide = {
+  source: z.string(),
+  source_key: z.string(),
+  symbol: z.string().nullable(),
+  name: z.string().nullable(),
+  title: z.string().nullable(),
+};
+export const ReviewItem = named(
+  'IdentityReview',
+  z.object({
+    record: z.object({ id: int.describe('the record left on its own (GET /data/{id})'), ...reviewSide }),
+    candidate: z.object({ entity_id: int.describe("the candidate's entity now"), record_id: int.describe('the record of another source it came closest to'), ...reviewSide }),
+    reason: z
+      .enum(['near_miss', 'ambiguous', 'lost_to'])
+      .describe('near_miss: the best candidate scored below the link threshold; ambiguous: two entities scored alike; lost_to: another record of the same source took the entity'),
+    confidence: z.number().describe("the candidate's score (near misses are below the link threshold)"),
+    evidence: z.record(z.string(), z.unknown()).describe('what the score is made of (symbols, names and their similarity, market, titles and time apart), and for ambiguous the tied entities, for lost_to the record that took it'),
+  }),
+);
+export const ReviewPage = named('IdentityReviewPage', z.object({ data: z.array(ReviewItem), ...keysetFields, ...metaShape }));
+
+const overrideSide = z.object({ source: z.string(), key: z.string() });
+export const OverrideInfo = named(
+  'Override',
+  z.object({
+    id: int,
+    kind: z.enum(RECORD_KINDS),
+    action: z.enum(OVERRIDE_ACTIONS),
+    left: overrideSide,
+    right: overrideSide,
+    reason: z.string().nullable(),
+    created_at: timestamp.describe('when it was made (or made again after a removal)'),
+    removed_at: timestamp.nullable().describe('when an operator removed it: no longer applied, kept as history'),
+  }),
+);
+export const OverridePage = named('OverridePage', z.object({ data: z.array(OverrideInfo), ...keysetFields, ...metaShape }));
+export const OverrideResponse = named('OverrideResponse', z.object({ data: OverrideInfo, ...metaShape }));
+
+export const ReprocessStarted = named(
+  'ReprocessStarted',
+  z.object({
+    workflow_id: z.string(),
+    temporal_run_id: z.string(),
+    run_id: int.describe('the run whose payloads are reprocessed (the reprocess gets a run of its own)'),
+    source_ids: z.array(z.string()).nullable(),
+    dry_run: z.boolean(),
+    ui_url: z.string(),
     ...metaShape,
   }),
 );

@@ -3,7 +3,10 @@
 import type { z } from 'zod';
 import type { IDataRecord, IRun, IRunAnomaly, IRunSource } from '../db/entities.ts';
 import type { IEntity, IEntityLink, RecordRow } from '../db/queries.ts';
-import type { Anomaly, DataRecord, EntityLinkInfo, CanonicalEntity, RunBrief, RunInfo, RunRef, RunSourceInfo } from './schemas.ts';
+import type { DriftEventRow, OverrideRow, QuarantineRow, ReviewRow, SourceRunRow } from '../db/queries/operator.ts';
+import type { SourceConfig } from '../sources/config.ts';
+import { adapterFor } from '../sources/index.ts';
+import type { Anomaly, DataRecord, DriftEventInfo, EntityLinkInfo, CanonicalEntity, OverrideInfo, QuarantineItem, ReviewItem, RunBrief, RunInfo, RunRef, RunSourceInfo, SourceInfo } from './schemas.ts';
 
 /** Timestamps as ISO 8601 UTC; a row read with hand-written SQL brings them formatted already. */
 export const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
@@ -143,5 +146,108 @@ export function anomalyJson(a: IRunAnomaly): z.output<typeof Anomaly> {
     reference: numberOrNull(a.reference),
     entity_id: a.entityId == null ? null : Number(a.entityId),
     details: a.details ?? null,
+  };
+}
+
+// ------------------------------------------------------------------------------------------- operator
+
+/**
+ * Where a source is fetched from, safe to show anyone: a URL's scheme, host and path (its query may carry a
+ * key, its user info a password), or the file path as the sources file names it.
+ */
+export function sourceLocation(url: string): string {
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.origin}${parsed.pathname}`;
+    } catch {
+      return '(an invalid URL)';
+    }
+  }
+  return url.replace(/[?#].*$/s, '');
+}
+
+export function sourceJson(config: SourceConfig, last: SourceRunRow | undefined): z.output<typeof SourceInfo> {
+  const recordKind = adapterFor(config).recordKind;
+  return {
+    id: config.id,
+    kind: config.kind,
+    record_kind: recordKind,
+    delete_policy: config.deletePolicy,
+    ...(recordKind === 'asset' ? { series: config.series } : {}),
+    url: sourceLocation(config.url), // redacted already; its query goes as well
+    last_run: last
+      ? {
+          run_id: Number(last.run_id),
+          status: last.status,
+          started_at: iso(last.started_at),
+          finished_at: isoOrNull(last.finished_at),
+          parsed: last.parsed,
+          staged: last.staged,
+          quarantined: last.quarantined,
+          inserted: last.inserted,
+          updated: last.updated,
+          unchanged: last.unchanged,
+          soft_deleted: last.soft_deleted,
+          error: last.error,
+        }
+      : null,
+  };
+}
+
+export function quarantineJson(q: QuarantineRow): z.output<typeof QuarantineItem> {
+  return {
+    id: Number(q.id),
+    run_id: Number(q.run_id),
+    source: q.source_id,
+    source_key: q.source_key,
+    raw_payload_id: Number(q.raw_payload_id),
+    raw_position: q.raw_position,
+    reason: q.reason,
+    fields: q.fields,
+    created_at: iso(q.created_at),
+  };
+}
+
+export function driftEventJson(d: DriftEventRow): z.output<typeof DriftEventInfo> {
+  return {
+    id: Number(d.id),
+    run_id: Number(d.run_id),
+    source: d.source_id,
+    field: d.field,
+    change: d.change,
+    action: d.action,
+    previous_field: d.previous_field,
+    previous_type: d.previous_type,
+    current_type: d.current_type,
+    confidence: d.confidence,
+    created_at: iso(d.created_at),
+  };
+}
+
+export function reviewJson(r: ReviewRow): z.output<typeof ReviewItem> {
+  const side = (s: ReviewRow['record']) => ({ source: s.source_id, source_key: s.source_key, symbol: s.symbol, name: s.name, title: s.title });
+  const { reason, confidence, evidence, ...details } = r.review;
+  // the candidate's own evidence first; then what the link says besides (the tied entities, the record it lost to)
+  const { entity_id: _entity, record_id: _record, ...about } = details;
+  return {
+    record: { id: Number(r.record.id), ...side(r.record) },
+    candidate: { entity_id: Number(r.candidate.entity_id), record_id: Number(r.candidate.id), ...side(r.candidate) },
+    reason,
+    confidence: Number(confidence),
+    evidence: { ...(evidence ?? {}), ...about, ...r.evidence },
+  };
+}
+
+export function overrideJson(o: OverrideRow): z.output<typeof OverrideInfo> {
+  return {
+    id: Number(o.id),
+    kind: o.kind,
+    action: o.action,
+    left: { source: o.left_source_id, key: o.left_source_key },
+    right: { source: o.right_source_id, key: o.right_source_key },
+    reason: o.reason,
+    created_at: iso(o.created_at),
+    removed_at: isoOrNull(o.removed_at),
   };
 }

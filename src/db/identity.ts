@@ -18,6 +18,9 @@ export interface IdentityCounts {
 const SIDE = `r.id AS "recordId", r.source_id AS "sourceId", r.source_key AS "sourceKey", r.symbol, r.name, r.rank,
   r.market_cap_usd AS "marketCapUsd", r.title, to_char(r.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "publishedAt", r.match_key AS "matchKey"`;
 
+/** When an override last changed: its removal, else its creation (a re-added one is created again). */
+const OVERRIDE_CHANGED_AT = 'coalesce(o.removed_at, o.created_at)';
+
 export async function resolveEntities(pool: Pool, runId: number, sourceId: string, kind: RecordKind): Promise<IdentityCounts> {
   const counts = await transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
@@ -48,15 +51,15 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
 
 /**
  * Whether every record of the source's last merged payload is linked already and no override about the source
- * came after: then there is nothing to resolve, and an unchanged re-run skips the anti-join over all its
- * records (half a second per million). Records lose their links only by an override or within resolution.
+ * was made or removed since: then there is nothing to resolve, and an unchanged re-run skips the anti-join
+ * over all its records (half a second per million). Records lose their links only by an override or within resolution.
  * Read before resolving, so a merge committing meanwhile leaves the watermark behind, never ahead.
  */
 async function resolutionState(client: PoolClient, sourceId: string, kind: RecordKind): Promise<{ settled: boolean; lastPayloadId: number | null; resolvedAt: Date | null }> {
   const { rows } = await client.query<{ last_payload_id: string | null; settled: boolean; resolved_at: Date | null }>(
     `SELECT s.last_payload_id, s.resolved_at,
        s.resolved_at IS NOT NULL AND s.resolved_payload_id IS NOT DISTINCT FROM s.last_payload_id AND NOT EXISTS (
-         SELECT 1 FROM entity_override o WHERE o.kind = $2 AND o.created_at > s.resolved_at AND $1 IN (o.left_source_id, o.right_source_id)) AS settled
+         SELECT 1 FROM entity_override o WHERE o.kind = $2 AND ${OVERRIDE_CHANGED_AT} > s.resolved_at AND $1 IN (o.left_source_id, o.right_source_id)) AS settled
      FROM source_state s WHERE s.source_id = $1`,
     [sourceId, kind],
   );
@@ -140,11 +143,14 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   return { counts: await writeDecisions(client, runId, kind, decisions), displaced, joined };
 }
 
-/** An override written after a record was linked sends that record back through resolution. Returns the entities left. */
+/**
+ * An override written (or removed) after a record was linked sends that record back through resolution, so a
+ * removed force or forbid gives way to the rules again. Returns the entities left.
+ */
 async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind: RecordKind): Promise<number[]> {
   const { rows } = await client.query<{ entity_id: string }>(
     `DELETE FROM entity_link l USING record r, entity_override o
-     WHERE l.record_id = r.id AND r.source_id = $1 AND o.kind = $2 AND o.created_at > l.linked_at
+     WHERE l.record_id = r.id AND r.source_id = $1 AND o.kind = $2 AND ${OVERRIDE_CHANGED_AT} > l.linked_at
        AND ((o.left_source_id = r.source_id AND o.left_source_key = r.source_key) OR (o.right_source_id = r.source_id AND o.right_source_key = r.source_key))
      RETURNING l.entity_id`,
     [sourceId, kind],
@@ -156,12 +162,12 @@ async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind:
   return left;
 }
 
-/** Forced partners (with their entity) and forbidden entities, for this source's unresolved records. */
+/** Forced partners (with their entity) and forbidden entities, for this source's unresolved records; removed overrides no longer count. */
 async function overridesFor(client: PoolClient, sourceId: string, kind: RecordKind) {
   const { rows } = await client.query<Candidate & { uId: string; action: 'force' | 'forbid' }>(
     `WITH o AS (
-       SELECT action, left_source_id AS us, left_source_key AS uk, right_source_id AS ps, right_source_key AS pk FROM entity_override WHERE kind = $2
-       UNION ALL SELECT action, right_source_id, right_source_key, left_source_id, left_source_key FROM entity_override WHERE kind = $2)
+       SELECT action, left_source_id AS us, left_source_key AS uk, right_source_id AS ps, right_source_key AS pk FROM entity_override WHERE kind = $2 AND removed_at IS NULL
+       UNION ALL SELECT action, right_source_id, right_source_key, left_source_id, left_source_key FROM entity_override WHERE kind = $2 AND removed_at IS NULL)
      SELECT o.action, u.id AS "uId", l.entity_id AS "entityId", ${SIDE}
      FROM o JOIN unresolved u ON u.source_id = o.us AND u.source_key = o.uk
        JOIN record r ON r.source_id = o.ps AND r.source_key = o.pk JOIN entity_link l ON l.record_id = r.id

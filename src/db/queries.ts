@@ -5,3 +5,4 @@ export * from './queries/entities.ts';
 export * from './queries/runs.ts';
 export * from './queries/stats.ts';
 export * from './queries/quotes.ts';
+export * from './queries/operator.ts';

@@ -6,7 +6,8 @@
 //     `news`: 6 parsed, 2 s, unchanged in run 12. Run 11 held a delete guard for `a`.
 //   * 120 asset records (`key-0`…`key-119`): even i → source a, odd → b; every third symbol BTC; key-119
 //     soft-deleted. 6 article records of `news` (`story-1`…`story-6`).
-//   * entities: 1 (BTC) = a/key-0 + b/key-3, 2 = a/key-6 alone, 3 (article) = news/story-1.
+//   * entities: 1 (BTC) = a/key-0 + b/key-3, 2 = a/key-6 alone (a near miss of b/key-3, for review), 3 (article) = news/story-1.
+//   * overrides: 1 forbids a/key-0 with b/key-5; 2 (removed) forced a/key-2 with b/key-7.
 //   * quarantine: two rows for a/key-0 (runs 11 and 12); drift events for `a` and `news`.
 //   * quotes of entity 1: a/key-0 (record 1) and b/key-3 (record 4) hourly from 2026-01-01 00:00 for 48 hours,
 //     a at 100 + h and b at 102 + h; raw observations begin 2026-01-01 (quote_horizon), and record 1 has daily
@@ -27,7 +28,7 @@ export const SEED = {
 
 export async function truncateApiTables(db: Database): Promise<void> {
   await db.pool.query(
-    'TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE',
+    'TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, entity_override, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE',
   );
 }
 
@@ -103,7 +104,7 @@ export async function seedApiData(db: Database): Promise<void> {
     INSERT INTO entity_link (record_id, entity_id, rule, confidence, evidence, run_id)
     VALUES (1, 1, 'seed', 1, '{"created": true}', 1),
            (4, 1, 'symbol+name', 0.9, '{"symbols": ["BTC", "BTC"], "name_similarity": 0.93, "matched_record": 1}', 1),
-           (7, 2, 'seed', 1, '{"created": true}', 1),
+           (7, 2, 'new', 1, '{"review": {"reason": "near_miss", "entity_id": 1, "record_id": 4, "with": ["b", "key-3"], "rule": "near_miss", "confidence": 0.6, "evidence": {"name_similarity": 0.5}}}', 1),
            (121, 3, 'seed', 1, '{"created": true}', 1)`);
   // what identity resolution keeps for every entity it links: how many sources describe it with a live record
   await q(`
@@ -123,6 +124,10 @@ export async function seedApiData(db: Database): Promise<void> {
     INSERT INTO run_anomaly (run_id, source_id, rule, message, current, reference, entity_id, details)
     VALUES (12, NULL, 'price_divergence', 'BTC (entity 1): a 147 and b 149 differ by 1.4 %', 0.0136, 0.05, 1,
             '{"median_usd": "148", "spread": 0.0136, "quotes": [{"source": "a", "price_usd": "147"}, {"source": "b", "price_usd": "149"}]}')`);
+  await q(`
+    INSERT INTO entity_override (kind, action, left_source_id, left_source_key, right_source_id, right_source_key, reason, created_at, removed_at)
+    VALUES ('asset', 'forbid', 'a', 'key-0', 'b', 'key-5', 'seed: two coins', timestamptz '2026-01-01 12:00Z', NULL),
+           ('asset', 'force', 'a', 'key-2', 'b', 'key-7', 'seed: removed', timestamptz '2026-01-01 12:00Z', timestamptz '2026-01-02 00:00Z')`);
   await q(`
     INSERT INTO drift_event (run_id, source_id, change, field, previous_field, action)
     VALUES (12, 'a', 'renamed', 'price', 'current_price', 'reported'), (12, 'a', 'added', 'extra', NULL, 'reported'),
