@@ -6,11 +6,12 @@ NODE := node_modules/.bin/node
 export SWC_NATIVE_BINDING_CACHE := $(CURDIR)/.cache/swc
 export npm_config_cache := $(CURDIR)/.cache/npm
 
-.PHONY: help install dev test bench typecheck migrate up down clean
+.PHONY: help install dev test test-unit bench typecheck migrate up down clean
 
 help:
 	@echo "make dev      run Temporal dev server + UI, PostgreSQL, worker and API; trigger a first run"
 	@echo "make test     type-check, unit, integration and e2e tests (real Temporal, real PostgreSQL)"
+	@echo "make test-unit  the fast tier: unit tests only (no PostgreSQL; a local Temporal for the workflow test)"
 	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~5 min)"
 	@echo "make migrate  apply database migrations (DATABASE_URL, or the embedded dev database)"
 	@echo "make up/down  the same services in Docker (docker compose)"
@@ -19,16 +20,24 @@ help:
 install: node_modules/.install-stamp
 node_modules/.install-stamp: package.json package-lock.json
 	npm install --no-audit --no-fund
+	@# npm links the bins of dependencies, never the project's own: node_modules/.bin/etl (and npx etl) need this
+	ln -sfn ../../bin/etl node_modules/.bin/etl
 	@touch $@
 
 dev: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" $(NODE) scripts/dev.ts
 
-# the tests run a real Temporal dev server (temporal CLI), validate docker-compose.yml (compose CLI),
-# fuzz the API from its OpenAPI document (Schemathesis) and open the Web UI in headless Chromium
+# the tests run a real Temporal dev server (temporal CLI), validate docker-compose.yml (compose CLI) and lint
+# the Dockerfile (hadolint), fuzz the API from its OpenAPI document (Schemathesis), open the Web UI in headless
+# Chromium and drive the etl command's live display in a real terminal (tmux)
 test: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" DOCKER_COMPOSE="$$(scripts/ensure-compose-cli.sh)" \
-	SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" CHROMIUM="$$(scripts/ensure-chromium.sh)" npm test
+	HADOLINT="$$(scripts/ensure-hadolint.sh)" SCHEMATHESIS="$$(scripts/ensure-schemathesis.sh)" \
+	CHROMIUM="$$(scripts/ensure-chromium.sh)" TMUX_BIN="$$(scripts/ensure-tmux.sh)" npm test
+
+# seconds, not minutes: the rules as units, and the workflow with mocked activities on a local Temporal
+test-unit: install
+	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" $(NODE) node_modules/.bin/mocha --no-config --extension ts --timeout 60000 --slow 2000 'test/unit/**/*.test.ts'
 
 # not part of make test: it takes minutes and its figures are printed, not asserted
 bench: install

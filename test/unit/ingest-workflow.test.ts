@@ -123,7 +123,7 @@ describe('ingest workflow with mocked activities', function () {
     [env, workflowBundle] = await Promise.all([
       TestWorkflowEnvironment.createLocal({
         server: {
-          executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? '/work/main/.tools/bin/temporal' },
+          executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(import.meta.dirname, '..', '..', '.tools', 'bin', 'temporal') },
           log: { format: 'json', level: 'error' },
           searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
         },
