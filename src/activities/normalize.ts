@@ -3,6 +3,7 @@
 // are COPYed into stage_record, bad ones into quarantine with the reason. Schema drift is detected here.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { acceptRenames, acceptedRenames, previousObservedSchema, recordDrift, type DriftAction } from '../db/drift.ts';
+import { payloadStanding } from '../db/merge.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { StageWriter, analyzeStage, clearStage, rowsBefore, stagedCounts } from '../db/stage.ts';
@@ -62,12 +63,15 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const observed = observer.schema();
 
         // drift against the previous run; an empty payload has no schema to compare
-        const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId) : null;
+        const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId, payloadId) : null;
         const changes = previous ? detectDrift(previous, observed) : [];
         const renames = await acceptedRenames(db.em(), sourceId);
         const evolve = source.driftPolicy === 'evolve' ? changes.filter((c) => c.change === 'renamed' && c.confidence! >= RENAME_THRESHOLD) : [];
         for (const c of evolve) renames[c.previousField!] = c.field;
-        if (evolve.length) await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
+        // the source keeps a rename only from a payload that can become its checkpoint: not from a dry run,
+        // nor from one fetched before the payload it merged last (that one's fields are the current ones)
+        const standing = evolve.length ? await payloadStanding(db.pool, runId, sourceId, payloadId) : null;
+        if (standing && !standing.dryRun && !standing.newer) await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
         const events = changes.map((c) => ({ ...c, action: actionFor(source.driftPolicy, c, evolve) }));
         for (const e of events) ctx.log.warn('schema drift', { sourceId, ...e });
         await recordDrift(db.em(), runId, sourceId, events);

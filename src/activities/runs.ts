@@ -2,7 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Run } from '../db/entities.ts';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { closeAbandonedRun, finishRun, runningRuns, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
+import { closeAbandonedRun, finishRun, notePayloads, runningRuns, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
 import { DEFAULT_DIVERGENCE, detectAnomalies, detectDivergences, storeAnomalies, storeDivergences } from '../db/anomalies.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
@@ -43,8 +43,8 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       return { runId, sources: sources.map((s) => ({ id: s.id, deletePolicy: s.deletePolicy })) };
     },
 
-    /** Opens a reprocess run over the payloads a past run stored. */
-    async startReprocess({ fromRunId, sourceIds }: { fromRunId: number; sourceIds?: string[] }): Promise<ReprocessPlan> {
+    /** Opens a reprocess run over the payloads a past run stored; a dry run is marked so from its first row. */
+    async startReprocess({ fromRunId, sourceIds, dryRun = false }: { fromRunId: number; sourceIds?: string[]; dryRun?: boolean }): Promise<ReprocessPlan> {
       const { workflowExecution } = Context.current().info;
       if (!workflowExecution) throw ApplicationFailure.nonRetryable('startReprocess runs only inside a reprocess workflow', 'NoWorkflow');
       if (!(await db.em().findOne(Run, { id: fromRunId }))) throw ApplicationFailure.nonRetryable(`run ${fromRunId} does not exist`, 'UnknownRun');
@@ -52,7 +52,8 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       const configured = new Set(loadSourcesConfig(sourcesFile).map((s) => s.id));
       const gone = sources.filter((s) => !configured.has(s.id)).map((s) => s.id);
       if (gone.length) throw ApplicationFailure.nonRetryable(`sources no longer configured: ${gone.join(', ')}`, 'UnknownSource');
-      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
+      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id), { reprocessOf: fromRunId, dryRun });
+      await notePayloads(db.em(), runId, sources);
       return { runId, sources };
     },
 

@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text from prom-client. Pipeline metrics are computed at scrape time from a few
 // aggregate queries over run_source, run, drift_event and run_anomaly (src/db/queries/stats.ts), so any number of API
 // replicas report the same values and nothing is lost on restart; HTTP request durations are observed in
-// process, labelled by route template.
+// process, labelled by route template. Reprocess dry runs are left out of every pipeline metric: they changed nothing.
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Pool } from 'pg';
@@ -104,6 +104,7 @@ export function createMetrics(pool: Pool): ApiMetrics {
         for (const outcome of OUTCOMES) records.inc({ source, outcome }, s[outcome]);
         sourceRuns.inc({ source, status: 'succeeded' }, s.runs_succeeded);
         sourceRuns.inc({ source, status: 'unchanged' }, s.runs_unchanged);
+        sourceRuns.inc({ source, status: 'superseded' }, s.runs_superseded);
         sourceRuns.inc({ source, status: 'failed' }, s.runs_failed);
         sourceRuns.inc({ source, status: 'running' }, s.runs_running);
         fetchedBytes.inc({ source }, s.fetched_bytes);

@@ -1,5 +1,6 @@
 // A finished run's anomalies: each source judged against the median of its recent succeeded runs, with the
 // rules of src/anomalies.ts; stored so that metrics, the API and an operator reading runs later see them.
+// A reprocess dry run is neither judged nor part of any baseline: it wrote nothing, and it is no run of the source.
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
 import { THRESHOLDS, baselineOf, runAnomalies, sourceAnomalies, sourceFacts, type Anomaly } from '../anomalies.ts';
@@ -8,6 +9,7 @@ import { previousSucceeded } from './queries/runs.ts';
 
 export async function detectAnomalies(em: EntityManager, runId: number): Promise<Anomaly[]> {
   const run = await em.findOneOrFail(Run, { id: runId });
+  if (run.dryRun) return [];
   const sources = await em.find(RunSource, { run: runId }, { orderBy: { sourceId: 'asc' } });
   const found = runAnomalies(run.status);
   for (const s of sources) {
@@ -48,8 +50,12 @@ export interface Divergence {
  * a first load of a million singletons costs one pass over entity_link, not a join of everything it wrote.
  */
 export async function detectDivergences(pool: Pool, runId: number, rule: DivergenceRule): Promise<Divergence[]> {
-  // a run that wrote no record moved no price: nothing new to compare (and entity_link is not read)
-  const written = await pool.query<{ n: number }>('SELECT coalesce(sum(inserted + updated + restored), 0)::int AS n FROM run_source WHERE run_id = $1', [runId]);
+  // a run that wrote no record moved no price: nothing new to compare (and entity_link is not read); a dry
+  // run's counts are what it would have written
+  const written = await pool.query<{ n: number }>(
+    'SELECT coalesce(sum(s.inserted + s.updated + s.restored), 0)::int AS n FROM run_source s JOIN run r ON r.id = s.run_id WHERE s.run_id = $1 AND NOT r.dry_run',
+    [runId],
+  );
   if (written.rows[0]!.n === 0) return [];
   const { rows } = await pool.query<{ entity_id: string; label: string; median: string; spread: number; quotes: Divergence['quotes'] }>(
     `WITH shared AS (

@@ -8,9 +8,20 @@ import { storable, storableJson, transaction } from './sql.ts';
 export type RunStatus = IRun['status'];
 export type SourceRunStatus = IRunSource['status'];
 
+export interface ReprocessOf {
+  /** The run whose stored payloads are normalized again. */
+  reprocessOf: number;
+  /** Only report what would change: every reader of runs leaves the run out, and nothing moves source_state. */
+  dryRun: boolean;
+}
+
 /** Creates the run row, or returns the existing one when a retried or reset workflow starts again. */
-export async function startRun(em: EntityManager, workflowId: string, temporalRunId: string, sourceIds: string[]): Promise<number> {
-  const run = await em.upsert(Run, { workflowId, temporalRunId, status: 'running' }, { onConflictFields: ['workflowId'], onConflictMergeFields: ['temporalRunId'] });
+export async function startRun(em: EntityManager, workflowId: string, temporalRunId: string, sourceIds: string[], reprocess?: ReprocessOf): Promise<number> {
+  const run = await em.upsert(
+    Run,
+    { workflowId, temporalRunId, status: 'running', ...(reprocess ? { reprocessOf: reprocess.reprocessOf, dryRun: reprocess.dryRun } : {}) },
+    { onConflictFields: ['workflowId'], onConflictMergeFields: ['temporalRunId'] },
+  );
   for (const sourceId of sourceIds) {
     await em.upsert(RunSource, { run: run.id, sourceId }, { onConflictFields: ['run', 'sourceId'], onConflictAction: 'ignore' });
   }
@@ -26,10 +37,14 @@ export async function updateRunSource(em: EntityManager, runId: number, sourceId
 export interface SourceOutcome {
   sourceId: string;
   status: Exclude<SourceRunStatus, 'running'>;
+  /** Why the source did not succeed: its failure, or what superseded it (kept in run_source.error). */
   error?: string;
 }
 
-/** The run is `succeeded` when every source is, `failed` when none is, `partial` otherwise. */
+/**
+ * The run is `succeeded` when no source failed, `failed` when every one did, `partial` otherwise. A superseded
+ * source did not fail: a later fetch of it was merged first, and that one's data stands.
+ */
 export function runStatusOf(outcomes: SourceOutcome[]): Exclude<RunStatus, 'running'> {
   const failed = outcomes.filter((o) => o.status === 'failed').length;
   if (failed === 0) return 'succeeded';
@@ -48,7 +63,8 @@ export async function finishRun(em: EntityManager, runId: number, outcomes: Sour
         const error = details ? (o.error ? storable(o.error) : null) : o.error ? (note ?? null) : null;
         await tx.nativeUpdate(RunSource, { run: runId, sourceId: o.sourceId }, { status: o.status, error, finishedAt: new Date() });
       }
-      const errors = outcomes.filter((o) => o.error).map((o) => `${o.sourceId}: ${o.error}`);
+      // the run's error is about failures; a superseded source says why on its own row
+      const errors = outcomes.filter((o) => o.error && o.status === 'failed').map((o) => `${o.sourceId}: ${o.error}`);
       const error = details ? (errors.length ? storable(errors.join('\n'), LIMITS.reasonChars * 4) : null) : (note ?? null);
       await tx.nativeUpdate(Run, { id: runId }, { status, finishedAt: new Date(), error });
     });
@@ -80,6 +96,17 @@ export async function recordAttemptError(pool: Pool, runId: number, sourceId: st
 /** A reset continues a run under a new Temporal run id; links to the run should point at the live one. */
 export async function updateTemporalRunId(em: EntityManager, runId: number, temporalRunId: string): Promise<void> {
   await em.nativeUpdate(Run, { id: runId }, { temporalRunId });
+}
+
+/** A reprocess dry run: its rows are its own report, and no reader of runs, metrics or baselines counts them. */
+export async function isDryRun(pool: Pool, runId: number): Promise<boolean> {
+  const { rows } = await pool.query<{ dry_run: boolean }>('SELECT dry_run FROM run WHERE id = $1', [runId]);
+  return rows[0]?.dry_run ?? false;
+}
+
+/** A reprocess run's source rows name the payload they normalize again, as an ingest run's name the one it fetched. */
+export async function notePayloads(em: EntityManager, runId: number, sources: ReprocessSource[]): Promise<void> {
+  for (const s of sources) await em.nativeUpdate(RunSource, { run: runId, sourceId: s.id }, { payloadId: s.payloadId });
 }
 
 export interface ReprocessSource {

@@ -1,6 +1,8 @@
 // The ingest workflow reads like its design card: for every source, extract (fetch, store raw),
 // normalize, load (dedupe, soft-delete orphans), then link its records to entities across sources.
 // Sources run side by side; one failing source ends the run `partial`, it never fails the others.
+// Runs of one source are ordered by fetch: a payload fetched before one another run has merged already is
+// `superseded` (it merges and deletes nothing; the later fetch's data stands), which is no failure.
 // Only ids and counts pass through here.
 import { ActivityFailure, CancellationScope, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
@@ -50,17 +52,20 @@ async function ingestSource(runId: number, source: SourcePlan, show: ReturnType<
     const fetched = await at('fetch').fetchSource(step);
     const payload = { ...step, payloadId: fetched.payloadId };
     const { unchanged } = await at('store raw').storeRaw(payload);
+    let superseded: string | undefined;
     if (!unchanged) {
       // normalize
       await at('normalize').normalize(payload);
-      // load: one record per key within the source, then what a complete snapshot no longer has
-      await at('dedupe').dedupe(payload);
-      if (source.deletePolicy === 'snapshot') await at('soft-delete orphans').softDeleteOrphans(payload);
+      // load: one record per key within the source, then what a complete snapshot no longer has; either
+      // refuses a payload a later fetch of the source overtook
+      superseded = (await at('dedupe').dedupe(payload)).superseded;
+      if (!superseded && source.deletePolicy === 'snapshot') superseded = (await at('soft-delete orphans').softDeleteOrphans(payload)).superseded;
     }
-    // across sources, also when unchanged: an operator's override takes effect on the next run
+    // across sources, also when unchanged or superseded: an operator's override takes effect on the next run
     await at('link entities').resolveEntities(step);
-    show(source.id, unchanged ? 'unchanged' : 'succeeded');
-    return { sourceId: source.id, status: unchanged ? 'unchanged' : 'succeeded' };
+    const status = superseded ? 'superseded' : unchanged ? 'unchanged' : 'succeeded';
+    show(source.id, status, superseded);
+    return { sourceId: source.id, status, ...(superseded ? { error: superseded } : {}) };
   } catch (error) {
     if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
     const message = error.cause?.message ?? error.message;

@@ -8,7 +8,10 @@ import { defineQuery, setCurrentDetails, setHandler, upsertSearchAttributes } fr
 export const ETL_SOURCES = defineSearchAttributeKey('EtlSources', SearchAttributeType.KEYWORD_LIST);
 export const ETL_OUTCOME = defineSearchAttributeKey('EtlOutcome', SearchAttributeType.KEYWORD);
 
-export type Stage = 'waiting' | 'fetch' | 'store raw' | 'normalize' | 'dedupe' | 'soft-delete orphans' | 'link entities' | 'succeeded' | 'unchanged' | 'failed';
+export type Stage =
+  | 'waiting' | 'fetch' | 'store raw' | 'normalize' | 'dedupe' | 'soft-delete orphans' | 'link entities'
+  // superseded: a later fetch of the source merged first; `error` says which
+  | 'succeeded' | 'unchanged' | 'superseded' | 'failed';
 export interface Progress {
   runId: number;
   sources: Record<string, { stage: Stage; error?: string }>;

@@ -98,11 +98,13 @@ export interface RecordLineage {
   payload: IRawPayload | null;
   run: InferEntity<typeof Run> | null;
   link: IEntityLink | null;
-  /** The latest quarantined rows with the record's source and key, newest first. */
+  /** The latest quarantined rows with the record's source and key, newest first (a reprocess dry run's left out). */
   quarantine: IQuarantine[];
   /** The optional fields of the row the record was last written from that it could not keep. */
   fieldIssues: IFieldIssue[];
 }
+
+const dryRunIds = (em: EntityManager) => em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
 
 export async function recordLineage(em: EntityManager, id: number): Promise<RecordLineage | null> {
   const record = await em.findOne(DataRecord, { id });
@@ -111,8 +113,9 @@ export async function recordLineage(em: EntityManager, id: number): Promise<Reco
     em.fork().findOne(RawPayload, { id: record.rawPayloadId }),
     em.fork().findOne(Run, { id: record.runId }),
     em.fork().findOne(EntityLink, { record: id }),
-    em.fork().find(Quarantine, { sourceId: record.sourceId, sourceKey: record.sourceKey }, { orderBy: { id: 'desc' }, limit: 10 }),
-    // the row the record was read from, by the (run, source, position) index
+    em.fork().find(Quarantine, { sourceId: record.sourceId, sourceKey: record.sourceKey, runId: { $nin: dryRunIds(em) } }, { orderBy: { id: 'desc' }, limit: 10 }),
+    // the row the record was read from, by the (run, source, position) index; a record is never written by a
+    // dry run, so its issues are never a dry run's
     em.fork().find(FieldIssue, { runId: record.runId, sourceId: record.sourceId, rawPosition: record.rawPosition }, { orderBy: { id: 'asc' } }),
   ]);
   return { record, payload, run, link, quarantine, fieldIssues };

@@ -1,4 +1,5 @@
-// Reads of runs and their per-source outcomes for the API.
+// Reads of runs and their per-source outcomes for the API. A reprocess dry run is left out of every list,
+// latest and baseline (it changed nothing, so it is no run of its sources); getRun still shows it by id.
 import { raw } from '@mikro-orm/core';
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
 import { Run, RunAnomaly, RunSource, SourceState, type IRun, type IRunSource } from '../entities.ts';
@@ -9,7 +10,7 @@ export interface RunWithSources {
 }
 
 export async function lastRun(em: EntityManager): Promise<RunWithSources | null> {
-  const [run] = await em.find(Run, {}, { orderBy: { id: 'desc' }, limit: 1 });
+  const [run] = await em.find(Run, { dryRun: false }, { orderBy: { id: 'desc' }, limit: 1 });
   if (!run) return null;
   return { run, sources: await em.find(RunSource, { run: run.id }, { orderBy: { sourceId: 'asc' } }) };
 }
@@ -20,11 +21,15 @@ export async function getRun(em: EntityManager, id: number): Promise<RunWithSour
   return { run, sources: await em.find(RunSource, { run: id }, { orderBy: { sourceId: 'asc' } }) };
 }
 
+/** Run ids of dry runs, as a subquery for `run: { $nin: ... }`. */
+const dryRunIds = (em: EntityManager) => em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
+
 /** Each source's outcome in the latest run that included it. */
 export async function latestRunPerSource(em: EntityManager): Promise<IRunSource[]> {
   const latest = await em
     .createQueryBuilder(RunSource, 's')
     .select(['s.sourceId', raw('max(s.run_id) as latest')])
+    .where({ run: { $nin: dryRunIds(em) } })
     .groupBy('s.sourceId')
     .execute<{ sourceId: string; latest: string | number }[]>();
   if (!latest.length) return [];
@@ -40,7 +45,7 @@ export interface RunListRequest {
 
 /** Newest first, each with its per-source rows. */
 export async function listRuns(em: EntityManager, request: RunListRequest): Promise<{ runs: RunWithSources[]; total: number }> {
-  const where: FilterQuery<IRun> & Record<string, unknown> = {};
+  const where: FilterQuery<IRun> & Record<string, unknown> = { dryRun: false };
   if (request.status) where.status = request.status;
   if (request.source) where.id = { $in: em.createQueryBuilder(RunSource, 's').select('s.run').where({ sourceId: request.source }).toRaw() };
   const [runs, total] = await em.findAndCount(Run, where, { limit: request.limit, offset: request.offset, orderBy: { id: 'desc' } });
@@ -52,7 +57,7 @@ export async function listRuns(em: EntityManager, request: RunListRequest): Prom
 export async function previousSucceeded(em: EntityManager, sourceId: string, beforeRunId: number, count: number): Promise<IRunSource[]> {
   return em.find(
     RunSource,
-    { sourceId, run: { $lt: beforeRunId }, status: 'succeeded', finishedAt: { $ne: null } },
+    { sourceId, run: { $lt: beforeRunId, $nin: dryRunIds(em) }, status: 'succeeded', finishedAt: { $ne: null } },
     { orderBy: { run: 'desc' }, limit: count },
   );
 }

@@ -1,7 +1,13 @@
 // Aggregates behind GET /stats and GET /metrics: plain SQL through the pool, one GROUP BY per question,
 // because they are sums, percentiles and DISTINCT ON that MikroORM cannot express well. /metrics reads only
 // run_source, run and drift_event (small tables), never record or quarantine, so a scrape stays cheap.
+// A reprocess dry run counts nowhere here: it changed nothing, and its rows are only its own report.
 import type { Pool } from 'pg';
+
+/** The source runs, quarantined rows and drift events of real runs (every table here names its run as run_id). */
+const REAL = (table: 'run_source' | 'quarantine' | 'drift_event' | 'run_anomaly') =>
+  `(SELECT t.* FROM ${table} t WHERE NOT EXISTS (SELECT 1 FROM run dr WHERE dr.id = t.run_id AND dr.dry_run))`;
+const REAL_RUNS = `(SELECT * FROM run WHERE NOT dry_run)`;
 
 // seconds between two timestamps, never negative (finished_at is written by the worker's clock)
 const durationMs = `greatest(0, extract(epoch FROM finished_at - started_at) * 1000)`;
@@ -59,25 +65,25 @@ export async function statsSnapshot(pool: Pool): Promise<StatsSnapshot> {
              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d))::float8 AS duration_p50,
              round(percentile_cont(0.95) WITHIN GROUP (ORDER BY d))::float8 AS duration_p95,
              round(max(d))::float8 AS duration_max
-      FROM (SELECT *, CASE WHEN finished_at IS NOT NULL AND status <> 'running' THEN ${durationMs} END AS d FROM run_source) s
+      FROM (SELECT *, CASE WHEN finished_at IS NOT NULL AND status <> 'running' THEN ${durationMs} END AS d FROM ${REAL('run_source')} rs) s
       GROUP BY source_id ORDER BY source_id`),
     q<StatsSnapshot['lastSuccess'][number]>(`
       SELECT DISTINCT ON (source_id) source_id AS source, run_id::float8 AS run_id, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_at
-      FROM run_source WHERE status IN ('succeeded', 'unchanged') ORDER BY source_id, run_id DESC`),
+      FROM ${REAL('run_source')} s WHERE status IN ('succeeded', 'unchanged') ORDER BY source_id, run_id DESC`),
     q<StatsSnapshot['lastFailure'][number]>(`
       SELECT DISTINCT ON (source_id) source_id AS source, run_id::float8 AS run_id, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_at, error
-      FROM run_source WHERE status = 'failed' ORDER BY source_id, run_id DESC`),
+      FROM ${REAL('run_source')} s WHERE status = 'failed' ORDER BY source_id, run_id DESC`),
     q<StatsSnapshot['records'][number]>(`
       SELECT source_id AS source, kind,
              count(*) FILTER (WHERE deleted_at IS NULL)::float8 AS live,
              count(*) FILTER (WHERE deleted_at IS NOT NULL)::float8 AS deleted
       FROM record GROUP BY source_id, kind ORDER BY source_id, kind`),
     q<StatsSnapshot['entities'][number]>(`SELECT kind, count(*)::float8 AS count FROM entity GROUP BY kind ORDER BY kind`),
-    q<StatsSnapshot['quarantine'][number]>(`SELECT source_id AS source, count(*)::float8 AS count FROM quarantine GROUP BY source_id ORDER BY source_id`),
+    q<StatsSnapshot['quarantine'][number]>(`SELECT source_id AS source, count(*)::float8 AS count FROM ${REAL('quarantine')} q GROUP BY source_id ORDER BY source_id`),
     q<StatsSnapshot['drift'][number]>(`
       SELECT source_id AS source, change, action, count(*)::float8 AS count
-      FROM drift_event GROUP BY source_id, change, action ORDER BY source_id, change, action`),
-    q<StatsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM run GROUP BY status ORDER BY status`),
+      FROM ${REAL('drift_event')} d GROUP BY source_id, change, action ORDER BY source_id, change, action`),
+    q<StatsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`),
   ]);
   return { sources, lastSuccess, lastFailure, records, entities, quarantine, drift, runs };
 }
@@ -103,6 +109,8 @@ export interface MetricsSnapshot {
     fetched_bytes: number;
     runs_succeeded: number;
     runs_unchanged: number;
+    /** Source runs whose payload a later fetch of the source overtook: they merged or deleted nothing. */
+    runs_superseded: number;
     runs_failed: number;
     runs_running: number;
     delete_guard_trips: number;
@@ -142,6 +150,7 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
               coalesce(sum(bytes), 0)::float8 AS fetched_bytes,
               count(*) FILTER (WHERE status = 'succeeded')::float8 AS runs_succeeded,
               count(*) FILTER (WHERE status = 'unchanged')::float8 AS runs_unchanged,
+              count(*) FILTER (WHERE status = 'superseded')::float8 AS runs_superseded,
               count(*) FILTER (WHERE status = 'failed')::float8 AS runs_failed,
               count(*) FILTER (WHERE status = 'running')::float8 AS runs_running,
               count(*) FILTER (WHERE delete_guard IS NOT NULL)::float8 AS delete_guard_trips,
@@ -150,14 +159,14 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
               (array_agg(jsonb_array_length(warnings) ORDER BY run_id DESC))[1]::float8 AS last_warnings,
               extract(epoch FROM max(finished_at) FILTER (WHERE status IN ('succeeded', 'unchanged')))::float8 AS last_success,
               ${histogram}
-       FROM (SELECT *, CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM run_source) s
+       FROM (SELECT *, CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM ${REAL('run_source')} rs) s
        GROUP BY s.source_id ORDER BY s.source_id`,
       [...bucketsSeconds],
     ),
-    pool.query<MetricsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM run GROUP BY status ORDER BY status`),
-    pool.query<HistogramRow>(`SELECT ${histogram} FROM (SELECT CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM run) r`, [...bucketsSeconds]),
-    pool.query<MetricsSnapshot['drift'][number]>(`SELECT source_id AS source, change, action, count(*)::float8 AS count FROM drift_event GROUP BY source_id, change, action ORDER BY 1, 2, 3`),
-    pool.query<MetricsSnapshot['anomalies'][number]>(`SELECT rule, coalesce(source_id, '') AS source, count(*)::float8 AS count FROM run_anomaly GROUP BY 1, 2 ORDER BY 1, 2`),
+    pool.query<MetricsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`),
+    pool.query<HistogramRow>(`SELECT ${histogram} FROM (SELECT CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM ${REAL_RUNS} r) r`, [...bucketsSeconds]),
+    pool.query<MetricsSnapshot['drift'][number]>(`SELECT source_id AS source, change, action, count(*)::float8 AS count FROM ${REAL('drift_event')} d GROUP BY source_id, change, action ORDER BY 1, 2, 3`),
+    pool.query<MetricsSnapshot['anomalies'][number]>(`SELECT rule, coalesce(source_id, '') AS source, count(*)::float8 AS count FROM ${REAL('run_anomaly')} a GROUP BY 1, 2 ORDER BY 1, 2`),
   ]);
   const toHistogram = (row: HistogramRow | undefined): DurationHistogram => ({ buckets: row?.buckets ?? [], sum: row?.sum ?? 0, count: row?.count ?? 0 });
   return {
