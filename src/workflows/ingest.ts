@@ -29,14 +29,15 @@ const stage = (summary: string) => proxyActivities<Activities>({ ...STAGE, summa
 export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
   const run = await bookkeeping.startRun({ sourceIds: input.sourceIds });
   const tracker = trackProgress(run.runId, run.sources.map((s) => s.id));
-  let outcomes: SourceOutcome[] = run.sources.map((s) => ({ sourceId: s.id, status: 'failed', error: 'run cancelled' }));
+  // each source's outcome as it ends: a cancelled run still closes the sources that finished with what they did
+  const outcomes: SourceOutcome[] = run.sources.map((s) => ({ sourceId: s.id, status: 'failed', error: 'run cancelled' }));
   const closeRun = async () => {
     const summary = await CancellationScope.nonCancellable(() => bookkeeping.finishRun({ runId: run.runId, outcomes }));
     tracker.outcome(summary.status);
     return summary;
   };
   try {
-    outcomes = await Promise.all(run.sources.map((source) => ingestSource(run.runId, source, tracker.stage)));
+    await Promise.all(run.sources.map(async (source, i) => (outcomes[i] = await ingestSource(run.runId, source, tracker.stage))));
   } catch (error) {
     await closeRun(); // a cancelled run is still closed, so the runs table never shows it running forever
     throw error;

@@ -273,4 +273,30 @@ describe('ingest workflow with mocked activities', function () {
     assert.deepEqual(mock.stagesOf('slow-1'), ['fetchSource', 'storeRaw', 'normalize']);
     assert.deepEqual(mock.stagesOf('slow-2'), ['fetchSource', 'storeRaw', 'normalize', 'dedupe']);
   });
+
+  it('a cancelled run closes a source that had already finished with its own outcome, not as cancelled', async () => {
+    const sources: SourcePlan[] = [
+      { id: 'done', deletePolicy: 'snapshot' },
+      { id: 'slow', deletePolicy: 'snapshot' },
+    ];
+    const mock = mockActivities(sources, { slow: { block: 'normalize' } });
+    await run(mock.activities, async (handle) => {
+      await mock.blocked.get('slow')!.started.promise;
+      // the other source runs to its end while this one blocks
+      for (;;) {
+        if ((await handle.query(progressQuery)).sources.done?.stage === 'succeeded') break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    });
+    const [finish] = mock.of('finishRun');
+    assert.deepEqual(
+      (finish!.arg.outcomes as SourceOutcome[]).map((o) => [o.sourceId, o.status, o.error]),
+      [
+        ['done', 'succeeded', undefined],
+        ['slow', 'failed', 'run cancelled'],
+      ],
+    );
+  });
 });
