@@ -110,7 +110,8 @@ export function sourceAnomalies(source: string, current: SourceFacts, reference:
   }
   const share = quarantineShare(current);
   if (share !== null && reference.quarantineShare !== null) {
-    if (share >= THRESHOLDS.quarantineFactor * reference.quarantineShare && share - reference.quarantineShare >= THRESHOLDS.quarantineMinPoints) {
+    // shares are binary fractions (0.06 - 0.01 is 0.0499…): compared with a tolerance far below one record in a billion
+    if (share >= THRESHOLDS.quarantineFactor * reference.quarantineShare - EPSILON && share - reference.quarantineShare >= THRESHOLDS.quarantineMinPoints - EPSILON) {
       found.push({
         rule: 'quarantine_spike',
         source,
@@ -127,6 +128,7 @@ export function runAnomalies(status: 'running' | 'succeeded' | 'partial' | 'fail
   return status === 'failed' ? [{ rule: 'run_failed', source: null, message: 'the run failed: no source succeeded', current: null, reference: null }] : [];
 }
 
+const EPSILON = 1e-9;
 const round = (n: number) => Math.round(n * 10_000) / 10_000;
 const formatPercent = (n: number, signed = false) => `${signed && n > 0 ? '+' : ''}${(n * 100).toFixed(1)} %`;
 

@@ -101,6 +101,12 @@ describe('anomaly rules', () => {
       assert.deepEqual(rules(ok(100, 7), ref({ quarantineShare: 0.01 })), ['quarantine_spike']);
     });
 
+    it('counts exactly 5 points as 5 points however the shares round in binary (1 % → 6 %, 2 % → 7 %)', () => {
+      assert.deepEqual(rules(ok(100, 6), ref({ quarantineShare: 0.01 })), ['quarantine_spike']);
+      assert.deepEqual(rules(ok(100, 7), ref({ quarantineShare: 0.02 })), ['quarantine_spike']);
+      assert.deepEqual(rules(ok(1000, 59), ref({ quarantineShare: 0.01 })), []);
+    });
+
     it('needs the factor too: 30 % → 50 % rises 20 points but is under 2×', () => {
       assert.deepEqual(rules(ok(100, 50), ref({ quarantineShare: 0.3 })), []);
       assert.deepEqual(rules(ok(100, 60), ref({ quarantineShare: 0.3 })), ['quarantine_spike']);
