@@ -11,7 +11,6 @@ import {
   removeOverride,
   runSourceIds,
 } from '../../db/queries.ts';
-import { loadSourcesConfig } from '../../sources/config.ts';
 import { reprocess } from '../../workflows/index.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { ProblemError, badRequest, meta, notFound, send } from '../http.ts';
@@ -34,6 +33,7 @@ import {
 } from '../schemas.ts';
 import { driftEventJson, overrideJson, quarantineJson, reviewJson, workflowUiUrl } from '../serialize.ts';
 import type { Context } from './context.ts';
+import { assertKnownSources } from './runs.ts';
 
 /** Where a newest-first page continues (before the cursor's id), and the page's paging fields. */
 function keyset(query: { limit: number; cursor?: string }, filters: Record<string, unknown>) {
@@ -231,7 +231,7 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       if (sourceIds) {
         const notInRun = sourceIds.filter((id) => !ingested.includes(id));
         if (notInRun.length) throw badRequest([{ name: 'source_ids', reason: `run ${body.run_id} did not ingest ${notInRun.join(', ')} (it ingested: ${ingested.join(', ') || 'nothing'})` }]);
-        assertConfigured(settings.ETL_SOURCES_FILE, sourceIds);
+        assertKnownSources(settings.ETL_SOURCES_FILE, sourceIds, 'no longer configured');
       }
       const workflowId = `etl-reprocess-${randomUUID()}`;
       const handle = await temporal.call(
@@ -262,16 +262,4 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       );
     },
   );
-}
-
-/** A 400 for sources the sources file no longer has: the reprocess would fail on them at its first step. */
-function assertConfigured(sourcesFile: string, sourceIds: string[]): void {
-  let known: string[];
-  try {
-    known = loadSourcesConfig(sourcesFile).map((s) => s.id);
-  } catch {
-    return; // the worker reads its own copy of the file; when this process cannot, the workflow decides
-  }
-  const unknown = sourceIds.filter((id) => !known.includes(id));
-  if (unknown.length) throw badRequest([{ name: 'source_ids', reason: `no longer configured: ${unknown.join(', ')} (configured: ${known.join(', ')})` }]);
 }

@@ -243,16 +243,19 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
   );
 }
 
-/** A 400 for ids the sources file does not have (the workflow would fail on them at its first step). */
-function assertKnownSources(sourcesFile: string, sourceIds: string[]): void {
+/**
+ * A 400 for ids the sources file does not have (the workflow would fail on them at its first step); `unknown`
+ * says what they are to the request ("unknown sources", "no longer configured").
+ */
+export function assertKnownSources(sourcesFile: string, sourceIds: string[], unknown = 'unknown sources'): void {
   let known: string[];
   try {
     known = loadSourcesConfig(sourcesFile).map((s) => s.id);
   } catch {
     return; // the worker reads its own copy of the file; when this process cannot, the workflow decides
   }
-  const unknown = sourceIds.filter((id) => !known.includes(id));
-  if (unknown.length) throw badRequest([{ name: 'source_ids', reason: `unknown sources: ${unknown.join(', ')} (configured: ${known.join(', ')})` }]);
+  const missing = sourceIds.filter((id) => !known.includes(id));
+  if (missing.length) throw badRequest([{ name: 'source_ids', reason: `${unknown}: ${missing.join(', ')} (configured: ${known.join(', ')})` }]);
 }
 
 /** The run's summary for the Web UI, when this process can read the sources file (the worker has its own copy). */
