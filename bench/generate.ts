@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { once } from 'node:events';
 
-export const HEADER = 'id,symbol,name,market_cap_rank,current_price,market_cap,total_volume,circulating_supply,total_supply,max_supply,price_change_percentage_24h,last_updated';
+export const HEADER =
+  'id,symbol,name,market_cap_rank,current_price,market_cap,total_volume,circulating_supply,total_supply,max_supply,price_change_percentage_24h,last_updated';
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const SNAPSHOT = Date.parse('2026-11-01T00:00:00Z');
 

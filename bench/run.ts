@@ -54,17 +54,29 @@ const psql = required('PSQL');
 
 fs.rmSync(DIR, { recursive: true, force: true });
 fs.mkdirSync(FILES, { recursive: true });
-const pg = await startEmbeddedPostgres({ dataDir: path.join(DIR, 'postgres'), port: await freePort(), persistent: false, log: log.child({ service: 'postgres' }) });
+const pg = await startEmbeddedPostgres({
+  dataDir: path.join(DIR, 'postgres'),
+  port: await freePort(),
+  persistent: false,
+  log: log.child({ service: 'postgres' }),
+});
 const db = await openDatabase(pg.url);
 await migrate(db);
 const pgVersion = (await db.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
 const env = await TestWorkflowEnvironment.createLocal({
-  server: { executable: { type: 'existing-path', path: temporalCli }, log: { format: 'json', level: 'error' }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
+  server: {
+    executable: { type: 'existing-path', path: temporalCli },
+    log: { format: 'json', level: 'error' },
+    searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
+  },
 });
 const sourceServer = createSourceServer({ root: FILES });
 const sourceUrl = await sourceServer.listen(0);
 const sourcesFile = path.join(DIR, 'sources.yaml');
-fs.writeFileSync(sourcesFile, `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n`);
+fs.writeFileSync(
+  sourcesFile,
+  `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n`,
+);
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
@@ -90,7 +102,9 @@ async function benchmark() {
   step(`generating ${SMALL_ROWS.toLocaleString('en')} rows`);
   await writeAssetsCsv(CSV, SMALL_ROWS);
   const small = await ingest('small');
-  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily RESTART IDENTITY CASCADE`);
+  await db.pool.query(
+    `TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily RESTART IDENTITY CASCADE`,
+  );
 
   // --- first load of the full file ----------------------------------------------------------------------
   step(`generating ${ROWS.toLocaleString('en')} rows`);
@@ -130,23 +144,35 @@ async function benchmark() {
  * sizes of the series, before and after rolling up everything but the last two months.
  */
 async function seriesBenchmark() {
-  await db.pool.query(`TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE`);
+  await db.pool.query(
+    `TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily, quote_horizon RESTART IDENTITY CASCADE`,
+  );
   for (const name of await partitionNames(db.pool)) await db.pool.query(`DROP TABLE ${name}`);
   const daily = path.join(FILES, 'daily.csv');
   const history = path.join(FILES, 'history.csv');
   const file = path.join(DIR, 'series.yaml');
-  fs.writeFileSync(file, `sources:\n  - id: daily\n    kind: csv\n    url: ${daily}\n  - id: history\n    kind: csv\n    url: ${history}\n    series: history\n`);
+  fs.writeFileSync(
+    file,
+    `sources:\n  - id: daily\n    kind: csv\n    url: ${daily}\n  - id: history\n    kind: csv\n    url: ${history}\n    series: history\n`,
+  );
   const firstDay = new Date(Date.UTC(2025, 10, 1));
   const worker = await startWorker(file);
   const runOne = async (sourceId: string) => {
     const started = performance.now();
-    const handle = await env.client.workflow.start('ingest', { taskQueue: QUEUE, workflowId: `bench-series-${sourceId}-${Date.now()}`, args: [{ sourceIds: [sourceId] }] });
+    const handle = await env.client.workflow.start('ingest', {
+      taskQueue: QUEUE,
+      workflowId: `bench-series-${sourceId}-${Date.now()}`,
+      args: [{ sourceIds: [sourceId] }],
+    });
     const result = (await handle.result()) as RunSummary;
-    if (result.status !== 'succeeded') throw new Error(`${sourceId}: the run ended ${result.status}: ${JSON.stringify(result)}`);
+    if (result.status !== 'succeeded')
+      throw new Error(`${sourceId}: the run ended ${result.status}: ${JSON.stringify(result)}`);
     return { seconds: (performance.now() - started) / 1000, status: result.sources[0]!.status };
   };
   const quoteWrites = async () => {
-    const { rows } = await db.pool.query<{ n: string }>(`SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables WHERE relname LIKE 'quote%'`);
+    const { rows } = await db.pool.query<{ n: string }>(
+      `SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables WHERE relname LIKE 'quote%'`,
+    );
     return Number(rows[0]!.n);
   };
   let snapshotSeconds = 0;
@@ -166,7 +192,12 @@ async function seriesBenchmark() {
     const rerunRowsWritten = (await quoteWrites()) - writesBefore;
 
     step(`a history file: ${HISTORY_ASSETS} assets × ${HISTORY_HOURS.toLocaleString('en')} hourly candles`);
-    const historyBytes = await writeHistory(history, HISTORY_ASSETS, HISTORY_HOURS, new Date(firstDay.getTime() + SERIES_DAYS * 86_400_000));
+    const historyBytes = await writeHistory(
+      history,
+      HISTORY_ASSETS,
+      HISTORY_HOURS,
+      new Date(firstDay.getTime() + SERIES_DAYS * 86_400_000),
+    );
     const historyWorker = await startWorker(file);
     const historyRun = await runOne('history');
     const historyPeakRssMb = historyWorker.peakRssMb();
@@ -184,7 +215,9 @@ async function seriesBenchmark() {
       // page 100 of 100 observations (fewer with a shorter history): the cursor after 9,900 of the history entity's observations
       let cursor = '';
       for (let page = 1; page < Math.min(100, Math.floor(HISTORY_HOURS / 100)); page++) {
-        const body = (await (await fetch(`${base}/entities/${rows[0]!.hist}/quotes?limit=100${cursor && `&cursor=${cursor}`}`)).json()) as { next_cursor: string | null };
+        const body = (await (
+          await fetch(`${base}/entities/${rows[0]!.hist}/quotes?limit=100${cursor && `&cursor=${cursor}`}`)
+        ).json()) as { next_cursor: string | null };
         if (!body.next_cursor) throw new Error(`the history entity has fewer than ${page * 100} observations`);
         cursor = body.next_cursor;
       }
@@ -209,11 +242,33 @@ async function seriesBenchmark() {
       return load(base + api.dailyPath, 10, CONNECTIONS);
     });
     const figures = {
-      snapshots: { days: SERIES_DAYS, assets: SERIES_ASSETS, observations, seconds: round(snapshotSeconds, 2), observationsPerSecond: Math.round(observations / snapshotSeconds), secondsPerRun: round(snapshotSeconds / SERIES_DAYS, 2) },
+      snapshots: {
+        days: SERIES_DAYS,
+        assets: SERIES_ASSETS,
+        observations,
+        seconds: round(snapshotSeconds, 2),
+        observationsPerSecond: Math.round(observations / snapshotSeconds),
+        secondsPerRun: round(snapshotSeconds / SERIES_DAYS, 2),
+      },
       unchanged: { seconds: round(unchanged.seconds, 2), status: unchanged.status, quoteRowsWritten: rerunRowsWritten },
-      history: { rows: HISTORY_ASSETS * HISTORY_HOURS, bytes: historyBytes, seconds: round(historyRun.seconds, 2), observationsPerSecond: Math.round((HISTORY_ASSETS * HISTORY_HOURS) / historyRun.seconds), workerPeakRssMb: historyPeakRssMb },
-      api: { daily1d: api.daily1d, rawFirstPage: api.rawFirstPage, rawPage100: api.rawPage100, daily1dAfterRollup: afterApi },
-      sizes: { before: sizesPerMillion(before), after: sizesPerMillion(after), rollup: { seconds: round(rollupSeconds, 2), partitionsDropped: rolled.dropped.length, days: rolled.days } },
+      history: {
+        rows: HISTORY_ASSETS * HISTORY_HOURS,
+        bytes: historyBytes,
+        seconds: round(historyRun.seconds, 2),
+        observationsPerSecond: Math.round((HISTORY_ASSETS * HISTORY_HOURS) / historyRun.seconds),
+        workerPeakRssMb: historyPeakRssMb,
+      },
+      api: {
+        daily1d: api.daily1d,
+        rawFirstPage: api.rawFirstPage,
+        rawPage100: api.rawPage100,
+        daily1dAfterRollup: afterApi,
+      },
+      sizes: {
+        before: sizesPerMillion(before),
+        after: sizesPerMillion(after),
+        rollup: { seconds: round(rollupSeconds, 2), partitionsDropped: rolled.dropped.length, days: rolled.days },
+      },
     };
     log.info(figures, 'time series');
     return figures;
@@ -225,7 +280,16 @@ async function seriesBenchmark() {
 function sizesPerMillion(s: Awaited<ReturnType<typeof quoteSizes>>) {
   const mb = (bytes: number) => round(bytes / 2 ** 20, 1);
   const perMillion = (bytes: number) => (s.rows ? round(bytes / 2 ** 20 / (s.rows / 1e6), 1) : null);
-  return { rows: s.rows, dailyRows: s.dailyRows, partitions: s.partitions, tableMb: mb(s.tableBytes), indexMb: mb(s.indexBytes), dailyMb: mb(s.dailyBytes), tableMbPerMillion: perMillion(s.tableBytes), indexMbPerMillion: perMillion(s.indexBytes) };
+  return {
+    rows: s.rows,
+    dailyRows: s.dailyRows,
+    partitions: s.partitions,
+    tableMb: mb(s.tableBytes),
+    indexMb: mb(s.indexBytes),
+    dailyMb: mb(s.dailyBytes),
+    tableMbPerMillion: perMillion(s.tableBytes),
+    indexMbPerMillion: perMillion(s.indexBytes),
+  };
 }
 
 interface IngestFigures {
@@ -248,25 +312,45 @@ async function ingest(label: string): Promise<IngestFigures> {
   const worker = await startWorker();
   const before = await tableWrites();
   const started = performance.now();
-  const handle = await env.client.workflow.start('ingest', { taskQueue: QUEUE, workflowId: `bench-${label.replace(/\W+/g, '-')}-${Date.now()}`, args: [{}] });
+  const handle = await env.client.workflow.start('ingest', {
+    taskQueue: QUEUE,
+    workflowId: `bench-${label.replace(/\W+/g, '-')}-${Date.now()}`,
+    args: [{}],
+  });
   const summary = (await handle.result()) as RunSummary;
   const seconds = (performance.now() - started) / 1000;
   const workerPeakRssMb = worker.peakRssMb();
   const stageRssMb = worker.stageRssMb();
   await worker.stop(); // its database sessions end, so their table statistics are flushed
   const after = await tableWrites();
-  const rowsWritten: Record<string, number> = Object.fromEntries(Object.entries(after).map(([t, n]) => [t, n - (before[t] ?? 0)] as const).filter(([, n]) => n !== 0));
+  const rowsWritten: Record<string, number> = Object.fromEntries(
+    Object.entries(after)
+      .map(([t, n]) => [t, n - (before[t] ?? 0)] as const)
+      .filter(([, n]) => n !== 0),
+  );
   const rowsWrittenData = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (isDataTable(t) ? n : 0), 0);
   const rowsWrittenBookkeeping = Object.entries(rowsWritten).reduce((sum, [t, n]) => sum + (isDataTable(t) ? 0 : n), 0);
   const stageSeconds = await activitySeconds(handle.workflowId);
-  const figures = { seconds: round(seconds, 2), status: summary.status, rowsWritten, rowsWrittenData, rowsWrittenBookkeeping, stageSeconds, workerPeakRssMb, stageRssMb };
+  const figures = {
+    seconds: round(seconds, 2),
+    status: summary.status,
+    rowsWritten,
+    rowsWrittenData,
+    rowsWrittenBookkeeping,
+    stageSeconds,
+    workerPeakRssMb,
+    stageRssMb,
+  };
   log.info(figures, `${label}: ${figures.seconds} s`);
-  if (summary.status !== 'succeeded') throw new Error(`${label}: the run ended ${summary.status}: ${JSON.stringify(summary)}`);
+  if (summary.status !== 'succeeded')
+    throw new Error(`${label}: the run ended ${summary.status}: ${JSON.stringify(summary)}`);
   return figures;
 }
 
 async function startWorker(sources = sourcesFile) {
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, '.data', 'bench-profiles')}`] : [];
+  const profile = process.env.BENCH_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(projectRoot, '.data', 'bench-profiles')}`]
+    : [];
   const child = spawn(process.execPath, [...profile, path.join(projectRoot, 'src', 'worker.ts')], {
     env: {
       ...process.env,
@@ -296,7 +380,8 @@ async function startWorker(sources = sourcesFile) {
   await ready;
   return {
     /** VmHWM: the process's resident set high-water mark since it started. */
-    peakRssMb: () => Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024),
+    peakRssMb: () =>
+      Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024),
     stageRssMb: () => ({ ...stageRss }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -308,7 +393,9 @@ async function startWorker(sources = sourcesFile) {
 }
 
 async function tableWrites(): Promise<Record<string, number>> {
-  const { rows } = await db.pool.query<{ relname: string; n: string }>('SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables');
+  const { rows } = await db.pool.query<{ relname: string; n: string }>(
+    'SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables',
+  );
   return Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
 }
 
@@ -316,10 +403,13 @@ async function activitySeconds(workflowId: string): Promise<Record<string, numbe
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
   const scheduled = new Map<string, string>();
   const spans: Record<string, [number, number]> = {};
-  const ms = (t: unknown) => Number((t as { seconds: { toNumber(): number } }).seconds.toNumber()) * 1000 + Number((t as { nanos: number }).nanos) / 1e6;
+  const ms = (t: unknown) =>
+    Number((t as { seconds: { toNumber(): number } }).seconds.toNumber()) * 1000 +
+    Number((t as { nanos: number }).nanos) / 1e6;
   for (const e of history.events ?? []) {
     const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType!.name!);
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, e.activityTaskScheduledEventAttributes.activityType!.name!);
     const done = e.activityTaskCompletedEventAttributes;
     if (e.activityTaskStartedEventAttributes) {
       const type = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId))!;
@@ -350,13 +440,25 @@ async function psqlCopy() {
     CREATE INDEX ON copy_reference (symbol, row_id);
     CREATE INDEX ON copy_reference (id);
     CREATE INDEX ON copy_reference (updated_at, row_id);`);
-  const columns = 'id, symbol, name, market_cap_rank, current_price, market_cap, total_volume, circulating_supply, total_supply, max_supply, price_change_percentage_24h, last_updated';
+  const columns =
+    'id, symbol, name, market_cap_rank, current_price, market_cap, total_volume, circulating_supply, total_supply, max_supply, price_change_percentage_24h, last_updated';
   const started = performance.now();
-  await run(psql, [pg.url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy copy_reference (${columns}) FROM '${CSV}' WITH (FORMAT csv, HEADER true)`]);
+  await run(psql, [
+    pg.url,
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    `\\copy copy_reference (${columns}) FROM '${CSV}' WITH (FORMAT csv, HEADER true)`,
+  ]);
   const seconds = (performance.now() - started) / 1000;
   const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_reference');
   const { stdout: version } = await run(psql, ['--version']);
-  const figures = { seconds: round(seconds, 2), rows: rows[0]!.n, recordsPerSecond: Math.round(rows[0]!.n / seconds), psql: version.trim() };
+  const figures = {
+    seconds: round(seconds, 2),
+    rows: rows[0]!.n,
+    recordsPerSecond: Math.round(rows[0]!.n / seconds),
+    psql: version.trim(),
+  };
   log.info(figures, `psql \\copy: ${figures.seconds} s`);
   await db.pool.query('DROP TABLE copy_reference');
   return figures;
@@ -367,7 +469,14 @@ async function withApi<T>(work: (base: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], {
     // request logs off: at thousands of requests a second they would measure the log pipe
-    env: { ...process.env, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: env.address, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: pg.url,
+      TEMPORAL_ADDRESS: env.address,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(child);
@@ -399,7 +508,10 @@ async function apiLoad() {
       deep.next_cursor = ((await response.json()) as { next_cursor: string }).next_cursor;
       seen += limit;
     }
-    const { rows } = await db.pool.query<{ symbol: string }>('SELECT symbol FROM record ORDER BY id LIMIT 1 OFFSET $1', [Math.floor(ROWS / 3)]);
+    const { rows } = await db.pool.query<{ symbol: string }>(
+      'SELECT symbol FROM record ORDER BY id LIMIT 1 OFFSET $1',
+      [Math.floor(ROWS / 3)],
+    );
     const targets = {
       firstPage: '/data?limit=50',
       deepPage: `/data?limit=50&cursor=${deep.next_cursor}`,
@@ -416,8 +528,14 @@ async function apiLoad() {
     out.firstPage10Connections = { path: targets.firstPage, ...(await load(base + targets.firstPage, 10, 10)) };
     // the same client while ten connections send the most expensive valid requests there are
     const costly = [`/entities?min_sources=2&limit=1000`, `/data?limit=1000&offset=10000`, '/stats'];
-    const [underLoad] = await Promise.all([load(base + targets.firstPage, 10, CONNECTIONS), ...costly.map((p, i) => load(base + p, 10, i === 0 ? 4 : 3))]);
-    out.firstPageUnderCostlyLoad = { path: `${targets.firstPage} while 10 connections send ${costly.join(', ')}`, ...underLoad };
+    const [underLoad] = await Promise.all([
+      load(base + targets.firstPage, 10, CONNECTIONS),
+      ...costly.map((p, i) => load(base + p, 10, i === 0 ? 4 : 3)),
+    ]);
+    out.firstPageUnderCostlyLoad = {
+      path: `${targets.firstPage} while 10 connections send ${costly.join(', ')}`,
+      ...underLoad,
+    };
     log.info(out, 'GET /data');
     return out;
   });
@@ -437,7 +555,10 @@ async function load(url: string, seconds: number, connections: number): Promise<
   // percentiles from every response time: autocannon's own are whole milliseconds and have no p95
   const times: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    autocannon({ url, connections, duration: seconds }, (error, done) => (error ? reject(error) : resolve(done))).on('response', (_client, _status, _bytes, ms) => void times.push(ms));
+    autocannon({ url, connections, duration: seconds }, (error, done) => (error ? reject(error) : resolve(done))).on(
+      'response',
+      (_client, _status, _bytes, ms) => void times.push(ms),
+    );
   });
   times.sort((a, b) => a - b);
   const at = (p: number) => round(times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] ?? NaN, 2);
@@ -477,7 +598,12 @@ function summary(f: Figures) {
 }
 
 function benchLine(f: Figures): string {
-  return 'BENCH ' + Object.entries(summary(f)).map(([k, v]) => `${k}=${v}`).join(' ');
+  return (
+    'BENCH ' +
+    Object.entries(summary(f))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
+  );
 }
 
 /** Replaces the table between the README's bench markers, so the README always shows the last full run. */
@@ -493,7 +619,10 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
     '| measure | figure | target |',
     '|---|---|---|',
     `| first load, whole workflow | ${result.firstLoad.seconds} s, **${s.first_load_rps.toLocaleString('en')} records/s** | ≥ 50,000 |`,
-    `| first load by stage | ${Object.entries(result.firstLoad.stageSeconds).filter(([, sec]) => sec >= 0.5).map(([stage, sec]) => `${stage} ${sec} s`).join(', ')} | |`,
+    `| first load by stage | ${Object.entries(result.firstLoad.stageSeconds)
+      .filter(([, sec]) => sec >= 0.5)
+      .map(([stage, sec]) => `${stage} ${sec} s`)
+      .join(', ')} | |`,
     `| \`psql \\copy\` of the same file, same indexes | ${result.psqlCopy.seconds} s, ${result.psqlCopy.recordsPerSecond.toLocaleString('en')} records/s; copy_ratio **${s.copy_ratio}** | ≥ 0.45 |`,
     `| unchanged re-run, 304 | ${result.unchanged304.seconds} s, ${result.unchanged304.rowsWrittenData} data rows written | < 1 s, 0 |`,
     `| unchanged re-run, same bytes (no validators) | ${result.unchangedSameBytes.seconds} s (${s.rerun_time_ratio} of first load), ${result.unchangedSameBytes.rowsWrittenData} data rows written | ≤ 0.2, 0 |`,
@@ -517,13 +646,16 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
     '```',
   ].join('\n');
   const replaced = text.replace(/(<!-- bench:start -->\n)[\s\S]*?(\n<!-- bench:end -->)/, `$1${table}$2`);
-  if (replaced === text && !text.includes(table)) throw new Error('README.md has no <!-- bench:start --> / <!-- bench:end --> markers');
+  if (replaced === text && !text.includes(table))
+    throw new Error('README.md has no <!-- bench:start --> / <!-- bench:end --> markers');
   fs.writeFileSync(readme, replaced);
 }
 
 function machine(): string {
   const cpus = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm) ?? []).length;
-  const memGb = Math.round(Number(/MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024 / 1024);
+  const memGb = Math.round(
+    Number(/MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024 / 1024,
+  );
   return `${cpus} cores, ${memGb} GiB, Node ${process.versions.node}, PostgreSQL ${pgVersion} (embedded)`;
 }
 

@@ -8,7 +8,7 @@ export const HISTORY_HEADER = 'id,symbol,name,open,high,low,close,volume,date';
 
 /** A price that moves a little every step, from the asset and the step alone. */
 function priceOf(asset: number, step: number): number {
-  const base = Math.exp(((asset * 2654435761) % 1000) / 1000 * 12 - 4);
+  const base = Math.exp((((asset * 2654435761) % 1000) / 1000) * 12 - 4);
   return base * (1 + 0.2 * Math.sin(step / 17 + asset) + 0.05 * Math.sin(step * 1.7 + asset * 3));
 }
 

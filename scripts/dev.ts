@@ -34,7 +34,9 @@ interface Supervised {
 const children: Supervised[] = [];
 const stateFile = path.join(settings.ETL_DATA_DIR, 'supervisor.json');
 // on a terminal children write to it directly (pretty logs); otherwise through forwardAsJson
-const OUTPUT: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'] = process.stdout.isTTY ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'];
+const OUTPUT: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'] = process.stdout.isTTY
+  ? ['ignore', 'inherit', 'inherit']
+  : ['ignore', 'pipe', 'pipe'];
 let stopping = false;
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll(0));
@@ -62,9 +64,20 @@ async function main(): Promise<void> {
 
   if (!env.DATABASE_URL) {
     // its URL comes over IPC once; a restarted one serves the same data directory on the same port
-    const launch = () => fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: [...OUTPUT, 'ipc'] }).once('message', function (this: ChildProcess) { this.disconnect(); });
+    const launch = () =>
+      fork(path.join(projectRoot, 'scripts', 'postgres.ts'), { env, detached: true, stdio: [...OUTPUT, 'ipc'] }).once(
+        'message',
+        function (this: ChildProcess) {
+          this.disconnect();
+        },
+      );
     const pg = supervise('postgres', launch);
-    const [message] = (await Promise.race([once(pg, 'message'), once(pg, 'exit').then(() => { throw new Error('embedded PostgreSQL exited during start'); })])) as [{ url: string }];
+    const [message] = (await Promise.race([
+      once(pg, 'message'),
+      once(pg, 'exit').then(() => {
+        throw new Error('embedded PostgreSQL exited during start');
+      }),
+    ])) as [{ url: string }];
     env.DATABASE_URL = message.url;
   }
   const db = await openDatabase(env.DATABASE_URL!);
@@ -74,11 +87,28 @@ async function main(): Promise<void> {
   if (!process.env.TEMPORAL_ADDRESS) {
     const stateDir = path.join(settings.ETL_DATA_DIR, 'temporal');
     fs.mkdirSync(stateDir, { recursive: true });
-    start('temporal', temporalCli, [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(settings.ETL_DEV_TEMPORAL_PORT), '--ui-port', String(uiPort),
-      '--db-filename', path.join(stateDir, 'dev.sqlite'), '--log-format', 'json', '--log-level', 'warn',
-      ...DEV_SERVER_SEARCH_ATTRIBUTE_ARGS,
-    ], env);
+    start(
+      'temporal',
+      temporalCli,
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(settings.ETL_DEV_TEMPORAL_PORT),
+        '--ui-port',
+        String(uiPort),
+        '--db-filename',
+        path.join(stateDir, 'dev.sqlite'),
+        '--log-format',
+        'json',
+        '--log-level',
+        'warn',
+        ...DEV_SERVER_SEARCH_ATTRIBUTE_ARGS,
+      ],
+      env,
+    );
     env.TEMPORAL_ADDRESS = `127.0.0.1:${settings.ETL_DEV_TEMPORAL_PORT}`;
   }
   const target = temporalTarget();
@@ -93,14 +123,19 @@ async function main(): Promise<void> {
 
   await ensureSearchAttributes(client, client.options.namespace, log);
   // the dev server keeps a closed run's history for a day unless told otherwise; a cluster of one's own is left as its operator set it
-  if (!process.env.TEMPORAL_ADDRESS) await ensureRetention(client, client.options.namespace, durationMs(settings.ETL_DEV_TEMPORAL_RETENTION), log);
+  if (!process.env.TEMPORAL_ADDRESS)
+    await ensureRetention(client, client.options.namespace, durationMs(settings.ETL_DEV_TEMPORAL_RETENTION), log);
   await applySchedules(client, settings, log);
   await client.schedule.getHandle(settings.ETL_SCHEDULE_ID).trigger();
   const api = `http://${settings.HOST}:${settings.PORT}`;
-  await retry('API', async () => {
-    const res = await fetch(`${api}/health`);
-    if (!res.ok) throw new Error(`/health answered ${res.status}`);
-  }, 60);
+  await retry(
+    'API',
+    async () => {
+      const res = await fetch(`${api}/health`);
+      if (!res.ok) throw new Error(`/health answered ${res.status}`);
+    },
+    60,
+  );
   log.info(
     {
       api: `${api}/health  ${api}/data`,
@@ -120,7 +155,15 @@ function start(name: string, command: string, args: string[], env: NodeJS.Proces
 
 /** Starts a child and starts it again whenever it exits, until make dev stops. */
 function supervise(name: string, launch: () => ChildProcess): ChildProcess {
-  const entry: Supervised = { name, launch, child: launch(), restarts: 0, startedAt: Date.now(), lastExit: null, quickDeaths: 0 };
+  const entry: Supervised = {
+    name,
+    launch,
+    child: launch(),
+    restarts: 0,
+    startedAt: Date.now(),
+    lastExit: null,
+    quickDeaths: 0,
+  };
   children.push(entry);
   attach(entry);
   return entry.child;
@@ -135,7 +178,10 @@ function attach(entry: Supervised): void {
     entry.lastExit = signal ? `killed by ${signal}` : `exited with code ${code}`;
     entry.quickDeaths = Date.now() - entry.startedAt < 60_000 ? entry.quickDeaths + 1 : 0;
     const delayMs = Math.min(30_000, 1000 * 2 ** Math.max(0, entry.quickDeaths - 1));
-    log.warn({ name, code, signal, restarts: entry.restarts, delayMs }, `${name} ${entry.lastExit}; restarting it in ${delayMs} ms`);
+    log.warn(
+      { name, code, signal, restarts: entry.restarts, delayMs },
+      `${name} ${entry.lastExit}; restarting it in ${delayMs} ms`,
+    );
     writeState();
     setTimeout(() => {
       if (stopping) return;
@@ -170,7 +216,8 @@ function writeState(): void {
 function forwardAsJson(name: string, stream: NodeJS.ReadableStream, level: number): void {
   readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
     if (isJson(line)) process.stdout.write(line + '\n');
-    else if (line.trim()) process.stdout.write(JSON.stringify({ level, time: Date.now(), service: name, msg: line }) + '\n');
+    else if (line.trim())
+      process.stdout.write(JSON.stringify({ level, time: Date.now(), service: name, msg: line }) + '\n');
   });
 }
 
@@ -207,7 +254,8 @@ async function retry<T>(what: string, attempt: () => Promise<T>, seconds: number
     try {
       return await attempt();
     } catch (error) {
-      if (stopping || Date.now() > deadline) throw new Error(`${what} not reachable after ${seconds} s: ${(error as Error).message}`);
+      if (stopping || Date.now() > deadline)
+        throw new Error(`${what} not reachable after ${seconds} s: ${(error as Error).message}`);
       await sleep(500);
     }
   }
@@ -220,7 +268,10 @@ async function assertPortsFree(ports: number[]): Promise<void> {
       server.once('error', () => resolve(false));
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (!free) throw new Error(`port ${port} on 127.0.0.1 is taken; stop what uses it (ss -ltnp 'sport = :${port}') or change the port in .env`);
+    if (!free)
+      throw new Error(
+        `port ${port} on 127.0.0.1 is taken; stop what uses it (ss -ltnp 'sport = :${port}') or change the port in .env`,
+      );
   }
 }
 

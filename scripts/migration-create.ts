@@ -21,7 +21,9 @@ try {
   try {
     const first = (await migrate(db)).length === 0 && listMigrations().length === 0;
     const result = await db.orm.migrator.create(migrationsPath, false, first, name);
-    console.log(result.fileName ? `created ${result.fileName}` : 'entities and migrations already agree: nothing to create');
+    console.log(
+      result.fileName ? `created ${result.fileName}` : 'entities and migrations already agree: nothing to create',
+    );
   } finally {
     await db.close();
   }
@@ -31,7 +33,10 @@ try {
 writeIndex();
 
 function listMigrations(): string[] {
-  return fs.readdirSync(migrationsPath).filter((f) => /^Migration\d+.*\.ts$/.test(f)).sort();
+  return fs
+    .readdirSync(migrationsPath)
+    .filter((f) => /^Migration\d+.*\.ts$/.test(f))
+    .sort();
 }
 
 function writeIndex(): void {

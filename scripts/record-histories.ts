@@ -19,7 +19,12 @@ import { ETL_OUTCOME, ETL_SOURCES } from '../src/workflows/observability.ts';
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.join(projectRoot, 'test', 'replay', 'histories');
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'etl-histories-'));
-const pg = await startEmbeddedPostgres({ dataDir: path.join(temp, 'pg'), port: 40000 + Math.floor(Math.random() * 20000), persistent: false, log: createLogger('pg', 'warn') });
+const pg = await startEmbeddedPostgres({
+  dataDir: path.join(temp, 'pg'),
+  port: 40000 + Math.floor(Math.random() * 20000),
+  persistent: false,
+  log: createLogger('pg', 'warn'),
+});
 const db = await openDatabase(pg.url);
 await migrate(db);
 const root = path.join(temp, 'root');
@@ -27,26 +32,70 @@ fs.cpSync(path.join(projectRoot, 'data', 'demo'), root, { recursive: true });
 const server = createSourceServer({ root });
 process.env.ETL_SOURCE_SERVER_URL = await server.listen(0);
 const env = await TestWorkflowEnvironment.createLocal({
-  server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal') }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
+  server: {
+    executable: {
+      type: 'existing-path',
+      path: process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal'),
+    },
+    searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
+  },
 });
 try {
-  const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: 'replay', db, sourcesFile: path.join(projectRoot, 'config', 'sources.demo.yaml') });
+  const worker = await createWorker({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue: 'replay',
+    db,
+    sourcesFile: path.join(projectRoot, 'config', 'sources.demo.yaml'),
+  });
   await worker.runUntil(async () => {
-    const record = async (name: string, start: () => Promise<{ workflowId: string; result(): Promise<unknown>; fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]> }>) => {
+    const record = async (
+      name: string,
+      start: () => Promise<{
+        workflowId: string;
+        result(): Promise<unknown>;
+        fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]>;
+      }>,
+    ) => {
       const handle = await start();
       await handle.result();
       fs.writeFileSync(path.join(out, `${name}.json`), historyToJSON(await handle.fetchHistory()));
       console.log(`recorded ${name}`);
     };
-    const first = await env.client.workflow.start(ingest, { taskQueue: 'replay', workflowId: 'ingest-first-run', args: [{}] });
+    const first = await env.client.workflow.start(ingest, {
+      taskQueue: 'replay',
+      workflowId: 'ingest-first-run',
+      args: [{}],
+    });
     await record('ingest-first-run', async () => first);
-    await record('ingest-unchanged', () => env.client.workflow.start(ingest, { taskQueue: 'replay', workflowId: 'ingest-unchanged', args: [{}] }));
+    await record('ingest-unchanged', () =>
+      env.client.workflow.start(ingest, { taskQueue: 'replay', workflowId: 'ingest-unchanged', args: [{}] }),
+    );
     server.setFaults([{ path: '/coingecko', status: 404 }]);
-    fs.writeFileSync(path.join(root, 'coinpaprika-tickers.json'), fs.readFileSync(path.join(root, 'coinpaprika-tickers.json'), 'utf8').replace('"price":10913.27425377', '"price":10914'));
-    await record('ingest-partial', () => env.client.workflow.start(ingest, { taskQueue: 'replay', workflowId: 'ingest-partial', args: [{}] }));
+    fs.writeFileSync(
+      path.join(root, 'coinpaprika-tickers.json'),
+      fs
+        .readFileSync(path.join(root, 'coinpaprika-tickers.json'), 'utf8')
+        .replace('"price":10913.27425377', '"price":10914'),
+    );
+    await record('ingest-partial', () =>
+      env.client.workflow.start(ingest, { taskQueue: 'replay', workflowId: 'ingest-partial', args: [{}] }),
+    );
     const { runId } = (await first.result()) as { runId: number };
-    await record('reprocess-dry-run', () => env.client.workflow.start(reprocess, { taskQueue: 'replay', workflowId: 'reprocess-dry-run', args: [{ runId, dryRun: true }] }));
-    await record('retention', () => env.client.workflow.start(retention, { taskQueue: 'replay', workflowId: 'retention', args: [{ olderThanDays: 90 }] }));
+    await record('reprocess-dry-run', () =>
+      env.client.workflow.start(reprocess, {
+        taskQueue: 'replay',
+        workflowId: 'reprocess-dry-run',
+        args: [{ runId, dryRun: true }],
+      }),
+    );
+    await record('retention', () =>
+      env.client.workflow.start(retention, {
+        taskQueue: 'replay',
+        workflowId: 'retention',
+        args: [{ olderThanDays: 90 }],
+      }),
+    );
   });
 } finally {
   await env.teardown();

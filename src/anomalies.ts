@@ -18,7 +18,13 @@ export const THRESHOLDS = {
   baselineRuns: 10,
 } as const;
 
-export type AnomalyRule = 'run_failed' | 'source_failed' | 'record_count_change' | 'duration_spike' | 'quarantine_spike' | 'price_divergence';
+export type AnomalyRule =
+  | 'run_failed'
+  | 'source_failed'
+  | 'record_count_change'
+  | 'duration_spike'
+  | 'quarantine_spike'
+  | 'price_divergence';
 
 export interface Anomaly {
   rule: AnomalyRule;
@@ -97,8 +103,12 @@ export function sourceAnomalies(source: string, current: SourceFacts, reference:
     }
   }
   if (current.durationMs !== null && reference.durationMs !== null) {
-    if (current.durationMs > THRESHOLDS.durationFactor * reference.durationMs && current.durationMs - reference.durationMs >= THRESHOLDS.durationMinDeltaMs) {
-      const factor = reference.durationMs > 0 ? `${(current.durationMs / reference.durationMs).toFixed(1)}×` : 'far more than';
+    if (
+      current.durationMs > THRESHOLDS.durationFactor * reference.durationMs &&
+      current.durationMs - reference.durationMs >= THRESHOLDS.durationMinDeltaMs
+    ) {
+      const factor =
+        reference.durationMs > 0 ? `${(current.durationMs / reference.durationMs).toFixed(1)}×` : 'far more than';
       found.push({
         rule: 'duration_spike',
         source,
@@ -111,7 +121,10 @@ export function sourceAnomalies(source: string, current: SourceFacts, reference:
   const share = quarantineShare(current);
   if (share !== null && reference.quarantineShare !== null) {
     // shares are binary fractions (0.06 - 0.01 is 0.0499…): compared with a tolerance far below one record in a billion
-    if (share >= THRESHOLDS.quarantineFactor * reference.quarantineShare - EPSILON && share - reference.quarantineShare >= THRESHOLDS.quarantineMinPoints - EPSILON) {
+    if (
+      share >= THRESHOLDS.quarantineFactor * reference.quarantineShare - EPSILON &&
+      share - reference.quarantineShare >= THRESHOLDS.quarantineMinPoints - EPSILON
+    ) {
       found.push({
         rule: 'quarantine_spike',
         source,
@@ -125,7 +138,17 @@ export function sourceAnomalies(source: string, current: SourceFacts, reference:
 }
 
 export function runAnomalies(status: 'running' | 'succeeded' | 'partial' | 'failed'): Anomaly[] {
-  return status === 'failed' ? [{ rule: 'run_failed', source: null, message: 'the run failed: no source succeeded', current: null, reference: null }] : [];
+  return status === 'failed'
+    ? [
+        {
+          rule: 'run_failed',
+          source: null,
+          message: 'the run failed: no source succeeded',
+          current: null,
+          reference: null,
+        },
+      ]
+    : [];
 }
 
 const EPSILON = 1e-9;
@@ -134,6 +157,7 @@ const formatPercent = (n: number, signed = false) => `${signed && n > 0 ? '+' : 
 
 /** What the rules need from a run_source row. */
 export function sourceFacts(s: IRunSource): SourceFacts {
-  const durationMs = s.status === 'running' || !s.finishedAt ? null : new Date(s.finishedAt).getTime() - new Date(s.startedAt).getTime();
+  const durationMs =
+    s.status === 'running' || !s.finishedAt ? null : new Date(s.finishedAt).getTime() - new Date(s.startedAt).getTime();
   return { status: s.status, records: s.parsed, quarantined: s.quarantined, durationMs };
 }

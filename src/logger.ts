@@ -13,11 +13,20 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
     // Never log credentials even if a caller passes a whole headers object or settings map.
     redact: {
-      paths: ['*.authorization', '*.Authorization', '*["x-api-key"]', '*["x-cg-demo-api-key"]', '*.password', '*.apiKey'],
+      paths: [
+        '*.authorization',
+        '*.Authorization',
+        '*["x-api-key"]',
+        '*["x-cg-demo-api-key"]',
+        '*.password',
+        '*.apiKey',
+      ],
       censor: '[redacted]',
     },
     // an activity's task token lets whoever reads the log complete or fail that activity: it never leaves the process
     formatters: { log: ({ taskToken: _token, ...fields }) => fields },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    ...(pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
+      : {}),
   });
 }

@@ -23,7 +23,10 @@ const schema = z.object({
   /** Activities one worker process runs at once; stages are CPU and database heavy, so a few per core. */
   ETL_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(8),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
-  ETL_WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'host:port').default('127.0.0.1:9464'),
+  ETL_WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[\w.-]+:\d+$/, 'host:port')
+    .default('127.0.0.1:9464'),
   /** The local source server (demo payloads over HTTP, with fault knobs) that make dev starts. */
   ETL_SOURCE_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   ETL_SOURCE_SERVER_ROOT: z.string().default(path.join(projectRoot, 'data', 'demo')),
@@ -70,7 +73,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
 // `FOO=` in an .env file means "not set", not "set to the empty string".
 function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
 }
 
 /** Worker and API connect to the database they are given; only `make dev` and the tests start one. */

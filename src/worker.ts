@@ -24,7 +24,10 @@ try {
     sourcesFile: settings.ETL_SOURCES_FILE,
     divergence: { threshold: settings.ETL_DIVERGENCE_THRESHOLD, windowMs: durationMs(settings.ETL_DIVERGENCE_WINDOW) },
   });
-  log.info({ taskQueue: settings.ETL_TASK_QUEUE, namespace: target.namespace, address: target.connectionOptions.address }, 'worker started');
+  log.info(
+    { taskQueue: settings.ETL_TASK_QUEUE, namespace: target.namespace, address: target.connectionOptions.address },
+    'worker started',
+  );
   await worker.run(); // the SDK handles SIGINT/SIGTERM: stop polling, finish in-flight tasks, resolve
 } finally {
   await connection.close();

@@ -14,14 +14,17 @@ export const quietLog = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'sile
 
 export async function testDatabase(): Promise<Database> {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is unset: run the tests through mocha (test/setup.ts starts a database)');
+  if (!url)
+    throw new Error('TEST_DATABASE_URL is unset: run the tests through mocha (test/setup.ts starts a database)');
   return openDatabase(url);
 }
 
 export async function truncateAll(db: Database): Promise<void> {
   // drift_event too: it names its run by id without a foreign key, and ids restart, so a later suite's run 2
   // would find an earlier suite's drift events
-  await db.pool.query('TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, field_issue, drift_event, quote, quote_daily, quote_horizon, entity, entity_link RESTART IDENTITY CASCADE');
+  await db.pool.query(
+    'TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, field_issue, drift_event, quote, quote_daily, quote_horizon, entity, entity_link RESTART IDENTITY CASCADE',
+  );
   // the partitions too: a test sees only the partitions its own data made
   for (const name of await partitionNames(db.pool)) await db.pool.query(`DROP TABLE ${name}`);
 }
@@ -29,14 +32,19 @@ export async function truncateAll(db: Database): Promise<void> {
 /** The real Temporal CLI the project provisioned (make test exports TEMPORAL_CLI). */
 export function temporalCli(): string {
   const cli = process.env.TEMPORAL_CLI ?? path.join(projectRoot, '.tools', 'bin', 'temporal');
-  if (!fs.existsSync(cli)) throw new Error(`no Temporal CLI at ${cli}: run the tests with 'make test', which installs it`);
+  if (!fs.existsSync(cli))
+    throw new Error(`no Temporal CLI at ${cli}: run the tests with 'make test', which installs it`);
   return cli;
 }
 
 /** A real Temporal dev server, started from the provisioned CLI (createLocal would download one). */
 export function startTemporal(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
+    server: {
+      executable: { type: 'existing-path', path: temporalCli() },
+      log: { format: 'json', level: 'error' },
+      searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
+    },
   });
 }
 
@@ -49,7 +57,11 @@ export function demoCsv(): string {
 }
 
 /** Writes a sources file with one CSV source whose content the test controls. */
-export function csvSourceFixture(dir: string, id = 'csv-assets', options: { maxDeleteRatio?: number; deletePolicy?: 'snapshot' | 'never' } = {}) {
+export function csvSourceFixture(
+  dir: string,
+  id = 'csv-assets',
+  options: { maxDeleteRatio?: number; deletePolicy?: 'snapshot' | 'never' } = {},
+) {
   const csvPath = path.join(dir, `${id}.csv`);
   const sourcesFile = path.join(dir, 'sources.yaml');
   fs.writeFileSync(
@@ -105,8 +117,12 @@ export interface StagesOutcome {
  */
 export async function runStages(db: Database, sourcesFile: string, sourceId: string): Promise<StagesOutcome> {
   const activities = createActivities({ db, sourcesFile });
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: `stages-${sourceId}`, runId: `${sourceId}-${Date.now()}` } }, { logger: new DefaultLogger('ERROR', () => {}) });
-  const run = <A extends unknown[], R>(activity: (...args: A) => Promise<R>, ...args: A) => env.run(activity, ...args) as Promise<R>;
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId: `stages-${sourceId}`, runId: `${sourceId}-${Date.now()}` } },
+    { logger: new DefaultLogger('ERROR', () => {}) },
+  );
+  const run = <A extends unknown[], R>(activity: (...args: A) => Promise<R>, ...args: A) =>
+    env.run(activity, ...args) as Promise<R>;
   const { runId } = await run(activities.startRun, { sourceIds: [sourceId] });
   const step = { runId, sourceId };
   const fetched = await run(activities.fetchSource, step);
@@ -119,7 +135,10 @@ export async function runStages(db: Database, sourcesFile: string, sourceId: str
   } catch (error) {
     outcome.rejected = (error as Error).message;
   }
-  const { rows } = await db.pool.query<{ reason: string }>('SELECT reason FROM quarantine WHERE run_id = $1 ORDER BY raw_position', [runId]);
+  const { rows } = await db.pool.query<{ reason: string }>(
+    'SELECT reason FROM quarantine WHERE run_id = $1 ORDER BY raw_position',
+    [runId],
+  );
   outcome.reasons = rows.map((r) => r.reason);
   return outcome;
 }
@@ -131,7 +150,12 @@ export async function runStages(db: Database, sourcesFile: string, sourceId: str
  */
 export async function reopenFlushed(db: Database): Promise<Database> {
   const fresh = await testDatabase();
-  const backends = async () => (await fresh.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()')).rows[0]!.n;
+  const backends = async () =>
+    (
+      await fresh.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()',
+      )
+    ).rows[0]!.n;
   const [before, closing] = [await backends(), db.pool.totalCount];
   await db.close();
   for (let i = 0; i < 200; i++) {

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/settings.ts';
 
-export const recordedRoot = path.resolve(process.env.ETL_FIXTURES_DIR ?? path.join(projectRoot, '..', 'shared', 'fixtures'));
+export const recordedRoot = path.resolve(
+  process.env.ETL_FIXTURES_DIR ?? path.join(projectRoot, '..', 'shared', 'fixtures'),
+);
 
 const said = new Set<string>();
 
@@ -21,7 +23,11 @@ export function recorded(sub = ''): string | undefined {
   if (process.env.ETL_REQUIRE_FIXTURES === '1') throw new Error(`${message}; ETL_REQUIRE_FIXTURES=1 requires them`);
   if (!said.has(dir)) {
     said.add(dir);
-    console.warn(process.env.GITHUB_ACTIONS === 'true' ? `::warning title=recorded fixtures missing::${message}` : `  WARNING: ${message}`);
+    console.warn(
+      process.env.GITHUB_ACTIONS === 'true'
+        ? `::warning title=recorded fixtures missing::${message}`
+        : `  WARNING: ${message}`,
+    );
   }
   return undefined;
 }

@@ -22,7 +22,12 @@ export async function mochaGlobalSetup(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger(process.env.TEST_LOG_LEVEL === 'debug' ? 'INFO' : 'ERROR') });
   if (!process.env.TEST_DATABASE_URL) {
     const dataDir = path.join(projectRoot, '.data', `test-${process.pid}`, 'postgres');
-    pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), persistent: false, log: createLogger('test-postgres', 'warn') });
+    pg = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      persistent: false,
+      log: createLogger('test-postgres', 'warn'),
+    });
     process.env.TEST_DATABASE_URL = pg.url;
     console.log(`  using a throwaway embedded PostgreSQL on port ${pg.port} (${dataDir})`);
   }
@@ -35,4 +40,3 @@ export async function mochaGlobalTeardown(): Promise<void> {
   await pg.stop();
   fs.rmSync(path.join(projectRoot, '.data', `test-${process.pid}`), { recursive: true, force: true });
 }
-

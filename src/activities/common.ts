@@ -34,7 +34,11 @@ export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof PermanentSourceError || error instanceof UnreadablePayloadError || error instanceof StagingLostError) {
+    if (
+      error instanceof PermanentSourceError ||
+      error instanceof UnreadablePayloadError ||
+      error instanceof StagingLostError
+    ) {
       throw ApplicationFailure.nonRetryable(error.message, error.name);
     }
     if (error instanceof RetryableSourceError) {
@@ -101,7 +105,11 @@ async function recordUnrecorded(db: Database, step: SourceStep): Promise<void> {
  * One attempt of a stage for one source: counted in run_source.attempts, its failure kept in
  * run_source.errors, its source errors turned into the right Temporal failure, its heartbeat kept alive.
  */
-export async function runStage<T, P = unknown>(db: Database, step: SourceStep, work: (progress: Progress<P>) => Promise<T>): Promise<T> {
+export async function runStage<T, P = unknown>(
+  db: Database,
+  step: SourceStep,
+  work: (progress: Progress<P>) => Promise<T>,
+): Promise<T> {
   const ctx = Context.current();
   const { activityType, attempt } = ctx.info;
   await recordAttempt(db.pool, step.runId, step.sourceId, activityType, attempt);
@@ -111,12 +119,18 @@ export async function runStage<T, P = unknown>(db: Database, step: SourceStep, w
   try {
     const result = await asFailure(() => work(progress));
     // the worker's resident memory after each stage shows whether memory stays flat as sources grow
-    ctx.log.info(`${activityType} done`, { durationMs: Date.now() - started, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20), result });
+    ctx.log.info(`${activityType} done`, {
+      durationMs: Date.now() - started,
+      rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+      result,
+    });
     return result;
   } catch (error) {
     // the database may be what failed: the failure still reaches Temporal, and is recorded by the next attempt
     const failure = { stage: activityType, attempt, error: (error as Error).message };
-    await recordAttemptError(db.pool, step.runId, step.sourceId, failure.stage, failure.attempt, failure.error).catch(() => unrecorded.set(stepKey(step), [...(unrecorded.get(stepKey(step)) ?? []), failure]));
+    await recordAttemptError(db.pool, step.runId, step.sourceId, failure.stage, failure.attempt, failure.error).catch(
+      () => unrecorded.set(stepKey(step), [...(unrecorded.get(stepKey(step)) ?? []), failure]),
+    );
     throw error;
   } finally {
     progress.stop();

@@ -1,7 +1,19 @@
 // Extract: fetch the source into raw_page chunks, then make the landed payload immutable raw data.
 import { Context } from '@temporalio/activity';
 import { SourceState } from '../db/entities.ts';
-import { appendPage, beginPayload, copyPages, discardDocument, finishLanding, landedSummary, markDocumentLanded, pageHash, previousPages, resumePoint, storePayload } from '../db/raw.ts';
+import {
+  appendPage,
+  beginPayload,
+  copyPages,
+  discardDocument,
+  finishLanding,
+  landedSummary,
+  markDocumentLanded,
+  pageHash,
+  previousPages,
+  resumePoint,
+  storePayload,
+} from '../db/raw.ts';
 import { throttle } from '../db/ratelimit.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -37,14 +49,24 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
         const validators = { etag: state?.etag ?? null, lastModified: state?.lastModified ?? null };
         const resume = await resumePoint(db.pool, payload.id);
         let [seq, document] = [resume.nextSeq, resume.document];
-        let last: Omit<FetchedDocument, 'body'> = { url: location, httpStatus: null, contentType: null, etag: null, lastModified: null, notModified: false };
+        let last: Omit<FetchedDocument, 'body'> = {
+          url: location,
+          httpStatus: null,
+          contentType: null,
+          etag: null,
+          lastModified: null,
+          notModified: false,
+        };
         let incompleteReason: string | null = null;
         const documents = adapterFor(source).fetch(source, {
           validators,
           signal: progress.signal,
           markIncomplete: (reason) => (incompleteReason = reason),
           resumeAt: { document: resume.document, byteOffset: resume.byteOffset },
-          throttle: () => (source.rateLimit ? throttle(db.pool, source.rateLimit.key, source.rateLimit.perSecond, progress.signal) : Promise.resolve()),
+          throttle: () =>
+            source.rateLimit
+              ? throttle(db.pool, source.rateLimit.key, source.rateLimit.perSecond, progress.signal)
+              : Promise.resolve(),
         });
         // Bytes equal to the last merged payload's, page for page, are not written again: they are landed by
         // reference when the first page differs, or the payload is described by those pages if none does.
@@ -60,7 +82,8 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
           const { body, ...meta } = fetched;
           last = meta;
           if (fetched.notModified) break;
-          if (document === resume.document && (fetched.startOffset ?? 0) !== resume.byteOffset) seq = await discardDocument(db.pool, payload.id, document);
+          if (document === resume.document && (fetched.startOffset ?? 0) !== resume.byteOffset)
+            seq = await discardDocument(db.pool, payload.id, document);
           for await (const chunk of rechunk(body, CHUNK_BYTES)) {
             const hash = pageHash(chunk);
             const before = matching ? previous!.pages[seq] : undefined;
@@ -76,7 +99,12 @@ export function extractActivities({ db, sourcesFile }: ActivityDeps) {
         }
         const identical = matching && !last.notModified && seq === previous!.pages.length;
         if (matching && !identical) await landMatched();
-        const { bytes, pages } = await finishLanding(db.pool, payload.id, { ...last, incompleteReason }, identical ? previous!.payloadId : payload.id);
+        const { bytes, pages } = await finishLanding(
+          db.pool,
+          payload.id,
+          { ...last, incompleteReason },
+          identical ? previous!.payloadId : payload.id,
+        );
         await updateRunSource(db.em(), runId, sourceId, { payloadId: payload.id, bytes, pages });
         return { payloadId: payload.id, bytes, pages, notModified: last.notModified };
       });

@@ -8,8 +8,12 @@ export async function beforeFetch(source: SourceConfig, attempt: number, signal:
   const faults = source.faults;
   if (!faults) return;
   if (faults.latencyMs) await sleep(faults.latencyMs, undefined, { signal });
-  if (attempt <= (faults.fetchFailures ?? 0)) throw new RetryableSourceError(`source '${source.id}': injected fetch failure (attempt ${attempt} of the first ${faults.fetchFailures})`);
-  if (faults.fetchFailureRate && Math.random() < faults.fetchFailureRate) throw new RetryableSourceError(`source '${source.id}': injected fetch failure (rate ${faults.fetchFailureRate})`);
+  if (attempt <= (faults.fetchFailures ?? 0))
+    throw new RetryableSourceError(
+      `source '${source.id}': injected fetch failure (attempt ${attempt} of the first ${faults.fetchFailures})`,
+    );
+  if (faults.fetchFailureRate && Math.random() < faults.fetchFailureRate)
+    throw new RetryableSourceError(`source '${source.id}': injected fetch failure (rate ${faults.fetchFailureRate})`);
 }
 
 export function atRecord(source: SourceConfig, attempt: number, position: number): void {
@@ -17,5 +21,6 @@ export function atRecord(source: SourceConfig, attempt: number, position: number
   if (!faults || attempt !== 1) return;
   // SIGKILL: nothing runs after it, exactly like a machine dying under the worker
   if (position === faults.crashAtRecord) process.kill(process.pid, 'SIGKILL');
-  if (position === faults.failAtRecord) throw new Error(`source '${source.id}': injected failure at record ${position}`);
+  if (position === faults.failAtRecord)
+    throw new Error(`source '${source.id}': injected failure at record ${position}`);
 }

@@ -2,7 +2,14 @@
 // the records a complete snapshot no longer has (behind the delete guard), and link records to entities.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { resolveEntities, type IdentityCounts } from '../db/identity.ts';
-import { mergeStaged, previewMerge, softDeleteOrphans, type MergeCounts, type MergePreview, type OrphanCounts } from '../db/merge.ts';
+import {
+  mergeStaged,
+  previewMerge,
+  softDeleteOrphans,
+  type MergeCounts,
+  type MergePreview,
+  type OrphanCounts,
+} from '../db/merge.ts';
 import { payloadInfo } from '../db/raw.ts';
 import { isDryRun, runSeries } from '../db/runs.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -16,7 +23,8 @@ const temporalRunId = () => Context.current().info.workflowExecution?.runId ?? '
 export function loadActivities({ db, sourcesFile }: ActivityDeps) {
   /** A dry run writes nothing anyone reads, whoever calls what. */
   const refuseDryRun = async ({ runId }: SourceStep, what: string) => {
-    if (await isDryRun(db.pool, runId)) throw ApplicationFailure.nonRetryable(`run ${runId} is a dry run: it may not ${what}`, 'DryRun');
+    if (await isDryRun(db.pool, runId))
+      throw ApplicationFailure.nonRetryable(`run ${runId} is a dry run: it may not ${what}`, 'DryRun');
   };
   return {
     /**
@@ -42,14 +50,24 @@ export function loadActivities({ db, sourcesFile }: ActivityDeps) {
         const { runId, sourceId, payloadId } = step;
         await refuseDryRun(step, 'soft-delete');
         const source = sourceById(sourcesFile, sourceId);
-        if (source.deletePolicy !== 'snapshot') return { softDeleted: 0, deleteGuard: `delete_policy is ${source.deletePolicy}` };
+        if (source.deletePolicy !== 'snapshot')
+          return { softDeleted: 0, deleteGuard: `delete_policy is ${source.deletePolicy}` };
         // a history says what was true when; a key missing from it was not deleted from anything
-        if ((await runSeries(db.pool, runId, sourceId)) === 'history') return { softDeleted: 0, deleteGuard: 'a history source: keys missing from it are not orphans' };
+        if ((await runSeries(db.pool, runId, sourceId)) === 'history')
+          return { softDeleted: 0, deleteGuard: 'a history source: keys missing from it are not orphans' };
         const payload = await payloadInfo(db.pool, payloadId);
         if (payload.status !== 'stored') {
-          throw ApplicationFailure.nonRetryable(`source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`, 'IncompleteSnapshot');
+          throw ApplicationFailure.nonRetryable(
+            `source '${sourceId}': payload ${payloadId} is ${payload.status}, not a stored snapshot; nothing may be deleted`,
+            'IncompleteSnapshot',
+          );
         }
-        const limits = { maxDeleteRatio: source.maxDeleteRatio, maxQuarantineRatio: source.maxQuarantineRatio, incompleteReason: payload.incompleteReason, windowDays: source.deleteGuardWindowDays };
+        const limits = {
+          maxDeleteRatio: source.maxDeleteRatio,
+          maxQuarantineRatio: source.maxQuarantineRatio,
+          incompleteReason: payload.incompleteReason,
+          windowDays: source.deleteGuardWindowDays,
+        };
         return softDeleteOrphans(db.pool, runId, sourceId, payloadId, limits, temporalRunId());
       });
     },
@@ -59,7 +77,12 @@ export function loadActivities({ db, sourcesFile }: ActivityDeps) {
       return runStage(db, step, async () => {
         // resolution moves the source's resolved marks
         await refuseDryRun(step, 'link entities');
-        return resolveEntities(db.pool, step.runId, step.sourceId, adapterFor(sourceById(sourcesFile, step.sourceId)).recordKind);
+        return resolveEntities(
+          db.pool,
+          step.runId,
+          step.sourceId,
+          adapterFor(sourceById(sourcesFile, step.sourceId)).recordKind,
+        );
       });
     },
   };

@@ -47,10 +47,14 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const info = await payloadInfo(db.pool, payloadId);
         let resumeFrom = progress.resumeFrom?.position ?? 0;
         if (resumeFrom > 0 && (await rowsBefore(db.pool, runId, sourceId, resumeFrom)) !== resumeFrom) {
-          ctx.log.warn('normalize starts over: the rows an earlier attempt committed are gone (a PostgreSQL crash empties staging)', { sourceId, position: resumeFrom });
+          ctx.log.warn(
+            'normalize starts over: the rows an earlier attempt committed are gone (a PostgreSQL crash empties staging)',
+            { sourceId, position: resumeFrom },
+          );
           resumeFrom = 0;
         }
-        if (resumeFrom > 0) ctx.log.info('normalize resumes after an interrupted attempt', { sourceId, position: resumeFrom });
+        if (resumeFrom > 0)
+          ctx.log.info('normalize resumes after an interrupted attempt', { sourceId, position: resumeFrom });
         await clearStage(db.pool, runId, sourceId, resumeFrom);
 
         const records = readRecords(payloadId);
@@ -66,12 +70,16 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId, payloadId) : null;
         const changes = previous ? detectDrift(previous, observed) : [];
         const renames = await acceptedRenames(db.em(), sourceId);
-        const evolve = source.driftPolicy === 'evolve' ? changes.filter((c) => c.change === 'renamed' && c.confidence! >= RENAME_THRESHOLD) : [];
+        const evolve =
+          source.driftPolicy === 'evolve'
+            ? changes.filter((c) => c.change === 'renamed' && c.confidence! >= RENAME_THRESHOLD)
+            : [];
         for (const c of evolve) renames[c.previousField!] = c.field;
         // the source keeps a rename only from a payload that can become its checkpoint: not from a dry run,
         // nor from one fetched before the payload it merged last (that one's fields are the current ones)
         const standing = evolve.length ? await payloadStanding(db.pool, runId, sourceId, payloadId) : null;
-        if (standing && !standing.dryRun && !standing.newer) await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
+        if (standing && !standing.dryRun && !standing.newer)
+          await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
         const events = changes.map((c) => ({ ...c, action: actionFor(source.driftPolicy, c, evolve) }));
         for (const e of events) ctx.log.warn('schema drift', { sourceId, ...e });
         await recordDrift(db.em(), runId, sourceId, events);
@@ -101,7 +109,12 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         // the operator mapping the symbol column by hand, or fixing the symbol, says these are symbols whatever they look like
         const trustSymbol = Boolean(source.mapping.symbol || source.constants.symbol);
         const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
-        await updateRunSource(db.em(), runId, sourceId, { observedSchema: observed, fieldMapping: { mapping, unmapped }, driftEvents: events.length, series });
+        await updateRunSource(db.em(), runId, sourceId, {
+          observedSchema: observed,
+          fieldMapping: { mapping, unmapped },
+          driftEvents: events.length,
+          series,
+        });
         const fetchedAt = info.fetchedAt.toISOString();
 
         const frozen = source.driftPolicy === 'freeze' ? changes : [];
@@ -125,22 +138,44 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
               progress.beat({ position });
             }
             if (isUnparsed(fields)) {
-              await stage.rejectRecord({ position: position++, sourceKey: null, reason: fields.reason, fields: { line: fields.unparsed } });
+              await stage.rejectRecord({
+                position: position++,
+                sourceKey: null,
+                reason: fields.reason,
+                fields: { line: fields.unparsed },
+              });
               continue;
             }
             const candidate = applyMapping(fields, mapping);
             clearSentinels(candidate, adapter.sentinels);
-            const key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
+            const key =
+              typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
             const held = frozen.length ? frozenReason(frozen, fields) : null;
-            const validated = held ? ({ ok: false, reason: held } as const) : validateRecord(adapter.recordKind, candidate, { dateFormat: source.csv.dateFormat, timeZone: source.timeZone, fetchedAt: info.fetchedAt, trustSymbol });
-            const undated = series === 'history' && validated.ok ? historyRowProblem(validated.record.sourceUpdatedAt) : null;
+            const validated = held
+              ? ({ ok: false, reason: held } as const)
+              : validateRecord(adapter.recordKind, candidate, {
+                  dateFormat: source.csv.dateFormat,
+                  timeZone: source.timeZone,
+                  fetchedAt: info.fetchedAt,
+                  trustSymbol,
+                });
+            const undated =
+              series === 'history' && validated.ok ? historyRowProblem(validated.record.sourceUpdatedAt) : null;
             const checked = undated ? ({ ok: false, reason: undated } as const) : validated;
             if (checked.ok) {
               const { record } = checked;
-              await stage.stageRecord(position, record, record.sourceUpdatedAt ?? fetchedAt, matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind), contentHash(record));
+              await stage.stageRecord(
+                position,
+                record,
+                record.sourceUpdatedAt ?? fetchedAt,
+                matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind),
+                contentHash(record),
+              );
               if (checked.issues.length) await stage.noteIssues(position, record.sourceKey, checked.issues);
               for (const field of checked.zoneAssumed) {
-                const seen = zoneless.get(field) ?? zoneless.set(field, { count: 0, example: excerpt(candidate[snakeToField(field)!]) }).get(field)!;
+                const seen =
+                  zoneless.get(field) ??
+                  zoneless.set(field, { count: 0, example: excerpt(candidate[snakeToField(field)!]) }).get(field)!;
                 seen.count++;
               }
             } else await stage.rejectRecord({ position, sourceKey: key, reason: checked.reason, fields });
@@ -149,15 +184,32 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
         });
         await analyzeStage(db.pool);
         // counted from the table: a resumed attempt wrote only part of them
-        const counts = { parsed: position, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents: events.length };
+        const counts = {
+          parsed: position,
+          ...(await stagedCounts(db.pool, runId, sourceId)),
+          driftEvents: events.length,
+        };
         // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
-        const warnings = position === 0 ? [`the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`] : [];
+        const warnings =
+          position === 0
+            ? [
+                `the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`,
+              ]
+            : [];
         for (const [field, { count, example }] of zoneless) {
           // a resumed attempt saw only the records after its checkpoint
-          warnings.push(`${field}: read as UTC in ${resumeFrom > 0 ? 'at least ' : ''}${count} record${count === 1 ? '' : 's'}, written without a time zone (e.g. ${example}); set timezone in the sources file`);
+          warnings.push(
+            `${field}: read as UTC in ${resumeFrom > 0 ? 'at least ' : ''}${count} record${count === 1 ? '' : 's'}, written without a time zone (e.g. ${example}); set timezone in the sources file`,
+          );
         }
         if (warnings.length) ctx.log.warn('source payload read with warnings', { sourceId, payloadId, warnings });
-        await updateRunSource(db.em(), runId, sourceId, { parsed: counts.parsed, staged: counts.staged, quarantined: counts.quarantined, fieldIssues: counts.fieldIssues, warnings });
+        await updateRunSource(db.em(), runId, sourceId, {
+          parsed: counts.parsed,
+          staged: counts.staged,
+          quarantined: counts.quarantined,
+          fieldIssues: counts.fieldIssues,
+          warnings,
+        });
         return counts;
 
         async function* readRecords(id: number): AsyncGenerator<SourceFields | Unparsed> {
@@ -165,8 +217,15 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
             for await (const document of readDocuments(db.pool, id)) yield* adapter.read(document, source, info);
           } catch (error) {
             // the database failing is worth a retry; bytes that do not parse will not parse next time either
-            if (error instanceof pg.DatabaseError || error instanceof UnreadablePayloadError || /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))) throw error;
-            throw new UnreadablePayloadError(`source '${sourceId}': payload ${id} is not readable as ${source.kind}: ${(error as Error).message}`);
+            if (
+              error instanceof pg.DatabaseError ||
+              error instanceof UnreadablePayloadError ||
+              /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))
+            )
+              throw error;
+            throw new UnreadablePayloadError(
+              `source '${sourceId}': payload ${id} is not readable as ${source.kind}: ${(error as Error).message}`,
+            );
           }
         }
       });

@@ -2,8 +2,25 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Run } from '../db/entities.ts';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { closeAbandonedRun, finishRun, notePayloads, runningRuns, startRun, storedPayloadsOf, updateTemporalRunId, type ReprocessSource, type RunStatus, type SourceOutcome } from '../db/runs.ts';
-import { DEFAULT_DIVERGENCE, detectAnomalies, detectDivergences, storeAnomalies, storeDivergences } from '../db/anomalies.ts';
+import {
+  closeAbandonedRun,
+  finishRun,
+  notePayloads,
+  runningRuns,
+  startRun,
+  storedPayloadsOf,
+  updateTemporalRunId,
+  type ReprocessSource,
+  type RunStatus,
+  type SourceOutcome,
+} from '../db/runs.ts';
+import {
+  DEFAULT_DIVERGENCE,
+  detectAnomalies,
+  detectDivergences,
+  storeAnomalies,
+  storeDivergences,
+} from '../db/anomalies.ts';
 import { dropStage } from '../db/stage.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import type { ActivityDeps } from './common.ts';
@@ -33,26 +50,50 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
     /** Opens the run: one row for the workflow execution, one per source it will ingest. */
     async startRun(input: { sourceIds?: string[] } = {}): Promise<RunPlan> {
       const { workflowExecution } = Context.current().info;
-      if (!workflowExecution) throw ApplicationFailure.nonRetryable('startRun runs only inside an ingest workflow', 'NoWorkflow');
+      if (!workflowExecution)
+        throw ApplicationFailure.nonRetryable('startRun runs only inside an ingest workflow', 'NoWorkflow');
       const all = loadSourcesConfig(sourcesFile);
       const unknown = (input.sourceIds ?? []).filter((id) => !all.some((s) => s.id === id));
-      if (unknown.length) throw ApplicationFailure.nonRetryable(`unknown source ids: ${unknown.join(', ')}`, 'UnknownSource');
+      if (unknown.length)
+        throw ApplicationFailure.nonRetryable(`unknown source ids: ${unknown.join(', ')}`, 'UnknownSource');
       const sources = input.sourceIds?.length ? all.filter((s) => input.sourceIds!.includes(s.id)) : all;
-      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id));
+      const runId = await startRun(
+        db.em(),
+        workflowExecution.workflowId,
+        workflowExecution.runId,
+        sources.map((s) => s.id),
+      );
       await closeAbandonedRuns(db, runId);
       return { runId, sources: sources.map((s) => ({ id: s.id, deletePolicy: s.deletePolicy })) };
     },
 
     /** Opens a reprocess run over the payloads a past run stored; a dry run is marked so from its first row. */
-    async startReprocess({ fromRunId, sourceIds, dryRun = false }: { fromRunId: number; sourceIds?: string[]; dryRun?: boolean }): Promise<ReprocessPlan> {
+    async startReprocess({
+      fromRunId,
+      sourceIds,
+      dryRun = false,
+    }: {
+      fromRunId: number;
+      sourceIds?: string[];
+      dryRun?: boolean;
+    }): Promise<ReprocessPlan> {
       const { workflowExecution } = Context.current().info;
-      if (!workflowExecution) throw ApplicationFailure.nonRetryable('startReprocess runs only inside a reprocess workflow', 'NoWorkflow');
-      if (!(await db.em().findOne(Run, { id: fromRunId }))) throw ApplicationFailure.nonRetryable(`run ${fromRunId} does not exist`, 'UnknownRun');
+      if (!workflowExecution)
+        throw ApplicationFailure.nonRetryable('startReprocess runs only inside a reprocess workflow', 'NoWorkflow');
+      if (!(await db.em().findOne(Run, { id: fromRunId })))
+        throw ApplicationFailure.nonRetryable(`run ${fromRunId} does not exist`, 'UnknownRun');
       const sources = await storedPayloadsOf(db.pool, fromRunId, sourceIds);
       const configured = new Set(loadSourcesConfig(sourcesFile).map((s) => s.id));
       const gone = sources.filter((s) => !configured.has(s.id)).map((s) => s.id);
-      if (gone.length) throw ApplicationFailure.nonRetryable(`sources no longer configured: ${gone.join(', ')}`, 'UnknownSource');
-      const runId = await startRun(db.em(), workflowExecution.workflowId, workflowExecution.runId, sources.map((s) => s.id), { reprocessOf: fromRunId, dryRun });
+      if (gone.length)
+        throw ApplicationFailure.nonRetryable(`sources no longer configured: ${gone.join(', ')}`, 'UnknownSource');
+      const runId = await startRun(
+        db.em(),
+        workflowExecution.workflowId,
+        workflowExecution.runId,
+        sources.map((s) => s.id),
+        { reprocessOf: fromRunId, dryRun },
+      );
       await notePayloads(db.em(), runId, sources);
       return { runId, sources };
     },
@@ -63,13 +104,19 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       if (ctx.info.workflowExecution) await updateTemporalRunId(db.em(), runId, ctx.info.workflowExecution.runId);
       const status = await finishRun(db.em(), runId, outcomes);
       // prices this run wrote, against what the other sources of the same entity say
-      const divergences = await storeDivergences(db.em(), runId, await detectDivergences(db.pool, runId, divergence), divergence);
+      const divergences = await storeDivergences(
+        db.em(),
+        runId,
+        await detectDivergences(db.pool, runId, divergence),
+        divergence,
+      );
       await dropStage(db.pool, runId);
       // judged against recent history once the run is complete, kept with the run, and said out loud
       const anomalies = await detectAnomalies(db.em(), runId);
       await storeAnomalies(db.em(), runId, anomalies);
       anomalies.push(...divergences);
-      for (const a of anomalies) ctx.log.warn('run anomaly', { runId, rule: a.rule, sourceId: a.source, message: a.message });
+      for (const a of anomalies)
+        ctx.log.warn('run anomaly', { runId, rule: a.rule, sourceId: a.source, message: a.message });
       return { runId, status, sources: outcomes, anomalies: anomalies.length };
     },
   };
@@ -93,7 +140,11 @@ async function closeAbandonedRuns(db: ActivityDeps['db'], currentRunId: number):
         status = 'unknown to Temporal';
       }
       if (status === 'RUNNING') continue;
-      await closeAbandonedRun(db.pool, run.id, `the workflow ended ${status.toLowerCase()} without closing its run; closed by run ${currentRunId}`);
+      await closeAbandonedRun(
+        db.pool,
+        run.id,
+        `the workflow ended ${status.toLowerCase()} without closing its run; closed by run ${currentRunId}`,
+      );
       ctx.log.warn('closed an abandoned run', { runId: run.id, workflowId: run.workflowId, status });
     }
   } catch (error) {

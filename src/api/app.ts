@@ -60,7 +60,9 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
       logger: log,
       genReqId: (_req, res) => res.locals.requestId as string,
       // method and URL only: headers would carry X-API-Key and cookies into the logs
-      serializers: { req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: req.url }) },
+      serializers: {
+        req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      },
     }),
   );
   const metrics = createMetrics(db.pool);
@@ -73,7 +75,9 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
       },
     }),
   );
-  const origins = settings.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = settings.CORS_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (origins.length) {
     app.use(
       cors({
@@ -118,7 +122,10 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const type = (error as { type?: unknown }).type;
-      if (type === 'entity.parse.failed') return problem(res, 400, 'body: not valid JSON', { invalid_params: [{ name: 'body', reason: 'not valid JSON' }] });
+      if (type === 'entity.parse.failed')
+        return problem(res, 400, 'body: not valid JSON', {
+          invalid_params: [{ name: 'body', reason: 'not valid JSON' }],
+        });
       if (type === 'entity.too.large') return problem(res, 413, `the request body is larger than ${BODY_LIMIT}`);
       return problem(res, status, status === 415 ? 'unsupported body encoding or charset' : 'malformed request');
     }
@@ -129,7 +136,11 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
     if (isStatementTimeout(error)) {
       req.log.warn({ err: error }, 'statement timeout');
       res.set('Retry-After', '5');
-      return problem(res, 503, `the request needed more than ${STATEMENT_TIMEOUT_MS / 1000} s of database time; narrow it (filters, a shorter range) or retry later`);
+      return problem(
+        res,
+        503,
+        `the request needed more than ${STATEMENT_TIMEOUT_MS / 1000} s of database time; narrow it (filters, a shorter range) or retry later`,
+      );
     }
     if (isDatabaseUnavailable(error)) {
       req.log.warn({ err: error }, 'database unavailable');

@@ -12,6 +12,13 @@ export function requireApiKey(apiKey: string | undefined): RequestHandler {
   return (req, _res, next) => {
     const given = req.get('x-api-key');
     if (expected && given !== undefined && timingSafeEqual(digest(given), expected)) return next();
-    next(new ProblemError(401, 'a valid X-API-Key header is required for this endpoint', {}, { 'WWW-Authenticate': 'ApiKey header="X-API-Key"' }));
+    next(
+      new ProblemError(
+        401,
+        'a valid X-API-Key header is required for this endpoint',
+        {},
+        { 'WWW-Authenticate': 'ApiKey header="X-API-Key"' },
+      ),
+    );
   };
 }

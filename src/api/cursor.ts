@@ -35,23 +35,36 @@ function decode<T extends CursorKey>(cursor: string, filters: Record<string, unk
     throw badRequest([{ name: 'cursor', reason: 'not a cursor issued by this API' }]);
   }
   if (payload.f !== fingerprint(filters)) {
-    throw badRequest([{ name: 'cursor', reason: 'issued for other filters or sort: repeat the request that returned it, changing only cursor' }]);
+    throw badRequest([
+      {
+        name: 'cursor',
+        reason: 'issued for other filters or sort: repeat the request that returned it, changing only cursor',
+      },
+    ]);
   }
   const after = key.safeParse(payload.after);
   if (!after.success) throw badRequest([{ name: 'cursor', reason: 'issued by another endpoint' }]);
   return after.data;
 }
 
-export const decodeCursor = (cursor: string, filters: Record<string, unknown>): number => decode(cursor, filters, IdKey);
+export const decodeCursor = (cursor: string, filters: Record<string, unknown>): number =>
+  decode(cursor, filters, IdKey);
 
 /** Where a page of observations continues: after this (observed_at, record id), or from the start. */
-export function timeCursorAfter(cursor: string | undefined, filters: Record<string, unknown>): [string, number] | undefined {
+export function timeCursorAfter(
+  cursor: string | undefined,
+  filters: Record<string, unknown>,
+): [string, number] | undefined {
   return cursor === undefined ? undefined : decode(cursor, filters, TimeKey);
 }
 
 /** Where a page starts after: the cursor's id, or none. A cursor with an offset is refused: which one wins? */
-export function pageAfter(query: { cursor?: string; offset: number }, filters: Record<string, unknown>): number | undefined {
-  if (query.cursor !== undefined && query.offset !== 0) throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
+export function pageAfter(
+  query: { cursor?: string; offset: number },
+  filters: Record<string, unknown>,
+): number | undefined {
+  if (query.cursor !== undefined && query.offset !== 0)
+    throw badRequest([{ name: 'offset', reason: 'cannot be combined with cursor' }]);
   return query.cursor === undefined ? undefined : decodeCursor(query.cursor, filters);
 }
 

@@ -7,7 +7,14 @@ import type { WorkflowHandle } from '@temporalio/client';
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
 
-export type WorkflowStatus = 'running' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'continued_as_new' | 'timed_out';
+export type WorkflowStatus =
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'canceled'
+  | 'terminated'
+  | 'continued_as_new'
+  | 'timed_out';
 
 export interface ActivitySummary {
   type: string;
@@ -86,9 +93,19 @@ export function summarizeHistory(history: History): HistorySummary {
     } else if (e.activityTaskCompletedEventAttributes) {
       close(e.activityTaskCompletedEventAttributes.scheduledEventId, 'completed', at, null);
     } else if (e.activityTaskFailedEventAttributes) {
-      close(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed', at, message(e.activityTaskFailedEventAttributes.failure));
+      close(
+        e.activityTaskFailedEventAttributes.scheduledEventId,
+        'failed',
+        at,
+        message(e.activityTaskFailedEventAttributes.failure),
+      );
     } else if (e.activityTaskTimedOutEventAttributes) {
-      close(e.activityTaskTimedOutEventAttributes.scheduledEventId, 'timed_out', at, message(e.activityTaskTimedOutEventAttributes.failure) ?? 'timed out');
+      close(
+        e.activityTaskTimedOutEventAttributes.scheduledEventId,
+        'timed_out',
+        at,
+        message(e.activityTaskTimedOutEventAttributes.failure) ?? 'timed out',
+      );
     } else if (e.activityTaskCanceledEventAttributes) {
       close(e.activityTaskCanceledEventAttributes.scheduledEventId, 'canceled', at, null);
     } else if (e.workflowExecutionCompletedEventAttributes) {

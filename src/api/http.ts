@@ -14,7 +14,12 @@ export class ProblemError extends Error {
   readonly status: number;
   readonly extra: Record<string, unknown>;
   readonly headers: Record<string, string>;
-  constructor(status: number, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    detail: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(detail);
     this.status = status;
     this.extra = extra;
@@ -51,7 +56,14 @@ export function problem(res: Response, status: number, detail: string, extra: Re
   res
     .status(status)
     .type('application/problem+json')
-    .json({ type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...extra, request_id: res.locals.requestId as string });
+    .json({
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail,
+      ...extra,
+      request_id: res.locals.requestId as string,
+    });
 }
 
 /** Sends a JSON body typed by its response schema, so the compiler holds handlers to the documented shape. */
@@ -61,14 +73,37 @@ export function send<T extends z.ZodType>(res: Response, _schema: T, body: z.out
 
 // errno codes of a refused, reset or unreachable connection, and PostgreSQL's own "cannot serve you" states:
 // class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now), 53300 (too many connections)
-const DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+const DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** Whether an error means PostgreSQL is unreachable (a 503), as opposed to a bug (a 500). */
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 5) return false;
-  const { code, message, cause, errors } = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const { code, message, cause, errors } = error as {
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+  };
   if (typeof code === 'string' && (DOWN_CODES.has(code) || /^08/.test(code))) return true;
-  if (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)) return true;
+  if (
+    typeof message === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      message,
+    )
+  )
+    return true;
   if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
   return isDatabaseUnavailable(cause, depth + 1);
 }

@@ -36,7 +36,11 @@ class SnapshotHistogram {
   }
   async get() {
     const values = this.series.flatMap(({ labels, histogram }) => [
-      ...RUN_BUCKETS.map((le, i) => ({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: histogram.buckets[i] ?? 0 })),
+      ...RUN_BUCKETS.map((le, i) => ({
+        metricName: `${this.name}_bucket`,
+        labels: { ...labels, le },
+        value: histogram.buckets[i] ?? 0,
+      })),
       { metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: histogram.count },
       { metricName: `${this.name}_sum`, labels, value: histogram.sum },
       { metricName: `${this.name}_count`, labels, value: histogram.count },
@@ -63,38 +67,90 @@ export function createMetrics(pool: Pool): ApiMetrics {
     buckets: HTTP_BUCKETS,
     registers: [registry],
   });
-  const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers: [registry] });
-  const gauge = (name: string, help: string, labelNames: string[]) => new Gauge({ name, help, labelNames, registers: [registry] });
-  const records = counter('etl_records_total', 'Records per source and outcome, summed over every run (run_source counts)', ['source', 'outcome']);
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: string[]) =>
+    new Gauge({ name, help, labelNames, registers: [registry] });
+  const records = counter(
+    'etl_records_total',
+    'Records per source and outcome, summed over every run (run_source counts)',
+    ['source', 'outcome'],
+  );
   const sourceRuns = counter('etl_source_runs_total', 'Source runs per source and status', ['source', 'status']);
   const fetchedBytes = counter('etl_fetched_bytes_total', 'Payload bytes fetched per source', ['source']);
-  const deleteGuard = counter('etl_delete_guard_trips_total', 'Source runs whose delete guard held back soft deletes', ['source']);
-  const unchangedSkips = counter('etl_unchanged_skips_total', 'Source runs skipped after the fetch because the payload was unchanged', ['source']);
-  const drift = counter('etl_drift_events_total', 'Schema drift events per source, change and action', ['source', 'change', 'action']);
+  const deleteGuard = counter('etl_delete_guard_trips_total', 'Source runs whose delete guard held back soft deletes', [
+    'source',
+  ]);
+  const unchangedSkips = counter(
+    'etl_unchanged_skips_total',
+    'Source runs skipped after the fetch because the payload was unchanged',
+    ['source'],
+  );
+  const drift = counter('etl_drift_events_total', 'Schema drift events per source, change and action', [
+    'source',
+    'change',
+    'action',
+  ]);
   const runs = counter('etl_runs_total', 'Ingest runs per status', ['status']);
-  const anomalies = counter('etl_run_anomalies_total', 'Anomalies found in finished runs against recent history, per rule and source (empty: the run as a whole)', ['rule', 'source']);
+  const anomalies = counter(
+    'etl_run_anomalies_total',
+    'Anomalies found in finished runs against recent history, per rule and source (empty: the run as a whole)',
+    ['rule', 'source'],
+  );
   const quarantined = gauge('etl_quarantined_records', "Records quarantined by each source's latest run", ['source']);
-  const fieldIssues = gauge('etl_field_issues', "Optional-field values each source's latest run stored as null, kept with their reasons in field_issue", ['source']);
-  const warnings = gauge('etl_source_warnings', "Warnings of each source's latest run: a payload with no records, zone-less times read as UTC", ['source']);
-  const lastSuccess = gauge('etl_source_last_success_timestamp_seconds', "Unix time of each source's latest succeeded or unchanged run", ['source']);
-  const sourceDuration = new SnapshotHistogram('etl_source_run_duration_seconds', 'Duration of finished source runs (fetch to entity linking)', ['source']);
+  const fieldIssues = gauge(
+    'etl_field_issues',
+    "Optional-field values each source's latest run stored as null, kept with their reasons in field_issue",
+    ['source'],
+  );
+  const warnings = gauge(
+    'etl_source_warnings',
+    "Warnings of each source's latest run: a payload with no records, zone-less times read as UTC",
+    ['source'],
+  );
+  const lastSuccess = gauge(
+    'etl_source_last_success_timestamp_seconds',
+    "Unix time of each source's latest succeeded or unchanged run",
+    ['source'],
+  );
+  const sourceDuration = new SnapshotHistogram(
+    'etl_source_run_duration_seconds',
+    'Duration of finished source runs (fetch to entity linking)',
+    ['source'],
+  );
   const runDuration = new SnapshotHistogram('etl_run_duration_seconds', 'Duration of finished ingest runs', []);
   // prom-client renders any metric object with name, help, type and get(); its typings only name its own classes
   registry.registerMetric(sourceDuration as unknown as Metric);
   registry.registerMetric(runDuration as unknown as Metric);
 
-  const OUTCOMES = ['inserted', 'updated', 'unchanged', 'quarantined', 'soft_deleted', 'restored', 'duplicates', 'parsed'] as const;
+  const OUTCOMES = [
+    'inserted',
+    'updated',
+    'unchanged',
+    'quarantined',
+    'soft_deleted',
+    'restored',
+    'duplicates',
+    'parsed',
+  ] as const;
   return {
     registry,
     middleware(req, res, next) {
       const end = http.startTimer();
-      res.once('finish', () => end({ method: req.method, route: (res.locals.route as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
+      res.once('finish', () =>
+        end({
+          method: req.method,
+          route: (res.locals.route as string | undefined) ?? 'unmatched',
+          status: String(res.statusCode),
+        }),
+      );
       next();
     },
     async refresh() {
       const snapshot = await metricsSnapshot(pool, RUN_BUCKETS);
       // counters are set from the database's totals: reset, then add the current value
-      for (const metric of [records, sourceRuns, fetchedBytes, deleteGuard, unchangedSkips, drift, runs, anomalies]) metric.reset();
+      for (const metric of [records, sourceRuns, fetchedBytes, deleteGuard, unchangedSkips, drift, runs, anomalies])
+        metric.reset();
       quarantined.reset();
       fieldIssues.reset();
       warnings.reset();

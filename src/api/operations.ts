@@ -9,7 +9,11 @@ import { EmptyQuery, components } from './schemas.ts';
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
-export interface Operation<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType> {
+export interface Operation<
+  P extends AnyObject = AnyObject,
+  Q extends AnyObject = AnyObject,
+  B extends z.ZodType = z.ZodType,
+> {
   method: 'get' | 'post' | 'delete';
   /** Express syntax (`/data/:id`). */
   path: string;
@@ -43,7 +47,11 @@ export interface Input<P extends AnyObject, Q extends AnyObject, B extends z.Zod
 }
 
 export interface Routes {
-  add<P extends AnyObject = typeof EmptyQuery, Q extends AnyObject = typeof EmptyQuery, B extends z.ZodType = z.ZodUndefined>(
+  add<
+    P extends AnyObject = typeof EmptyQuery,
+    Q extends AnyObject = typeof EmptyQuery,
+    B extends z.ZodType = z.ZodUndefined,
+  >(
     operation: Operation<P, Q, B>,
     handler: (input: Input<P, Q, B>, req: Request, res: Response) => Promise<void> | void,
   ): void;
@@ -65,7 +73,13 @@ export function lane(running: number, waiting: number) {
   const queue: (() => void)[] = [];
   return async <T>(work: () => Promise<T>): Promise<T> => {
     if (active >= running) {
-      if (queue.length >= waiting) throw new ProblemError(503, 'too many costly requests at once (deep offsets, aggregates, statistics); retry shortly', {}, { 'Retry-After': '2' });
+      if (queue.length >= waiting)
+        throw new ProblemError(
+          503,
+          'too many costly requests at once (deep offsets, aggregates, statistics); retry shortly',
+          {},
+          { 'Retry-After': '2' },
+        );
       await new Promise<void>((resolve) => queue.push(resolve));
     } else active++;
     try {
@@ -106,7 +120,8 @@ export function createRoutes(app: express.Express, requireKey: RequestHandler): 
     },
     finish() {
       const methods = new Map<string, Set<string>>();
-      for (const op of operations) methods.set(op.path, (methods.get(op.path) ?? new Set(['OPTIONS'])).add(op.method.toUpperCase()));
+      for (const op of operations)
+        methods.set(op.path, (methods.get(op.path) ?? new Set(['OPTIONS'])).add(op.method.toUpperCase()));
       for (const [path, allowed] of methods) {
         if (allowed.has('GET')) allowed.add('HEAD');
         const allow = [...allowed].join(', ');
@@ -122,7 +137,10 @@ export function createRoutes(app: express.Express, requireKey: RequestHandler): 
 }
 
 function hasBody(req: Request): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 // ---------------------------------------------------------------------------------------- OpenAPI 3.1
@@ -162,8 +180,15 @@ function parameters(schema: AnyObject | undefined, location: 'path' | 'query') {
   });
 }
 
-export function openApiDocument(operations: readonly Operation[], info: { title: string; version: string; description: string }): JsonSchema {
-  const generated = z.toJSONSchema(components, { io: 'output', uri: (id) => `#/components/schemas/${id}`, unrepresentable: 'any' }) as {
+export function openApiDocument(
+  operations: readonly Operation[],
+  info: { title: string; version: string; description: string },
+): JsonSchema {
+  const generated = z.toJSONSchema(components, {
+    io: 'output',
+    uri: (id) => `#/components/schemas/${id}`,
+    unrepresentable: 'any',
+  }) as {
     schemas: Record<string, JsonSchema>;
   };
   const schemas = Object.fromEntries(
@@ -178,7 +203,10 @@ export function openApiDocument(operations: readonly Operation[], info: { title:
     if (op.auth) errors.add(401);
     if (op.body) [413, 415].forEach((s) => errors.add(s));
     const okContent = op.ok.schema
-      ? { [op.ok.contentType ?? 'application/json']: { schema: jsonSchema(op.ok.schema, 'output') }, ...(op.ok.csv ? { 'text/csv': { schema: { type: 'string' } } } : {}) }
+      ? {
+          [op.ok.contentType ?? 'application/json']: { schema: jsonSchema(op.ok.schema, 'output') },
+          ...(op.ok.csv ? { 'text/csv': { schema: { type: 'string' } } } : {}),
+        }
       : op.ok.contentType
         ? { [op.ok.contentType]: { schema: { type: 'string' } } }
         : undefined;
@@ -189,14 +217,24 @@ export function openApiDocument(operations: readonly Operation[], info: { title:
       ...(op.description ? { description: op.description } : {}),
       parameters: [...parameters(op.params, 'path'), ...parameters(op.query ?? EmptyQuery, 'query')],
       ...(op.body
-        ? { requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } } }
+        ? {
+            requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(op.body, 'input') } } },
+          }
         : {}),
       responses: {
-        [op.ok.status]: { description: op.ok.description, headers: { 'X-Request-Id': requestId }, ...(okContent ? { content: okContent } : {}) },
+        [op.ok.status]: {
+          description: op.ok.description,
+          headers: { 'X-Request-Id': requestId },
+          ...(okContent ? { content: okContent } : {}),
+        },
         ...Object.fromEntries(
           Object.entries(op.also ?? {}).map(([status, r]) => [
             status,
-            { description: r.description, headers: { 'X-Request-Id': requestId }, content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } },
+            {
+              description: r.description,
+              headers: { 'X-Request-Id': requestId },
+              content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } },
+            },
           ]),
         ),
         ...Object.fromEntries([...errors].sort().map((s) => [s, { $ref: `#/components/responses/Problem${s}` }])),

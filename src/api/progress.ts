@@ -17,7 +17,11 @@ export interface SourceProgress {
 const PROGRESS_TIMEOUT_MS = 2000;
 
 /** null when Temporal cannot say (unreachable, or the execution is gone). */
-export async function runProgress(temporal: TemporalGateway, workflowId: string, temporalRunId: string): Promise<SourceProgress[] | null> {
+export async function runProgress(
+  temporal: TemporalGateway,
+  workflowId: string,
+  temporalRunId: string,
+): Promise<SourceProgress[] | null> {
   try {
     return await temporal.call(
       'run progress',
@@ -28,10 +32,18 @@ export async function runProgress(temporal: TemporalGateway, workflowId: string,
         for (const activity of description.raw.pendingActivities ?? []) {
           const details = decode(activity.heartbeatDetails?.payloads?.[0]);
           if (typeof details?.source !== 'string') continue;
-          const records = [details.position, details.pages, details.records].find((n) => typeof n === 'number') as number | undefined;
+          const records = [details.position, details.pages, details.records].find((n) => typeof n === 'number') as
+            | number
+            | undefined;
           running.set(details.source, { records: records ?? null, attempt: activity.attempt ?? null });
         }
-        return Object.entries(progress.sources).map(([source, { stage }]) => ({ source, stage, records: null, attempt: null, ...running.get(source) }));
+        return Object.entries(progress.sources).map(([source, { stage }]) => ({
+          source,
+          stage,
+          records: null,
+          attempt: null,
+          ...running.get(source),
+        }));
       },
       { timeoutMs: PROGRESS_TIMEOUT_MS },
     );

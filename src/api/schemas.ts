@@ -1,7 +1,17 @@
 // Every request and response shape of the API, as zod schemas. Requests are parsed with them; responses are
 // built to their types (the serializers return z.output of these); /openapi.json is generated from them.
 import { z } from 'zod';
-import { ANOMALY_RULES, DRIFT_ACTIONS, DRIFT_CHANGES, OVERRIDE_ACTIONS, PAYLOAD_STATUSES, RECORD_KINDS, RUN_STATUSES, SERIES_KINDS, SOURCE_RUN_STATUSES } from '../db/entities.ts';
+import {
+  ANOMALY_RULES,
+  DRIFT_ACTIONS,
+  DRIFT_CHANGES,
+  OVERRIDE_ACTIONS,
+  PAYLOAD_STATUSES,
+  RECORD_KINDS,
+  RUN_STATUSES,
+  SERIES_KINDS,
+  SOURCE_RUN_STATUSES,
+} from '../db/entities.ts';
 import { INTERVALS } from '../db/queries/quotes.ts';
 import { LIMITS } from '../normalize/limits.ts';
 import { SOURCE_KINDS } from '../sources/config.ts';
@@ -28,13 +38,16 @@ const positiveId = z
   .regex(/^[1-9][0-9]{0,15}$/, 'a positive integer in decimal digits')
   .transform(Number)
   .pipe(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER));
-const sourceId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a source id: lower-case letters, digits and dashes, at most 63');
+const sourceId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a source id: lower-case letters, digits and dashes, at most 63');
 const booleanText = z.enum(['true', 'false']).transform((v) => v === 'true');
 const timestampInput = z.iso
   .datetime({ offset: true })
   .transform((s) => new Date(s))
   .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, 'a year between 1 and 9999');
-const limit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault).describe(`page size, 1–${max}`);
+const limit = (max: number, byDefault: number) =>
+  z.coerce.number().int().min(1).max(max).default(byDefault).describe(`page size, 1–${max}`);
 /** Rows an offset may skip: PostgreSQL reads and throws away every skipped row, so deeper pages go by cursor. */
 export const MAX_OFFSET = 10_000;
 const offset = z.coerce
@@ -54,7 +67,13 @@ const cursor = z
 export const IdParams = z.object({ id: positiveId.describe('numeric id').meta({ examples: ['1'] }) }).strict();
 /** Per app: the example is the configured schedule id, so generated requests reach the real schedule. */
 export const scheduleParams = (scheduleId: string) =>
-  z.object({ scheduleId: text(200).describe(`the ingest schedule id (ETL_SCHEDULE_ID, here ${scheduleId})`).meta({ examples: [scheduleId] }) }).strict();
+  z
+    .object({
+      scheduleId: text(200)
+        .describe(`the ingest schedule id (ETL_SCHEDULE_ID, here ${scheduleId})`)
+        .meta({ examples: [scheduleId] }),
+    })
+    .strict();
 
 export const RECORD_SORTS = ['id', '-id'] as const;
 
@@ -67,7 +86,9 @@ export const DataQuery = z
     kind: z.enum(RECORD_KINDS).optional(),
     symbol: text(40).optional().describe('asset symbol, case-insensitive'),
     entity_id: positiveId.optional().describe('only records linked to this canonical entity'),
-    updated_since: timestampInput.optional().describe('only records written at or after this ISO 8601 timestamp (with offset or Z)'),
+    updated_since: timestampInput
+      .optional()
+      .describe('only records written at or after this ISO 8601 timestamp (with offset or Z)'),
     include_deleted: booleanText.default(false).describe('also soft-deleted records'),
     sort: z.enum(RECORD_SORTS).default('id').describe('id ascending, or -id descending'),
   })
@@ -81,7 +102,13 @@ export const EntitiesQuery = z
     cursor: cursor.optional(),
     kind: z.enum(RECORD_KINDS).optional(),
     symbol: text(40).optional().describe('entity symbol, case-insensitive'),
-    min_sources: z.coerce.number().int().min(1).max(1000).optional().describe('only entities described by live records of at least this many sources'),
+    min_sources: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('only entities described by live records of at least this many sources'),
   })
   .strict();
 export type EntitiesQuery = z.output<typeof EntitiesQuery>;
@@ -103,15 +130,29 @@ export const CompareQuery = z
   })
   .strict();
 
-export const AnomaliesQuery = z.object({ run_id: positiveId.optional().describe('the run to check; the latest run when absent').meta({ examples: ['2'] }) }).strict();
+export const AnomaliesQuery = z
+  .object({
+    run_id: positiveId
+      .optional()
+      .describe('the run to check; the latest run when absent')
+      .meta({ examples: ['2'] }),
+  })
+  .strict();
 
 /** Asked of a series with interval=5m|1h|1d|1w: more buckets than this is a 400 (a wider interval, or a shorter span). */
 export const MAX_BUCKETS = 2000;
 export const SERIES_INTERVALS = ['raw', ...(Object.keys(INTERVALS) as (keyof typeof INTERVALS)[])] as const;
 const seriesRange = {
-  from: timestampInput.optional().describe('observations at or after this ISO 8601 time (with offset or Z); buckets: aligned down to the interval'),
+  from: timestampInput
+    .optional()
+    .describe('observations at or after this ISO 8601 time (with offset or Z); buckets: aligned down to the interval'),
   to: timestampInput.optional().describe('observations before this time; default: just after the newest observation'),
-  format: z.enum(['json', 'csv']).optional().describe('csv is the same as Accept: text/csv (for tools that cannot set headers, e.g. a spreadsheet importing a URL)'),
+  format: z
+    .enum(['json', 'csv'])
+    .optional()
+    .describe(
+      'csv is the same as Accept: text/csv (for tools that cannot set headers, e.g. a spreadsheet importing a URL)',
+    ),
 };
 const seriesPage = {
   limit: limit(10_000, 1000),
@@ -120,7 +161,12 @@ const seriesPage = {
 
 export const QuotesQuery = z
   .object({
-    interval: z.enum(SERIES_INTERVALS).default('raw').describe(`raw: observations, paged; 5m, 1h, 1d, 1w: OHLC buckets per source with the cross-source median and spread (at most ${MAX_BUCKETS})`),
+    interval: z
+      .enum(SERIES_INTERVALS)
+      .default('raw')
+      .describe(
+        `raw: observations, paged; 5m, 1h, 1d, 1w: OHLC buckets per source with the cross-source median and spread (at most ${MAX_BUCKETS})`,
+      ),
     source: sourceId.optional().describe('only this source'),
     ...seriesRange,
     ...seriesPage,
@@ -135,12 +181,23 @@ export const EmptyQuery = z.object({}).strict();
 
 export const StartRunBody = z
   .object({
-    source_ids: z.array(sourceId).min(1).max(100).optional().describe('ingest only these sources; every configured source when absent'),
+    source_ids: z
+      .array(sourceId)
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('ingest only these sources; every configured source when absent'),
   })
   .strict();
-export const SourceParams = z.object({ id: sourceId.describe('a source id of the sources file').meta({ examples: ['a'] }) }).strict();
-export const ApproveShrinkBody = z.object({ note: text(500).optional().describe('why the source shrank; kept in the logs') }).strict();
-export const ScheduleNoteBody = z.object({ note: text(500).optional().describe('why; shown in the Temporal Web UI') }).strict();
+export const SourceParams = z
+  .object({ id: sourceId.describe('a source id of the sources file').meta({ examples: ['a'] }) })
+  .strict();
+export const ApproveShrinkBody = z
+  .object({ note: text(500).optional().describe('why the source shrank; kept in the logs') })
+  .strict();
+export const ScheduleNoteBody = z
+  .object({ note: text(500).optional().describe('why; shown in the Temporal Web UI') })
+  .strict();
 
 // operator inputs: quarantine, drift, identity review and overrides, reprocessing
 
@@ -194,13 +251,33 @@ export const OverrideBody = z
     reason: text(500).optional().describe('why; kept with the override'),
   })
   .strict()
-  .meta({ examples: [{ kind: 'asset', action: 'forbid', left: { source: 'a', key: 'key-6' }, right: { source: 'b', key: 'key-3' }, reason: 'two coins' }] });
+  .meta({
+    examples: [
+      {
+        kind: 'asset',
+        action: 'forbid',
+        left: { source: 'a', key: 'key-6' },
+        right: { source: 'b', key: 'key-3' },
+        reason: 'two coins',
+      },
+    ],
+  });
 export type OverrideBody = z.output<typeof OverrideBody>;
 
 export const ReprocessBody = z
   .object({
-    run_id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe('the run whose stored payloads are normalized again'),
-    source_ids: z.array(sourceId).min(1).max(100).optional().describe('only these sources of the run; every source with a stored payload when absent'),
+    run_id: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .describe('the run whose stored payloads are normalized again'),
+    source_ids: z
+      .array(sourceId)
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('only these sources of the run; every source with a stored payload when absent'),
     dry_run: z.boolean().default(false).describe('report what the merge would change, write nothing'),
   })
   .strict();
@@ -260,7 +337,9 @@ export const AssetRecord = named(
     open_usd: decimal,
     high_usd: decimal,
     low_usd: decimal,
-    observed_at: timestamp.describe('when the source said this (its timestamp, else the fetch time): the newest observation of the key'),
+    observed_at: timestamp.describe(
+      'when the source said this (its timestamp, else the fetch time): the newest observation of the key',
+    ),
   }),
 );
 export const ArticleRecord = named(
@@ -336,11 +415,22 @@ export const RecordDetail = named(
     }),
     entity_link: EntityLinkInfo.nullable(),
     quarantine: z
-      .array(z.object({ id: int, run_id: int, reason: z.string(), raw_payload_id: int, raw_position: int, created_at: timestamp }))
+      .array(
+        z.object({
+          id: int,
+          run_id: int,
+          reason: z.string(),
+          raw_payload_id: int,
+          raw_position: int,
+          created_at: timestamp,
+        }),
+      )
       .describe('the latest quarantined rows with the same source and key, newest first (at most 10)'),
     field_issues: z
       .array(z.object({ run_id: int, field: z.string(), value: z.string(), reason: z.string() }))
-      .describe('the optional fields of the row the record was last written from that it could not keep (stored as null): the field, the value the source sent (JSON) and why'),
+      .describe(
+        'the optional fields of the row the record was last written from that it could not keep (stored as null): the field, the value the source sent (JSON) and why',
+      ),
     ...metaShape,
   }),
 );
@@ -423,7 +513,12 @@ export const Bucket = named(
 );
 export const BucketSeries = named(
   'BucketSeries',
-  z.object({ interval: z.enum(Object.keys(INTERVALS) as [keyof typeof INTERVALS]), data: z.array(Bucket), ...seriesMeta, ...metaShape }),
+  z.object({
+    interval: z.enum(Object.keys(INTERVALS) as [keyof typeof INTERVALS]),
+    data: z.array(Bucket),
+    ...seriesMeta,
+    ...metaShape,
+  }),
 );
 export const EntityQuotes = named('EntityQuotes', z.union([ObservationPage, BucketSeries]));
 export const Anomaly = named(
@@ -435,21 +530,25 @@ export const Anomaly = named(
     current: z.number().nullable(),
     reference: z.number().nullable(),
     entity_id: int.nullable().optional().describe('price_divergence: the entity'),
-    details: z.record(z.string(), z.unknown()).nullable().optional().describe("price_divergence: each source's price and time, the median and the spread"),
+    details: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .optional()
+      .describe("price_divergence: each source's price and time, the median and the spread"),
   }),
 );
-
 
 export const EntityDetail = named(
   'EntityDetail',
   z.object({
     data: CanonicalEntity,
     records: z.array(z.object({ record: DataRecord, link: EntityLinkInfo })),
-    anomalies: z.array(Anomaly.extend({ run_id: int })).describe('the latest price divergences across its sources (newest first, at most 20)'),
+    anomalies: z
+      .array(Anomaly.extend({ run_id: int }))
+      .describe('the latest price divergences across its sources (newest first, at most 20)'),
     ...metaShape,
   }),
 );
-
 
 export const RunSourceInfo = named(
   'RunSource',
@@ -469,8 +568,14 @@ export const RunSourceInfo = named(
     unchanged: count,
     duplicates: count,
     quarantined: count,
-    field_issues: count.describe('values of optional fields the staged records could not keep: stored as null, with the value and the reason in GET /data/{id}'),
-    warnings: z.array(z.string()).describe('what the source run should tell an operator although it succeeded: a payload with no records, times without a zone read as UTC'),
+    field_issues: count.describe(
+      'values of optional fields the staged records could not keep: stored as null, with the value and the reason in GET /data/{id}',
+    ),
+    warnings: z
+      .array(z.string())
+      .describe(
+        'what the source run should tell an operator although it succeeded: a payload with no records, times without a zone read as UTC',
+      ),
     soft_deleted: count,
     restored: count,
     drift_events: count,
@@ -482,7 +587,9 @@ export const RunSourceInfo = named(
     quotes_rolled_up: count.describe('observations older than the raw retention, added to the daily rollup'),
     delete_guard: z.string().nullable(),
     error: z.string().nullable(),
-    attempts: z.record(z.string(), count).describe('attempts per stage, e.g. {"fetchSource": 2}: more than 1 means it was retried'),
+    attempts: z
+      .record(z.string(), count)
+      .describe('attempts per stage, e.g. {"fetchSource": 2}: more than 1 means it was retried'),
     attempt_errors: z
       .array(z.object({ stage: z.string(), attempt: count, error: z.string(), at: z.string() }))
       .describe('failures of attempts that were retried or gave up (latest 20)'),
@@ -499,30 +606,49 @@ const runShape = {
   error: z.string().nullable(),
   ui_url: z.string(),
   reprocess_of: int.nullable().describe('a reprocess: the run whose stored payloads it normalized again'),
-  dry_run: z.boolean().describe('a reprocess dry run: it changed nothing, and lists, statistics, metrics and baselines leave it out'),
+  dry_run: z
+    .boolean()
+    .describe('a reprocess dry run: it changed nothing, and lists, statistics, metrics and baselines leave it out'),
 };
 export const RunBrief = named('RunBrief', z.object(runShape));
 export const RunInfo = named('Run', z.object({ ...runShape, sources: z.array(RunSourceInfo) }));
-export const RunPage = named('RunPage', z.object({ data: z.array(RunInfo), total: count, limit: int, offset: count, ...metaShape }));
+export const RunPage = named(
+  'RunPage',
+  z.object({ data: z.array(RunInfo), total: count, limit: int, offset: count, ...metaShape }),
+);
 export const RunDetail = named(
   'RunDetail',
   z.object({
     data: RunInfo,
-    errors: z.array(z.object({ source: z.string().nullable(), message: z.string() })).describe('the run error and each failed source, and delete guards that held'),
+    errors: z
+      .array(z.object({ source: z.string().nullable(), message: z.string() }))
+      .describe('the run error and each failed source, and delete guards that held'),
     anomalies: z
       .array(Anomaly)
-      .describe('what the run showed against the recent history of its sources, and prices that diverge across sources, stored when it finished'),
+      .describe(
+        'what the run showed against the recent history of its sources, and prices that diverge across sources, stored when it finished',
+      ),
     progress: z
       .array(
         z.object({
           source: z.string(),
-          stage: z.string().describe("the source's current stage (fetch, store raw, normalize, dedupe, soft-delete orphans, link entities) or its outcome"),
-          records: count.nullable().describe('records (or pages, while fetching) the running stage has got through so far; null when it has not said yet'),
+          stage: z
+            .string()
+            .describe(
+              "the source's current stage (fetch, store raw, normalize, dedupe, soft-delete orphans, link entities) or its outcome",
+            ),
+          records: count
+            .nullable()
+            .describe(
+              'records (or pages, while fetching) the running stage has got through so far; null when it has not said yet',
+            ),
           attempt: int.nullable(),
         }),
       )
       .nullable()
-      .describe("while the run runs: each source's stage and how far it is, from the workflow and its running activities (null once it has ended or when Temporal is unreachable)"),
+      .describe(
+        "while the run runs: each source's stage and how far it is, from the workflow and its running activities (null once it has ended or when Temporal is unreachable)",
+      ),
     ...metaShape,
   }),
 );
@@ -594,7 +720,11 @@ export const CompareRuns = named(
   }),
 );
 
-const facts = z.object({ records: count.nullable(), quarantine_share: z.number().nullable(), duration_ms: count.nullable() });
+const facts = z.object({
+  records: count.nullable(),
+  quarantine_share: z.number().nullable(),
+  duration_ms: count.nullable(),
+});
 export const RunAnomalies = named(
   'RunAnomalies',
   z.object({
@@ -614,7 +744,12 @@ export const RunAnomalies = named(
   }),
 );
 
-const durationStats = z.object({ avg: z.number().nullable(), p50: z.number().nullable(), p95: z.number().nullable(), max: z.number().nullable() });
+const durationStats = z.object({
+  avg: z.number().nullable(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  max: z.number().nullable(),
+});
 export const Stats = named(
   'Stats',
   z.object({
@@ -631,17 +766,23 @@ export const Stats = named(
         drift_events: count,
         duration_ms: durationStats,
         last_success: z.object({ run_id: int, finished_at: timestamp.nullable() }).nullable(),
-        last_failure: z.object({ run_id: int, finished_at: timestamp.nullable(), error: z.string().nullable() }).nullable(),
+        last_failure: z
+          .object({ run_id: int, finished_at: timestamp.nullable(), error: z.string().nullable() })
+          .nullable(),
       }),
     ),
     totals: z.object({
       records: z.object({ live: count, deleted: count }),
-      records_by_source: z.array(z.object({ source: z.string(), kind: z.enum(RECORD_KINDS), live: count, deleted: count })),
+      records_by_source: z.array(
+        z.object({ source: z.string(), kind: z.enum(RECORD_KINDS), live: count, deleted: count }),
+      ),
       entities: z.object({ total: count, by_kind: z.array(z.object({ kind: z.enum(RECORD_KINDS), count })) }),
       quarantine: z.object({ total: count, by_source: z.array(z.object({ source: z.string(), count })) }),
       drift_events: z.object({
         total: count,
-        by_source: z.array(z.object({ source: z.string(), change: z.enum(DRIFT_CHANGES), action: z.enum(DRIFT_ACTIONS), count })),
+        by_source: z.array(
+          z.object({ source: z.string(), change: z.enum(DRIFT_CHANGES), action: z.enum(DRIFT_ACTIONS), count }),
+        ),
       }),
       runs: z.object({ total: count, by_status: z.array(z.object({ status: z.enum(RUN_STATUSES), count })) }),
     }),
@@ -661,9 +802,19 @@ export const ScheduleState = named(
 export const ScheduleResponse = named('ScheduleResponse', z.object({ data: ScheduleState, ...metaShape }));
 
 export const SupervisedProcesses = z
-  .array(z.object({ name: z.string(), pid: int.nullable(), restarts: count, last_exit: z.string().nullable(), started_at: timestamp }))
+  .array(
+    z.object({
+      name: z.string(),
+      pid: int.nullable(),
+      restarts: count,
+      last_exit: z.string().nullable(),
+      started_at: timestamp,
+    }),
+  )
   .nullable()
-  .describe("make dev's processes: pid (null while it is being restarted), restarts and how the last one ended; null when not under make dev");
+  .describe(
+    "make dev's processes: pid (null while it is being restarted), restarts and how the last one ended; null when not under make dev",
+  );
 
 export const Health = named(
   'Health',
@@ -682,7 +833,16 @@ export const Health = named(
         status: z.enum(RUN_STATUSES),
         started_at: timestamp,
         finished_at: timestamp.nullable(),
-        sources: z.array(z.object({ source: z.string(), status: z.enum(SOURCE_RUN_STATUSES), inserted: count, updated: count, unchanged: count, quarantined: count })),
+        sources: z.array(
+          z.object({
+            source: z.string(),
+            status: z.enum(SOURCE_RUN_STATUSES),
+            inserted: count,
+            updated: count,
+            unchanged: count,
+            quarantined: count,
+          }),
+        ),
       })
       .nullable(),
     sources: z
@@ -722,7 +882,9 @@ export const ShrinkApproved = named(
   'ShrinkApproved',
   z.object({
     source: z.string(),
-    shrink_approved_at: timestamp.describe("the next snapshot of the source may delete what it lacks without the delete guard's ratio, once"),
+    shrink_approved_at: timestamp.describe(
+      "the next snapshot of the source may delete what it lacks without the delete guard's ratio, once",
+    ),
     ...metaShape,
   }),
 );
@@ -755,9 +917,20 @@ export const SourceInfo = named(
     kind: z.enum(SOURCE_KINDS),
     record_kind: z.enum(RECORD_KINDS).describe('what its records are'),
     delete_policy: z.enum(['snapshot', 'never']),
-    series: z.enum(['auto', 'snapshot', 'history']).optional().describe('asset sources: read as a snapshot of current quotes, a history, or decided from the payload (auto)'),
-    url: z.string().describe('where it is fetched from: scheme, host and path of a URL (never its query or credentials), or the file path as the sources file names it'),
-    last_run: sourceRunOutcome.nullable().describe("the source's outcome in the latest run that included it (reprocess dry runs left out); null when none has"),
+    series: z
+      .enum(['auto', 'snapshot', 'history'])
+      .optional()
+      .describe('asset sources: read as a snapshot of current quotes, a history, or decided from the payload (auto)'),
+    url: z
+      .string()
+      .describe(
+        'where it is fetched from: scheme, host and path of a URL (never its query or credentials), or the file path as the sources file names it',
+      ),
+    last_run: sourceRunOutcome
+      .nullable()
+      .describe(
+        "the source's outcome in the latest run that included it (reprocess dry runs left out); null when none has",
+      ),
   }),
 );
 export const SourceList = named('SourceList', z.object({ data: z.array(SourceInfo), ...metaShape }));
@@ -776,7 +949,10 @@ export const QuarantineItem = named(
     created_at: timestamp,
   }),
 );
-export const QuarantinePage = named('QuarantinePage', z.object({ data: z.array(QuarantineItem), ...keysetFields, ...metaShape }));
+export const QuarantinePage = named(
+  'QuarantinePage',
+  z.object({ data: z.array(QuarantineItem), ...keysetFields, ...metaShape }),
+);
 export const QuarantineDetail = named('QuarantineDetail', z.object({ data: QuarantineItem, ...metaShape }));
 
 export const DriftEventInfo = named(
@@ -787,7 +963,9 @@ export const DriftEventInfo = named(
     source: z.string(),
     field: z.string().describe('the field (for a rename: its new name)'),
     change: z.enum(DRIFT_CHANGES),
-    action: z.enum(DRIFT_ACTIONS).describe('what the drift policy did: applied (a rename followed), reported, quarantined'),
+    action: z
+      .enum(DRIFT_ACTIONS)
+      .describe('what the drift policy did: applied (a rename followed), reported, quarantined'),
     previous_field: z.string().nullable().describe('renamed: the name it had'),
     previous_type: z.string().nullable().describe('the value type the previous run saw'),
     current_type: z.string().nullable().describe('the value type this run saw'),
@@ -795,7 +973,10 @@ export const DriftEventInfo = named(
     created_at: timestamp,
   }),
 );
-export const DriftEventPage = named('DriftEventPage', z.object({ data: z.array(DriftEventInfo), ...keysetFields, ...metaShape }));
+export const DriftEventPage = named(
+  'DriftEventPage',
+  z.object({ data: z.array(DriftEventInfo), ...keysetFields, ...metaShape }),
+);
 
 const reviewSide = {
   source: z.string(),
@@ -808,15 +989,28 @@ export const ReviewItem = named(
   'IdentityReview',
   z.object({
     record: z.object({ id: int.describe('the record left on its own (GET /data/{id})'), ...reviewSide }),
-    candidate: z.object({ entity_id: int.describe("the candidate's entity now"), record_id: int.describe('the record of another source it came closest to'), ...reviewSide }),
+    candidate: z.object({
+      entity_id: int.describe("the candidate's entity now"),
+      record_id: int.describe('the record of another source it came closest to'),
+      ...reviewSide,
+    }),
     reason: z
       .enum(['near_miss', 'ambiguous', 'lost_to'])
-      .describe('near_miss: the best candidate scored below the link threshold; ambiguous: two entities scored alike; lost_to: another record of the same source took the entity'),
+      .describe(
+        'near_miss: the best candidate scored below the link threshold; ambiguous: two entities scored alike; lost_to: another record of the same source took the entity',
+      ),
     confidence: z.number().describe("the candidate's score (near misses are below the link threshold)"),
-    evidence: z.record(z.string(), z.unknown()).describe('what the score is made of (symbols, names and their similarity, market, titles and time apart), and for ambiguous the tied entities, for lost_to the record that took it'),
+    evidence: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'what the score is made of (symbols, names and their similarity, market, titles and time apart), and for ambiguous the tied entities, for lost_to the record that took it',
+      ),
   }),
 );
-export const ReviewPage = named('IdentityReviewPage', z.object({ data: z.array(ReviewItem), ...keysetFields, ...metaShape }));
+export const ReviewPage = named(
+  'IdentityReviewPage',
+  z.object({ data: z.array(ReviewItem), ...keysetFields, ...metaShape }),
+);
 
 const overrideSide = z.object({ source: z.string(), key: z.string() });
 export const OverrideInfo = named(
@@ -832,7 +1026,10 @@ export const OverrideInfo = named(
     removed_at: timestamp.nullable().describe('when an operator removed it: no longer applied, kept as history'),
   }),
 );
-export const OverridePage = named('OverridePage', z.object({ data: z.array(OverrideInfo), ...keysetFields, ...metaShape }));
+export const OverridePage = named(
+  'OverridePage',
+  z.object({ data: z.array(OverrideInfo), ...keysetFields, ...metaShape }),
+);
 export const OverrideResponse = named('OverrideResponse', z.object({ data: OverrideInfo, ...metaShape }));
 
 export const ReprocessStarted = named(

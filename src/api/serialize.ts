@@ -6,12 +6,27 @@ import type { IEntity, IEntityLink, RecordRow } from '../db/queries.ts';
 import type { DriftEventRow, OverrideRow, QuarantineRow, ReviewRow, SourceRunRow } from '../db/queries/operator.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { adapterFor } from '../sources/index.ts';
-import type { Anomaly, DataRecord, DriftEventInfo, EntityLinkInfo, CanonicalEntity, OverrideInfo, QuarantineItem, ReviewItem, RunBrief, RunInfo, RunRef, RunSourceInfo, SourceInfo } from './schemas.ts';
+import type {
+  Anomaly,
+  DataRecord,
+  DriftEventInfo,
+  EntityLinkInfo,
+  CanonicalEntity,
+  OverrideInfo,
+  QuarantineItem,
+  ReviewItem,
+  RunBrief,
+  RunInfo,
+  RunRef,
+  RunSourceInfo,
+  SourceInfo,
+} from './schemas.ts';
 
 /** Timestamps as ISO 8601 UTC; a row read with hand-written SQL brings them formatted already. */
 export const iso = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString());
 export const isoOrNull = (d: Date | string | null | undefined) => (d ? iso(d) : null);
-export const durationMs = (start: Date, end: Date | null | undefined) => (end ? Math.max(0, end.getTime() - start.getTime()) : null);
+export const durationMs = (start: Date, end: Date | null | undefined) =>
+  end ? Math.max(0, end.getTime() - start.getTime()) : null;
 
 /** The Web UI page of a workflow execution. */
 export function workflowUiUrl(uiBase: string, namespace: string, workflowId: string, runId?: string): string {
@@ -39,7 +54,15 @@ export function recordJson(r: IDataRecord | RecordRow): z.output<typeof DataReco
     deleted_at: isoOrNull(r.deletedAt),
   };
   if (r.kind === 'article') {
-    return { ...common, kind: 'article', title: r.title ?? null, url: r.url ?? null, summary: r.summary ?? null, author: r.author ?? null, published_at: isoOrNull(r.publishedAt) };
+    return {
+      ...common,
+      kind: 'article',
+      title: r.title ?? null,
+      url: r.url ?? null,
+      summary: r.summary ?? null,
+      author: r.author ?? null,
+      published_at: isoOrNull(r.publishedAt),
+    };
   }
   return {
     ...common,
@@ -74,7 +97,13 @@ export function runRefJson(run: IRun, links: Links): z.output<typeof RunRef> {
 }
 
 export function runBriefJson(run: IRun, links: Links): z.output<typeof RunBrief> {
-  return { ...runRefJson(run, links), duration_ms: durationMs(run.startedAt, run.finishedAt), error: run.error ?? null, reprocess_of: run.reprocessOf ?? null, dry_run: run.dryRun };
+  return {
+    ...runRefJson(run, links),
+    duration_ms: durationMs(run.startedAt, run.finishedAt),
+    error: run.error ?? null,
+    reprocess_of: run.reprocessOf ?? null,
+    dry_run: run.dryRun,
+  };
 }
 
 export function runJson(run: IRun, sources: IRunSource[], links: Links): z.output<typeof RunInfo> {
@@ -131,10 +160,18 @@ export function entityJson(e: IEntity, sources: string[]): z.output<typeof Canon
 }
 
 export function linkJson(l: IEntityLink): z.output<typeof EntityLinkInfo> {
-  return { entity_id: Number(l.entity), rule: l.rule, confidence: Number(l.confidence), evidence: l.evidence, run_id: l.runId, linked_at: iso(l.linkedAt) };
+  return {
+    entity_id: Number(l.entity),
+    rule: l.rule,
+    confidence: Number(l.confidence),
+    evidence: l.evidence,
+    run_id: l.runId,
+    linked_at: iso(l.linkedAt),
+  };
 }
 
-const numberOrNull = (value: string | number | null | undefined) => (value === null || value === undefined ? null : Number(value));
+const numberOrNull = (value: string | number | null | undefined) =>
+  value === null || value === undefined ? null : Number(value);
 
 /** A stored anomaly (run_anomaly): a source's outcome against its history, or a price divergence across sources. */
 export function anomalyJson(a: IRunAnomaly): z.output<typeof Anomaly> {
@@ -226,7 +263,13 @@ export function driftEventJson(d: DriftEventRow): z.output<typeof DriftEventInfo
 }
 
 export function reviewJson(r: ReviewRow): z.output<typeof ReviewItem> {
-  const side = (s: ReviewRow['record']) => ({ source: s.source_id, source_key: s.source_key, symbol: s.symbol, name: s.name, title: s.title });
+  const side = (s: ReviewRow['record']) => ({
+    source: s.source_id,
+    source_key: s.source_key,
+    symbol: s.symbol,
+    name: s.name,
+    title: s.title,
+  });
   const { reason, confidence, evidence, ...details } = r.review;
   // the candidate's own evidence first; then what the link says besides (the tied entities, the record it lost to)
   const { entity_id: _entity, record_id: _record, ...about } = details;

@@ -9,7 +9,12 @@ import { badRequest } from './http.ts';
 import { MAX_BUCKETS } from './schemas.ts';
 
 const MINUTE = 60_000;
-const WIDTH_MS: Record<Interval, number> = { '5m': 5 * MINUTE, '1h': 60 * MINUTE, '1d': 1440 * MINUTE, '1w': 7 * 1440 * MINUTE };
+const WIDTH_MS: Record<Interval, number> = {
+  '5m': 5 * MINUTE,
+  '1h': 60 * MINUTE,
+  '1d': 1440 * MINUTE,
+  '1w': 7 * 1440 * MINUTE,
+};
 /** Weeks start on Monday: 2000-01-03 was one. */
 const ORIGIN = Date.UTC(2000, 0, 3);
 const EARLIEST = LIMITS.observation.earliest;
@@ -43,18 +48,30 @@ export function resolveRange(
   const width = WIDTH_MS[interval];
   const to = alignUp(end, width);
   const from = alignDown(query.from?.getTime() ?? Math.max(EARLIEST, to - MAX_BUCKETS * width), width);
-  if (query.from && query.to && query.from.getTime() >= query.to.getTime()) throw badRequest([{ name: 'from', reason: 'must be before to' }]);
+  if (query.from && query.to && query.from.getTime() >= query.to.getTime())
+    throw badRequest([{ name: 'from', reason: 'must be before to' }]);
   const buckets = Math.round((to - from) / width);
   if (buckets > MAX_BUCKETS) {
-    throw badRequest([{ name: 'from', reason: `from..to spans ${buckets} buckets of ${interval}, more than ${MAX_BUCKETS}: ask for a wider interval or a shorter span` }]);
+    throw badRequest([
+      {
+        name: 'from',
+        reason: `from..to spans ${buckets} buckets of ${interval}, more than ${MAX_BUCKETS}: ask for a wider interval or a shorter span`,
+      },
+    ]);
   }
   if ((interval === '5m' || interval === '1h') && rawFrom && from < rawFrom.getTime()) {
-    throw badRequest([{ name: 'from', reason: `observations before ${rawFrom.toISOString()} are kept as daily rollups only: use interval=1d or 1w, or a later from` }]);
+    throw badRequest([
+      {
+        name: 'from',
+        reason: `observations before ${rawFrom.toISOString()} are kept as daily rollups only: use interval=1d or 1w, or a later from`,
+      },
+    ]);
   }
   return { from: new Date(from), to: new Date(to) };
 }
 
-export const bucketEnd = (start: string, interval: Interval) => new Date(Date.parse(start) + WIDTH_MS[interval]).toISOString();
+export const bucketEnd = (start: string, interval: Interval) =>
+  new Date(Date.parse(start) + WIDTH_MS[interval]).toISOString();
 
 export function observationJson(row: QuoteRow, sourceOf: Map<number, string>) {
   return {
@@ -83,7 +100,17 @@ export function bucketsJson(rows: BucketRow[], interval: Interval, sourceOf: Map
   const buckets: {
     start: string;
     end: string;
-    sources: { source: string; record_id: number; open_usd: string | null; high_usd: string | null; low_usd: string | null; close_usd: string | null; mean_usd: string | null; volume_24h_usd: string | null; observations: number }[];
+    sources: {
+      source: string;
+      record_id: number;
+      open_usd: string | null;
+      high_usd: string | null;
+      low_usd: string | null;
+      close_usd: string | null;
+      mean_usd: string | null;
+      volume_24h_usd: string | null;
+      observations: number;
+    }[];
     median_usd: string | null;
     spread: number | null;
   }[] = [];
@@ -106,7 +133,8 @@ export function bucketsJson(rows: BucketRow[], interval: Interval, sourceOf: Map
       observations: row.observations,
     });
   }
-  for (const bucket of buckets) bucket.sources.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.record_id - b.record_id));
+  for (const bucket of buckets)
+    bucket.sources.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.record_id - b.record_id));
   return buckets;
 }
 
@@ -123,7 +151,12 @@ function csvField(value: unknown): string {
 }
 
 /** Writes a CSV body in chunks (a page of 10,000 observations is never one string), with a `Link` to the next page. */
-export async function sendCsv(res: Response, columns: string[], rows: Iterable<unknown[]>, next?: string): Promise<void> {
+export async function sendCsv(
+  res: Response,
+  columns: string[],
+  rows: Iterable<unknown[]>,
+  next?: string,
+): Promise<void> {
   res.status(200).type('text/csv; charset=utf-8');
   if (next) res.set('Link', `<${next}>; rel="next"`);
   let chunk = columns.join(',') + '\r\n';
@@ -138,9 +171,38 @@ export async function sendCsv(res: Response, columns: string[], rows: Iterable<u
 }
 
 export const OBSERVATION_COLUMNS = [
-  'observed_at', 'source', 'record_id', 'price_usd', 'market_cap_usd', 'volume_24h_usd', 'circulating_supply', 'total_supply', 'max_supply',
-  'percent_change_24h', 'rank', 'open_usd', 'high_usd', 'low_usd', 'run_id', 'raw_payload_id', 'raw_position',
+  'observed_at',
+  'source',
+  'record_id',
+  'price_usd',
+  'market_cap_usd',
+  'volume_24h_usd',
+  'circulating_supply',
+  'total_supply',
+  'max_supply',
+  'percent_change_24h',
+  'rank',
+  'open_usd',
+  'high_usd',
+  'low_usd',
+  'run_id',
+  'raw_payload_id',
+  'raw_position',
 ] as const;
-export const BUCKET_COLUMNS = ['start', 'end', 'source', 'record_id', 'open_usd', 'high_usd', 'low_usd', 'close_usd', 'mean_usd', 'volume_24h_usd', 'observations', 'median_usd', 'spread'] as const;
+export const BUCKET_COLUMNS = [
+  'start',
+  'end',
+  'source',
+  'record_id',
+  'open_usd',
+  'high_usd',
+  'low_usd',
+  'close_usd',
+  'mean_usd',
+  'volume_24h_usd',
+  'observations',
+  'median_usd',
+  'spread',
+] as const;
 
 export { INTERVALS };

@@ -20,7 +20,11 @@ export interface TemporalGateway {
   readonly client: Client;
   readonly namespace: string;
   /** Runs `fn` against Temporal; `missing` is the 404 detail when Temporal does not know the target. */
-  call<T>(what: string, fn: (client: Client) => Promise<T>, options: { timeoutMs: number; missing?: string }): Promise<T>;
+  call<T>(
+    what: string,
+    fn: (client: Client) => Promise<T>,
+    options: { timeoutMs: number; missing?: string },
+  ): Promise<T>;
   /** Whether Temporal answers at all, within `timeoutMs`. */
   probe(timeoutMs: number): Promise<boolean>;
 }
@@ -33,7 +37,11 @@ export function temporalGateway(client: Client, log: Logger): TemporalGateway {
     namespace: client.options.namespace,
     async call(what, fn, { timeoutMs, missing }) {
       if (Date.now() < downUntil) throw unavailable(`Temporal is unreachable (${what}); retry shortly`);
-      if (Date.now() - upAt > PROBE_AFTER_MS && timeoutMs > PROBE_TIMEOUT_MS && !(await gateway.probe(PROBE_TIMEOUT_MS))) {
+      if (
+        Date.now() - upAt > PROBE_AFTER_MS &&
+        timeoutMs > PROBE_TIMEOUT_MS &&
+        !(await gateway.probe(PROBE_TIMEOUT_MS))
+      ) {
         throw unavailable(`Temporal is unreachable (${what}); retry shortly`);
       }
       try {
@@ -74,7 +82,11 @@ function grpcCodes(error: unknown): number[] {
 }
 
 function isNotFound(error: unknown): boolean {
-  return error instanceof WorkflowNotFoundError || error instanceof ScheduleNotFoundError || grpcCodes(error).includes(GRPC_NOT_FOUND);
+  return (
+    error instanceof WorkflowNotFoundError ||
+    error instanceof ScheduleNotFoundError ||
+    grpcCodes(error).includes(GRPC_NOT_FOUND)
+  );
 }
 
 function isConnectivity(error: unknown): boolean {

@@ -24,7 +24,11 @@ export class ApiClient {
     this.#timeoutMs = timeoutMs;
   }
 
-  get<T>(path: string, query: Record<string, string | number | boolean | undefined> = {}, options: ApiOptions = {}): Promise<ApiAnswer<T>> {
+  get<T>(
+    path: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+    options: ApiOptions = {},
+  ): Promise<ApiAnswer<T>> {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
     const search = params.size ? `?${params}` : '';
@@ -46,9 +50,17 @@ export class ApiClient {
     if (method !== 'GET' && this.#key) headers['x-api-key'] = this.#key;
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.#timeoutMs) });
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
     } catch (error) {
-      throw new CliError(EXIT.unreachable, `cannot reach the API at ${this.base} (${networkReason(error)}); is it running (make dev)? ETL_API_URL sets where it is`);
+      throw new CliError(
+        EXIT.unreachable,
+        `cannot reach the API at ${this.base} (${networkReason(error)}); is it running (make dev)? ETL_API_URL sets where it is`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -58,7 +70,8 @@ export class ApiClient {
       // a proxy's HTML error page, say: reported below by status
     }
     if (res.ok || accept.includes(res.status)) {
-      if (parsed === undefined) throw new CliError(EXIT.failed, `${method} ${path} answered ${res.status} without a JSON body`);
+      if (parsed === undefined)
+        throw new CliError(EXIT.failed, `${method} ${path} answered ${res.status} without a JSON body`);
       return { status: res.status, body: parsed as T };
     }
     throw problemError(method, path, res.status, parsed, this.#key !== undefined);
@@ -69,17 +82,26 @@ export class ApiClient {
 function problemError(method: string, path: string, status: number, body: unknown, haveKey: boolean): CliError {
   const problem = body && typeof body === 'object' ? (body as Record<string, unknown>) : undefined;
   const detail = typeof problem?.detail === 'string' ? problem.detail : `${method} ${path} answered ${status}`;
-  const invalid = Array.isArray(problem?.invalid_params) ? (problem.invalid_params as { name?: unknown; reason?: unknown }[]) : [];
+  const invalid = Array.isArray(problem?.invalid_params)
+    ? (problem.invalid_params as { name?: unknown; reason?: unknown }[])
+    : [];
   const details = invalid.map((p) => `${String(p.name)}: ${String(p.reason)}`);
   if (status === 401 || status === 403) {
-    const hint = haveKey ? 'API_KEY (environment or .env) is not the key the API has' : 'set API_KEY (environment or .env) to the key the API has';
+    const hint = haveKey
+      ? 'API_KEY (environment or .env) is not the key the API has'
+      : 'set API_KEY (environment or .env) to the key the API has';
     return new CliError(EXIT.refused, `${detail} (${hint})`, details, problem);
   }
-  const code = status === 400 || status === 413 || status === 415 || status === 422 ? EXIT.usage
-    : status === 404 ? EXIT.notFound
-    : status === 409 ? EXIT.refused
-    : status === 503 ? EXIT.unreachable
-    : EXIT.failed;
+  const code =
+    status === 400 || status === 413 || status === 415 || status === 422
+      ? EXIT.usage
+      : status === 404
+        ? EXIT.notFound
+        : status === 409
+          ? EXIT.refused
+          : status === 503
+            ? EXIT.unreachable
+            : EXIT.failed;
   // a 400 names every bad parameter in invalid_params; its detail repeats them on one line
   return new CliError(code, details.length ? 'the API refused the request:' : detail, details, problem);
 }

@@ -43,7 +43,8 @@ export async function followRun(inv: Invocation, workflowId: string): Promise<Fo
       runId = body.data.find((r) => r.workflow_id === workflowId)?.id ?? null;
       if (runId !== null) break;
       display.show([`workflow ${workflowId}: waiting for a worker to start it (${duration(Date.now() - startedAt)})`]);
-      if ((await Promise.race([sleep(POLL_MS), detached])) === 'detached') return { detail: null, runId, detached: true };
+      if ((await Promise.race([sleep(POLL_MS), detached])) === 'detached')
+        return { detail: null, runId, detached: true };
     }
     const rates = new Rates();
     const stages = new Map<string, string>();
@@ -54,7 +55,9 @@ export async function followRun(inv: Invocation, workflowId: string): Promise<Fo
         display.clear();
         return { detail: body, runId, detached: false };
       }
-      const rows: Row[] = body.progress ?? body.data.sources.map((s) => ({ source: s.source, stage: s.status, records: s.parsed || null, attempt: null }));
+      const rows: Row[] =
+        body.progress ??
+        body.data.sources.map((s) => ({ source: s.source, stage: s.status, records: s.parsed || null, attempt: null }));
       if (log) {
         for (const r of rows) if (stages.get(r.source) !== r.stage) inv.out.line(`${r.source}: ${r.stage}`);
       }
@@ -64,10 +67,16 @@ export async function followRun(inv: Invocation, workflowId: string): Promise<Fo
         '',
         ...table(
           ['source', 'stage', 'records', 'rate'],
-          rows.map((r) => [r.source, r.stage + (r.attempt && r.attempt > 1 ? ` (attempt ${r.attempt})` : ''), r.records === null ? '-' : r.stage === 'fetch' ? plural(r.records, 'page') : count(r.records), rates.of(r)]),
+          rows.map((r) => [
+            r.source,
+            r.stage + (r.attempt && r.attempt > 1 ? ` (attempt ${r.attempt})` : ''),
+            r.records === null ? '-' : r.stage === 'fetch' ? plural(r.records, 'page') : count(r.records),
+            rates.of(r),
+          ]),
         ).split('\n'),
       ]);
-      if ((await Promise.race([sleep(POLL_MS), detached])) === 'detached') return { detail: body, runId, detached: true };
+      if ((await Promise.race([sleep(POLL_MS), detached])) === 'detached')
+        return { detail: body, runId, detached: true };
     }
   } finally {
     process.off('SIGINT', onSigint);

@@ -2,9 +2,13 @@
 
 /** Columns aligned by the widest cell; numbers (and `-`) right-aligned. Cells are cut to `maxWidth`. */
 export function table(header: string[], rows: (string | number | null | undefined)[][], maxWidth = 60): string {
-  const cells = rows.map((row) => row.map((c) => cut(c === null || c === undefined ? '-' : typeof c === 'number' ? count(c) : c, maxWidth)));
+  const cells = rows.map((row) =>
+    row.map((c) => cut(c === null || c === undefined ? '-' : typeof c === 'number' ? count(c) : c, maxWidth)),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.length ?? 0)));
-  const numeric = header.map((_, i) => cells.length > 0 && cells.every((r) => /^-?[\d,.]+(%|\/s)?$|^-$/.test(r[i] ?? '')));
+  const numeric = header.map(
+    (_, i) => cells.length > 0 && cells.every((r) => /^-?[\d,.]+(%|\/s)?$|^-$/.test(r[i] ?? '')),
+  );
   const line = (row: string[]) =>
     row
       .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
@@ -16,7 +20,12 @@ export function table(header: string[], rows: (string | number | null | undefine
 /** `label  value` lines, labels aligned. */
 export function fields(pairs: [string, string | number | null | undefined][]): string {
   const width = Math.max(...pairs.map(([label]) => label.length));
-  return pairs.map(([label, value]) => `${label.padEnd(width)}  ${value === null || value === undefined ? '-' : typeof value === 'number' ? count(value) : value}`).join('\n');
+  return pairs
+    .map(
+      ([label, value]) =>
+        `${label.padEnd(width)}  ${value === null || value === undefined ? '-' : typeof value === 'number' ? count(value) : value}`,
+    )
+    .join('\n');
 }
 
 export const count = (n: number) => n.toLocaleString('en-US');

@@ -4,7 +4,16 @@
 // locally for `etl sources check`.
 import { parseArgs } from 'node:util';
 import { ApiClient } from './api.ts';
-import { CliError, EXIT, processOutput, usageError, type Command, type Invocation, type OptionSpec, type Output } from './command.ts';
+import {
+  CliError,
+  EXIT,
+  processOutput,
+  usageError,
+  type Command,
+  type Invocation,
+  type OptionSpec,
+  type Output,
+} from './command.ts';
 import { entityCommands } from './commands/entities.ts';
 import { quarantineCommands } from './commands/quarantine.ts';
 import { reprocessCommands } from './commands/reprocess.ts';
@@ -14,7 +23,15 @@ import { sourceCommands } from './commands/sources.ts';
 import { statusCommands } from './commands/status.ts';
 import { loadSettings, type Settings } from '../settings.ts';
 
-const COMMANDS: Command[] = [...statusCommands, ...sourceCommands, ...runCommands, ...runsCommands, ...quarantineCommands, ...entityCommands, ...reprocessCommands];
+const COMMANDS: Command[] = [
+  ...statusCommands,
+  ...sourceCommands,
+  ...runCommands,
+  ...runsCommands,
+  ...quarantineCommands,
+  ...entityCommands,
+  ...reprocessCommands,
+];
 
 const COMMON_OPTIONS: Record<string, OptionSpec> = {
   json: { type: 'boolean', description: 'one JSON document on stdout (errors too, as {"error": ...}), for scripts' },
@@ -46,7 +63,11 @@ export async function main(argv: string[], out: Output = processOutput): Promise
       const group = words.length ? COMMANDS.filter((c) => c.words[0] === words[0]) : [];
       if (!words.length && wantsHelp) return (out.line(rootHelp()), EXIT.ok);
       if (group.length && words.length === 1 && wantsHelp) return (out.line(groupHelp(words[0]!, group)), EXIT.ok);
-      const message = !words.length ? 'which command?' : group.length ? `unknown command: etl ${words.join(' ')}` : `unknown command: ${words[0]}`;
+      const message = !words.length
+        ? 'which command?'
+        : group.length
+          ? `unknown command: etl ${words.join(' ')}`
+          : `unknown command: ${words[0]}`;
       out.note(`etl: ${message}\n`);
       out.note(group.length ? groupHelp(words[0]!, group) : rootHelp());
       if (json) out.json({ error: { exit_code: EXIT.usage, message } });
@@ -58,18 +79,28 @@ export async function main(argv: string[], out: Output = processOutput): Promise
     try {
       parsed = parseArgs({
         args: [...extra, ...rest],
-        options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }])),
+        options: Object.fromEntries(
+          Object.entries(options).map(([name, o]) => [
+            name,
+            { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+          ]),
+        ),
         allowPositionals: true,
         allowNegative: true,
         strict: true,
       });
     } catch (error) {
-      throw usageError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${commandHelp(command)}`);
+      throw usageError(
+        `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${commandHelp(command)}`,
+      );
     }
     if (parsed.values.help) return (out.line(commandHelp(command)), EXIT.ok);
     const { min, max } = command.positionals ?? { min: 0, max: 0 };
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      const got = parsed.positionals.length > max ? `unexpected argument: ${parsed.positionals.slice(max).join(' ')}` : `missing ${command.args ?? 'arguments'}`;
+      const got =
+        parsed.positionals.length > max
+          ? `unexpected argument: ${parsed.positionals.slice(max).join(' ')}`
+          : `missing ${command.args ?? 'arguments'}`;
       throw usageError(`${got}\n\n${commandHelp(command)}`);
     }
     const settings = readSettings();
@@ -95,14 +126,21 @@ function splitWords(argv: string[]): { words: string[]; rest: string[] } {
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json' || arg === '--help' || arg === '-h') rest.push(arg);
-    else if (arg.startsWith('-') || words.length >= 2 || (words.length === 1 && !COMMANDS.some((c) => c.words[0] === words[0] && c.words[1] === arg))) break;
+    else if (
+      arg.startsWith('-') ||
+      words.length >= 2 ||
+      (words.length === 1 && !COMMANDS.some((c) => c.words[0] === words[0] && c.words[1] === arg))
+    )
+      break;
     else words.push(arg);
   }
   return { words, rest: [...rest, ...argv.slice(i)] };
 }
 
 function findCommand(words: string[]): Command | undefined {
-  return COMMANDS.filter((c) => c.words.every((w, i) => words[i] === w)).sort((a, b) => b.words.length - a.words.length)[0];
+  return COMMANDS.filter((c) => c.words.every((w, i) => words[i] === w)).sort(
+    (a, b) => b.words.length - a.words.length,
+  )[0];
 }
 
 function readSettings(): Settings {
@@ -117,7 +155,15 @@ function reportError(error: unknown, json: boolean, out: Output): number {
   const cli = error instanceof CliError ? error : new CliError(EXIT.failed, (error as Error)?.message ?? String(error));
   out.note(`etl: ${cli.message}`);
   for (const line of cli.details) out.note(`  ${line}`);
-  if (json) out.json({ error: { exit_code: cli.exitCode, message: cli.message.split('\n\n')[0], details: cli.details, ...(cli.problem ? { problem: cli.problem } : {}) } });
+  if (json)
+    out.json({
+      error: {
+        exit_code: cli.exitCode,
+        message: cli.message.split('\n\n')[0],
+        details: cli.details,
+        ...(cli.problem ? { problem: cli.problem } : {}),
+      },
+    });
   return cli.exitCode;
 }
 
@@ -143,12 +189,19 @@ function rootHelp(): string {
 
 function groupHelp(group: string, commands: Command[]): string {
   const width = Math.max(...commands.map((c) => usageOf(c).length));
-  return [`Usage: etl ${group} ...`, '', ...commands.map((c) => `  ${usageOf(c).padEnd(width)}  ${c.summary}`), '', 'etl COMMAND --help shows its options; etl --help the exit codes.'].join('\n');
+  return [
+    `Usage: etl ${group} ...`,
+    '',
+    ...commands.map((c) => `  ${usageOf(c).padEnd(width)}  ${c.summary}`),
+    '',
+    'etl COMMAND --help shows its options; etl --help the exit codes.',
+  ].join('\n');
 }
 
 export function commandHelp(c: Command): string {
   const options = { ...c.options, ...COMMON_OPTIONS };
-  const label = (name: string, o: OptionSpec) => `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+  const label = (name: string, o: OptionSpec) =>
+    `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
   const width = Math.max(...Object.entries(options).map(([n, o]) => label(n, o).length));
   return [
     `Usage: ${usageOf(c)} [OPTIONS]`,
@@ -157,7 +210,9 @@ export function commandHelp(c: Command): string {
     ...(c.description ? ['', c.description] : []),
     '',
     'Options:',
-    ...Object.entries(options).map(([n, o]) => `  ${label(n, o).padEnd(width)}  ${o.description}${o.multiple ? ' (repeatable)' : ''}`),
+    ...Object.entries(options).map(
+      ([n, o]) => `  ${label(n, o).padEnd(width)}  ${o.description}${o.multiple ? ' (repeatable)' : ''}`,
+    ),
     '',
     'Exit codes: etl --help.',
   ].join('\n');

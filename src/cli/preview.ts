@@ -39,7 +39,19 @@ export interface SourcePreview {
 }
 
 export async function previewSource(source: SourceConfig): Promise<SourcePreview> {
-  const preview: SourcePreview = { source: source.id, kind: source.kind, url: source.url, ok: false, error: null, fetch: null, mapping: [], unmapped: [], missing: [], series: null, sample: null };
+  const preview: SourcePreview = {
+    source: source.id,
+    kind: source.kind,
+    url: source.url,
+    ok: false,
+    error: null,
+    fetch: null,
+    mapping: [],
+    unmapped: [],
+    missing: [],
+    series: null,
+    sample: null,
+  };
   const adapter = adapterFor(source);
   const startedAt = performance.now();
   let body: Buffer | undefined;
@@ -58,7 +70,13 @@ export async function previewSource(source: SourceConfig): Promise<SourcePreview
       for await (const chunk of document.body) chunks.push(chunk);
       body = Buffer.concat(chunks);
       info = { url: document.url, contentType: document.contentType };
-      preview.fetch = { url: document.url, status: document.httpStatus, content_type: document.contentType, bytes: body.length, duration_ms: Math.round(performance.now() - startedAt) };
+      preview.fetch = {
+        url: document.url,
+        status: document.httpStatus,
+        content_type: document.contentType,
+        bytes: body.length,
+        duration_ms: Math.round(performance.now() - startedAt),
+      };
       break;
     }
   } catch (error) {
@@ -72,7 +90,8 @@ export async function previewSource(source: SourceConfig): Promise<SourcePreview
 
   const sample: (SourceFields | Unparsed)[] = [];
   try {
-    for await (const record of adapter.read(Readable.from([body]), source, info)) if (sample.push(record) >= SAMPLE_SIZE) break;
+    for await (const record of adapter.read(Readable.from([body]), source, info))
+      if (sample.push(record) >= SAMPLE_SIZE) break;
   } catch (error) {
     preview.error = `not readable as ${source.kind}: ${(error as Error).message}`;
     return preview;
@@ -89,8 +108,17 @@ export async function previewSource(source: SourceConfig): Promise<SourcePreview
     renames: {},
     samples: sampleValues(parsed),
   });
-  preview.mapping = Object.entries(mapping).map(([field, m]) => ({ field: toSnake(field), from: m!.how === 'constant' ? `constant ${JSON.stringify(m!.value)}` : m!.from, how: m!.how, confidence: m!.confidence }));
-  preview.unmapped = unmapped.map((u) => ({ column: u.column, best: u.best ? { field: toSnake(u.best.field), confidence: u.best.confidence } : null, why: u.why ?? null }));
+  preview.mapping = Object.entries(mapping).map(([field, m]) => ({
+    field: toSnake(field),
+    from: m!.how === 'constant' ? `constant ${JSON.stringify(m!.value)}` : m!.from,
+    how: m!.how,
+    confidence: m!.confidence,
+  }));
+  preview.unmapped = unmapped.map((u) => ({
+    column: u.column,
+    best: u.best ? { field: toSnake(u.best.field), confidence: u.best.confidence } : null,
+    why: u.why ?? null,
+  }));
   preview.missing = sample.length ? missingRequired(adapter.recordKind, mapping).map(toSnake) : [];
   if (preview.missing.length) {
     preview.error = `nothing maps to ${preview.missing.join(', ')}; set 'mapping' in the sources file`;
@@ -112,7 +140,12 @@ export async function previewSource(source: SourceConfig): Promise<SourcePreview
       const candidate = applyMapping(fields, mapping);
       clearSentinels(candidate, adapter.sentinels);
       key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
-      const checked = validateRecord(adapter.recordKind, candidate, { dateFormat: source.csv.dateFormat, timeZone: source.timeZone, fetchedAt, trustSymbol });
+      const checked = validateRecord(adapter.recordKind, candidate, {
+        dateFormat: source.csv.dateFormat,
+        timeZone: source.timeZone,
+        fetchedAt,
+        trustSymbol,
+      });
       if (!checked.ok) reason = checked.reason;
       else {
         reason = series === 'history' ? historyRowProblem(checked.record.sourceUpdatedAt) : null;

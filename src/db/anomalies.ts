@@ -57,7 +57,13 @@ export async function detectDivergences(pool: Pool, runId: number, rule: Diverge
     [runId],
   );
   if (written.rows[0]!.n === 0) return [];
-  const { rows } = await pool.query<{ entity_id: string; label: string; median: string; spread: number; quotes: Divergence['quotes'] }>(
+  const { rows } = await pool.query<{
+    entity_id: string;
+    label: string;
+    median: string;
+    spread: number;
+    quotes: Divergence['quotes'];
+  }>(
     `WITH shared AS (
        SELECT entity_id FROM entity_link GROUP BY entity_id HAVING count(*) >= 2
      ), quoted AS (
@@ -84,11 +90,22 @@ export async function detectDivergences(pool: Pool, runId: number, rule: Diverge
      ORDER BY m.entity_id`,
     [runId, rule.windowMs, rule.threshold],
   );
-  return rows.map((r) => ({ entityId: Number(r.entity_id), label: r.label, medianUsd: r.median, spread: r.spread, quotes: r.quotes }));
+  return rows.map((r) => ({
+    entityId: Number(r.entity_id),
+    label: r.label,
+    medianUsd: r.median,
+    spread: r.spread,
+    quotes: r.quotes,
+  }));
 }
 
 /** Stores the run's divergences as price_divergence anomalies (a retried finish replaces them). */
-export async function storeDivergences(em: EntityManager, runId: number, divergences: Divergence[], rule: DivergenceRule): Promise<Anomaly[]> {
+export async function storeDivergences(
+  em: EntityManager,
+  runId: number,
+  divergences: Divergence[],
+  rule: DivergenceRule,
+): Promise<Anomaly[]> {
   const anomalies = divergences.map((d) => ({
     rule: 'price_divergence' as const,
     source: null,
@@ -99,10 +116,21 @@ export async function storeDivergences(em: EntityManager, runId: number, diverge
   await em.transactional(async (tx) => {
     await tx.nativeDelete(RunAnomaly, { run: runId, rule: 'price_divergence' });
     divergences.forEach((d, i) =>
-      tx.create(RunAnomaly, { ...fields(anomalies[i]!, runId), entityId: d.entityId, details: { median_usd: d.medianUsd, spread: d.spread, threshold: rule.threshold, quotes: d.quotes } }),
+      tx.create(RunAnomaly, {
+        ...fields(anomalies[i]!, runId),
+        entityId: d.entityId,
+        details: { median_usd: d.medianUsd, spread: d.spread, threshold: rule.threshold, quotes: d.quotes },
+      }),
     );
   });
   return anomalies;
 }
 
-const fields = (a: Anomaly, runId: number) => ({ run: runId, sourceId: a.source, rule: a.rule, message: a.message, current: a.current, reference: a.reference });
+const fields = (a: Anomaly, runId: number) => ({
+  run: runId,
+  sourceId: a.source,
+  rule: a.rule,
+  message: a.message,
+  current: a.current,
+  reference: a.reference,
+});

@@ -10,7 +10,12 @@ import { DriftEvent, SourceState } from './entities.ts';
  * that payload, as its first run was, and its old schema never becomes what the next fetch is compared with;
  * a dry run's never does either.
  */
-export async function previousObservedSchema(em: EntityManager, sourceId: string, runId: number, payloadId: number): Promise<ObservedSchema | null> {
+export async function previousObservedSchema(
+  em: EntityManager,
+  sourceId: string,
+  runId: number,
+  payloadId: number,
+): Promise<ObservedSchema | null> {
   const [previous] = await em.getConnection().execute<{ observed_schema: ObservedSchema }[]>(
     `SELECT s.observed_schema FROM run_source s JOIN run r ON r.id = s.run_id JOIN raw_payload p ON p.id = s.payload_id
      WHERE s.source_id = ? AND s.run_id <> ? AND s.observed_schema IS NOT NULL AND NOT r.dry_run
@@ -26,14 +31,28 @@ export async function acceptedRenames(em: EntityManager, sourceId: string): Prom
   return state?.fieldRenames ?? {};
 }
 
-export async function acceptRenames(em: EntityManager, sourceId: string, kind: string, renames: Record<string, string>): Promise<void> {
-  await em.upsert(SourceState, { sourceId, kind, fieldRenames: renames }, { onConflictFields: ['sourceId'], onConflictMergeFields: ['fieldRenames'] });
+export async function acceptRenames(
+  em: EntityManager,
+  sourceId: string,
+  kind: string,
+  renames: Record<string, string>,
+): Promise<void> {
+  await em.upsert(
+    SourceState,
+    { sourceId, kind, fieldRenames: renames },
+    { onConflictFields: ['sourceId'], onConflictMergeFields: ['fieldRenames'] },
+  );
 }
 
 export type DriftAction = 'applied' | 'reported' | 'quarantined';
 
 /** Replaces this run's drift events for the source (a retried normalize records them once). */
-export async function recordDrift(em: EntityManager, runId: number, sourceId: string, events: (DriftChange & { action: DriftAction })[]): Promise<void> {
+export async function recordDrift(
+  em: EntityManager,
+  runId: number,
+  sourceId: string,
+  events: (DriftChange & { action: DriftAction })[],
+): Promise<void> {
   await em.transactional(async (tx) => {
     await tx.nativeDelete(DriftEvent, { runId, sourceId });
     for (const e of events) {

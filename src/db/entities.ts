@@ -421,7 +421,14 @@ export const DriftEvent = defineEntity({
   indexes: [{ properties: ['sourceId', 'id'] }, { properties: ['runId'] }],
 });
 
-export const ANOMALY_RULES = ['run_failed', 'source_failed', 'record_count_change', 'duration_spike', 'quarantine_spike', 'price_divergence'] as const;
+export const ANOMALY_RULES = [
+  'run_failed',
+  'source_failed',
+  'record_count_change',
+  'duration_spike',
+  'quarantine_spike',
+  'price_divergence',
+] as const;
 
 /** Something unusual about a finished run, found against the source's recent history (src/anomalies.ts). */
 export const RunAnomaly = defineEntity({
@@ -454,7 +461,26 @@ export const RateLimitBucket = defineEntity({
   },
 });
 
-export const entities = [Run, RunSource, SourceState, RawPayload, RawPage, DataRecord, StageRecord, Quote, QuoteDaily, QuoteHorizon, Quarantine, FieldIssue, DriftEvent, Entity, EntityLink, EntityOverride, RateLimitBucket, RunAnomaly];
+export const entities = [
+  Run,
+  RunSource,
+  SourceState,
+  RawPayload,
+  RawPage,
+  DataRecord,
+  StageRecord,
+  Quote,
+  QuoteDaily,
+  QuoteHorizon,
+  Quarantine,
+  FieldIssue,
+  DriftEvent,
+  Entity,
+  EntityLink,
+  EntityOverride,
+  RateLimitBucket,
+  RunAnomaly,
+];
 
 export type IRun = InferEntity<typeof Run>;
 export type IRunSource = InferEntity<typeof RunSource>;

@@ -21,7 +21,12 @@ const SIDE = `r.id AS "recordId", r.source_id AS "sourceId", r.source_key AS "so
 /** When an override last changed: its removal, else its creation (a re-added one is created again). */
 const OVERRIDE_CHANGED_AT = 'coalesce(o.removed_at, o.created_at)';
 
-export async function resolveEntities(pool: Pool, runId: number, sourceId: string, kind: RecordKind): Promise<IdentityCounts> {
+export async function resolveEntities(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  kind: RecordKind,
+): Promise<IdentityCounts> {
   const counts = await transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${kind}`]);
     const state = await resolutionState(client, sourceId, kind);
@@ -42,7 +47,10 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
       'UPDATE run_source SET entities_linked = entities_linked + $3, entities_created = entities_created + $4 WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId, total.linked, total.created],
     );
-    await client.query('UPDATE source_state SET resolved_payload_id = $2, resolved_at = now() WHERE source_id = $1', [sourceId, state.lastPayloadId]);
+    await client.query('UPDATE source_state SET resolved_payload_id = $2, resolved_at = now() WHERE source_id = $1', [
+      sourceId,
+      state.lastPayloadId,
+    ]);
     return total;
   });
   if (counts.linked + counts.created >= ANALYZE_AFTER_ROWS) await pool.query('ANALYZE entity, entity_link');
@@ -55,7 +63,11 @@ export async function resolveEntities(pool: Pool, runId: number, sourceId: strin
  * over all its records (half a second per million). Records lose their links only by an override or within resolution.
  * Read before resolving, so a merge committing meanwhile leaves the watermark behind, never ahead.
  */
-async function resolutionState(client: PoolClient, sourceId: string, kind: RecordKind): Promise<{ settled: boolean; lastPayloadId: number | null; resolvedAt: Date | null }> {
+async function resolutionState(
+  client: PoolClient,
+  sourceId: string,
+  kind: RecordKind,
+): Promise<{ settled: boolean; lastPayloadId: number | null; resolvedAt: Date | null }> {
   const { rows } = await client.query<{ last_payload_id: string | null; settled: boolean; resolved_at: Date | null }>(
     `SELECT s.last_payload_id, s.resolved_at,
        s.resolved_at IS NOT NULL AND s.resolved_payload_id IS NOT DISTINCT FROM s.last_payload_id AND NOT EXISTS (
@@ -64,7 +76,11 @@ async function resolutionState(client: PoolClient, sourceId: string, kind: Recor
     [sourceId, kind],
   );
   const row = rows[0];
-  return { settled: row?.settled ?? false, lastPayloadId: row?.last_payload_id == null ? null : Number(row.last_payload_id), resolvedAt: row?.resolved_at ?? null };
+  return {
+    settled: row?.settled ?? false,
+    lastPayloadId: row?.last_payload_id == null ? null : Number(row.last_payload_id),
+    resolvedAt: row?.resolved_at ?? null,
+  };
 }
 
 /**
@@ -75,7 +91,12 @@ async function resolutionState(client: PoolClient, sourceId: string, kind: Recor
  * source's next resolution comes here under the same lock, so the counts end up true however sources
  * interleave. A source never resolved before has no links older than this transaction.
  */
-async function countLiveSources(client: PoolClient, sourceId: string, since: Date | null, changed: number[]): Promise<void> {
+async function countLiveSources(
+  client: PoolClient,
+  sourceId: string,
+  since: Date | null,
+  changed: number[],
+): Promise<void> {
   await client.query(
     `WITH touched AS (
        SELECT l.entity_id AS id FROM record r JOIN entity_link l ON l.record_id = r.id
@@ -91,7 +112,12 @@ async function countLiveSources(client: PoolClient, sourceId: string, since: Dat
 }
 
 /** Links this source's unlinked records; `joined`: the existing entities that gained or lost one of its records. */
-async function resolveUnlinked(client: PoolClient, runId: number, sourceId: string, kind: RecordKind): Promise<{ counts: IdentityCounts; displaced: number; joined: number[] }> {
+async function resolveUnlinked(
+  client: PoolClient,
+  runId: number,
+  sourceId: string,
+  kind: RecordKind,
+): Promise<{ counts: IdentityCounts; displaced: number; joined: number[] }> {
   await client.query('DROP TABLE IF EXISTS unresolved, decision');
   await client.query(
     `CREATE TEMP TABLE unresolved ON COMMIT DROP AS
@@ -129,15 +155,21 @@ async function resolveUnlinked(client: PoolClient, runId: number, sourceId: stri
   const overrides = await overridesFor(client, sourceId, kind);
   // only records with somewhere to go are judged here; every other one becomes a new entity in SQL
   const judged = [...new Set([...candidates.keys(), ...overrides.forced.keys(), ...overrides.forbidden.keys()])];
-  const sides = (await client.query<IdentitySide>(`SELECT ${SIDE} FROM unresolved r WHERE r.id = ANY($1::bigint[]) ORDER BY r.id`, [judged])).rows.map(numeric);
+  const sides = (
+    await client.query<IdentitySide>(`SELECT ${SIDE} FROM unresolved r WHERE r.id = ANY($1::bigint[]) ORDER BY r.id`, [
+      judged,
+    ])
+  ).rows.map(numeric);
   const decisions = await decide(kind, sides, candidates, overrides);
   // an operator's force wins over the within-source rule: another record of this source leaves that entity
   const forcedInto = decisions.filter((d) => d.rule === 'override').map((d) => d.entityId);
   const displaced = forcedInto.length
-    ? ((await client.query(
-        `DELETE FROM entity_link l USING record r WHERE l.record_id = r.id AND r.source_id = $1 AND l.entity_id = ANY($2::bigint[])`,
-        [sourceId, forcedInto],
-      )).rowCount ?? 0)
+    ? ((
+        await client.query(
+          `DELETE FROM entity_link l USING record r WHERE l.record_id = r.id AND r.source_id = $1 AND l.entity_id = ANY($2::bigint[])`,
+          [sourceId, forcedInto],
+        )
+      ).rowCount ?? 0)
     : 0;
   const joined = decisions.flatMap((d) => (d.entityId === null ? [] : [d.entityId]));
   return { counts: await writeDecisions(client, runId, kind, decisions), displaced, joined };
@@ -157,7 +189,10 @@ async function forgetOverriddenLinks(client: PoolClient, sourceId: string, kind:
   );
   const left = rows.map((r) => Number(r.entity_id));
   if (left.length) {
-    await client.query('DELETE FROM entity e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)', [left]);
+    await client.query(
+      'DELETE FROM entity e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)',
+      [left],
+    );
   }
   return left;
 }
@@ -188,11 +223,22 @@ async function overridesFor(client: PoolClient, sourceId: string, kind: RecordKi
  * Writes the judged decisions as links, and every other unresolved record (no decision, or one for a new
  * entity) as a new entity with its link: one INSERT of entities feeding one INSERT of links.
  */
-async function writeDecisions(client: PoolClient, runId: number, kind: RecordKind, decisions: Decision[]): Promise<IdentityCounts> {
+async function writeDecisions(
+  client: PoolClient,
+  runId: number,
+  kind: RecordKind,
+  decisions: Decision[],
+): Promise<IdentityCounts> {
   await client.query(
     `CREATE TEMP TABLE decision ON COMMIT DROP AS
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::jsonb[]) AS d(record_id, entity_id, rule, confidence, evidence)`,
-    [decisions.map((d) => d.recordId), decisions.map((d) => d.entityId), decisions.map((d) => d.rule), decisions.map((d) => d.confidence), decisions.map((d) => JSON.stringify(d.evidence))],
+    [
+      decisions.map((d) => d.recordId),
+      decisions.map((d) => d.entityId),
+      decisions.map((d) => d.rule),
+      decisions.map((d) => d.confidence),
+      decisions.map((d) => JSON.stringify(d.evidence)),
+    ],
   );
   await client.query('ANALYZE decision');
   const created = await client.query(
@@ -215,5 +261,10 @@ async function writeDecisions(client: PoolClient, runId: number, kind: RecordKin
 
 // pg returns bigint as text; the rules compare numbers
 function numeric<T extends IdentitySide>(row: T): T {
-  return { ...row, recordId: Number(row.recordId), rank: row.rank === null ? null : Number(row.rank), ...('entityId' in row ? { entityId: Number((row as unknown as Candidate).entityId) } : {}) };
+  return {
+    ...row,
+    recordId: Number(row.recordId),
+    rank: row.rank === null ? null : Number(row.rank),
+    ...('entityId' in row ? { entityId: Number((row as unknown as Candidate).entityId) } : {}),
+  };
 }

@@ -32,7 +32,14 @@ export interface MergeCounts {
 }
 
 const VALUE_COLUMNS = RECORD_COLUMNS.filter((c) => c !== 'kind' && c !== 'source_key');
-const WRITTEN_COLUMNS = [...VALUE_COLUMNS, 'observed_at', 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
+const WRITTEN_COLUMNS = [
+  ...VALUE_COLUMNS,
+  'observed_at',
+  'match_key',
+  'content_hash',
+  'raw_payload_id',
+  'raw_position',
+];
 
 // Each staged row is an observation of its key at observed_at (the source's timestamp, else the fetch time):
 // rows with the same key and the same time are duplicates, the later position winning; the record shows the
@@ -89,13 +96,17 @@ const WRITE_OWN = `
   UPDATE record r SET ${WRITTEN_COLUMNS.map((c) => `${c} = c.${c}`).join(', ')}, run_id = $1, updated_at = now()
   FROM changed c
   WHERE r.id = c.record_id AND r.deleted_at IS NULL AND r.raw_payload_id = c.raw_payload_id
-  RETURNING r.id, r.source_key, r.kind, ${QUOTE_ROW.split(', ').map((col) => `r.${col}`).join(', ')}`;
+  RETURNING r.id, r.source_key, r.kind, ${QUOTE_ROW.split(', ')
+    .map((col) => `r.${col}`)
+    .join(', ')}`;
 const mergeSql = (scope: MergeScope) => `
 WITH ${changes(scope)}, written AS (${scope === 'all' ? WRITE_ALL : WRITE_OWN}
 ), observed AS (
   SELECT id AS rid, ${QUOTE_ROW} FROM written WHERE kind = 'asset'
   UNION ALL
-  SELECT coalesce(c.record_id, w.id), ${QUOTE_ROW.split(', ').map((col) => `o.${col}`).join(', ')}
+  SELECT coalesce(c.record_id, w.id), ${QUOTE_ROW.split(', ')
+    .map((col) => `o.${col}`)
+    .join(', ')}
   FROM ranked o JOIN current c ON c.source_key = o.source_key LEFT JOIN written w ON w.source_key = o.source_key
   WHERE o.newest > 1 AND o.first_at_time AND o.kind = 'asset' AND o.source_updated_at IS NOT NULL
   UNION ALL
@@ -104,9 +115,12 @@ WITH ${changes(scope)}, written AS (${scope === 'all' ? WRITE_ALL : WRITE_OWN}
   SELECT k.*, q.record_id IS NULL AS is_new_quote
   FROM observed k LEFT JOIN quote q ON q.record_id = k.rid AND q.observed_at = k.observed_at AND q.observed_at BETWEEN $3 AND $4
   WHERE k.observed_at >= ${RAW_FROM} AND (q.record_id IS NULL OR (${QUOTE_EXISTING}) IS DISTINCT FROM (${QUOTE_VALUES}))${
-    scope === 'all' ? '' : `
+    scope === 'all'
+      ? ''
+      : `
     AND k.rid IN (SELECT record_id FROM current WHERE NOT is_new AND NOT was_deleted)
-    AND (q.record_id IS NULL OR q.raw_payload_id = k.raw_payload_id)`}
+    AND (q.record_id IS NULL OR q.raw_payload_id = k.raw_payload_id)`
+  }
 ), quoted AS (
   INSERT INTO quote (record_id, observed_at, ${QUOTE_COLUMNS.join(', ')}, run_id, raw_payload_id, raw_position)
   SELECT rid, observed_at, ${QUOTE_COLUMNS.join(', ')}, $1, raw_payload_id, raw_position FROM fresh
@@ -151,8 +165,19 @@ export interface PayloadStanding {
  * fetched earlier says less about the source now, whenever its run gets to merge it. The checkpoint forgets
  * its payload when a shrink is approved; the payload of the run that merged last stands in for it then.
  */
-export async function payloadStanding(db: Queryable, runId: number, sourceId: string, payloadId: number): Promise<PayloadStanding> {
-  const { rows } = await db.query<{ dry_run: boolean; reprocess: boolean; newer_id: string | null; newer_run_id: string | null; newer_fetched_at: Date | null }>(
+export async function payloadStanding(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+  payloadId: number,
+): Promise<PayloadStanding> {
+  const { rows } = await db.query<{
+    dry_run: boolean;
+    reprocess: boolean;
+    newer_id: string | null;
+    newer_run_id: string | null;
+    newer_fetched_at: Date | null;
+  }>(
     `SELECT r.dry_run, r.reprocess_of IS NOT NULL AS reprocess, n.id AS newer_id, n.run_id AS newer_run_id, n.fetched_at AS newer_fetched_at
      FROM run r
      JOIN raw_payload p ON p.id = $3
@@ -167,7 +192,14 @@ export async function payloadStanding(db: Queryable, runId: number, sourceId: st
   return {
     dryRun: row.dry_run,
     reprocess: row.reprocess,
-    newer: row.newer_id === null ? null : { payloadId: Number(row.newer_id), runId: Number(row.newer_run_id), fetchedAt: new Date(row.newer_fetched_at!) },
+    newer:
+      row.newer_id === null
+        ? null
+        : {
+            payloadId: Number(row.newer_id),
+            runId: Number(row.newer_run_id),
+            fetchedAt: new Date(row.newer_fetched_at!),
+          },
   };
 }
 
@@ -175,17 +207,28 @@ const newerSaid = (payloadId: number, newer: NonNullable<PayloadStanding['newer'
   `payload ${payloadId} was fetched before payload ${newer.payloadId} (run ${newer.runId}, fetched ${newer.fetchedAt.toISOString()}), which the source merged already`;
 
 /** What merging this payload may write: everything, only the records it wrote itself, or nothing at all. */
-function mergeScopeOf(payloadId: number, standing: PayloadStanding): { scope: MergeScope | 'none'; superseded?: string; limited?: string } {
+function mergeScopeOf(
+  payloadId: number,
+  standing: PayloadStanding,
+): { scope: MergeScope | 'none'; superseded?: string; limited?: string } {
   if (!standing.newer) return { scope: 'all' };
   const why = newerSaid(payloadId, standing.newer);
   // an ingest run overtaken by a later fetch would move records and the checkpoint back in time
   if (!standing.reprocess) return { scope: 'none', superseded: `superseded: ${why}` };
   // a reprocess corrects what its payload wrote, and leaves the newer payload's records and checkpoint alone
-  return { scope: 'own', limited: `${why}: only records whose current value came from payload ${payloadId} are corrected, none inserted or restored` };
+  return {
+    scope: 'own',
+    limited: `${why}: only records whose current value came from payload ${payloadId} are corrected, none inserted or restored`,
+  };
 }
 
 /** What mergeStaged would do to the records, without writing: the dry run of a reprocess. */
-export async function previewMerge(pool: Pool, runId: number, sourceId: string, payloadId: number): Promise<MergePreview> {
+export async function previewMerge(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  payloadId: number,
+): Promise<MergePreview> {
   const { scope, ...why } = mergeScopeOf(payloadId, await payloadStanding(pool, runId, sourceId, payloadId));
   if (scope === 'none') return { ...NOTHING_MERGED, ...why, sample: [] };
   const { rows } = await pool.query(
@@ -199,7 +242,17 @@ export async function previewMerge(pool: Pool, runId: number, sourceId: string, 
   return { ...countsOf(r), ...why, sample: r.sample };
 }
 
-const NOTHING_MERGED: MergeCounts = { staged: 0, duplicates: 0, inserted: 0, updated: 0, unchanged: 0, restored: 0, quotesAppended: 0, quotesRevised: 0, quotesRolledUp: 0 };
+const NOTHING_MERGED: MergeCounts = {
+  staged: 0,
+  duplicates: 0,
+  inserted: 0,
+  updated: 0,
+  unchanged: 0,
+  restored: 0,
+  quotesAppended: 0,
+  quotesRevised: 0,
+  quotesRolledUp: 0,
+};
 
 /**
  * Rows written before the merged table is analyzed at once: autovacuum would do it within a minute, but the
@@ -207,7 +260,14 @@ const NOTHING_MERGED: MergeCounts = { staged: 0, duplicates: 0, inserted: 0, upd
  */
 export const ANALYZE_AFTER_ROWS = 10_000;
 
-export async function mergeStaged(pool: Pool, runId: number, sourceId: string, kind: string, payloadId: number, temporalRunId: string): Promise<MergeCounts> {
+export async function mergeStaged(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  kind: string,
+  payloadId: number,
+  temporalRunId: string,
+): Promise<MergeCounts> {
   // partitions lock the parent table to be created: before the merge, not inside its long transaction
   if (kind === 'asset') await ensurePartitions(pool, await stagedMonths(pool, runId, sourceId));
   const counts = await transaction(pool, async (client) => {
@@ -241,7 +301,12 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
       'SELECT min(observed_at) AS first, max(observed_at) AS last FROM stage_record WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId],
     );
-    const { rows } = await client.query(scope === 'all' ? MERGE_SQL : MERGE_OWN_SQL, [runId, sourceId, span.rows[0]?.first ?? new Date(0), span.rows[0]?.last ?? new Date(0)]);
+    const { rows } = await client.query(scope === 'all' ? MERGE_SQL : MERGE_OWN_SQL, [
+      runId,
+      sourceId,
+      span.rows[0]?.first ?? new Date(0),
+      span.rows[0]?.last ?? new Date(0),
+    ]);
     const counts: MergeCounts = { ...countsOf(rows[0]), ...why };
     // the checkpoint moves only together with the data it describes, and only forward in fetch order
     if (scope === 'all') {
@@ -258,8 +323,20 @@ export async function mergeStaged(pool: Pool, runId: number, sourceId: string, k
       `UPDATE run_source SET staged = $3, duplicates = $4, inserted = $5, updated = $6, unchanged = $7, restored = $8,
          quotes_appended = $9, quotes_revised = $10, quotes_rolled_up = $11, merged_in_run = $12
        WHERE run_id = $1 AND source_id = $2`,
-      [runId, sourceId, counts.staged, counts.duplicates, counts.inserted, counts.updated, counts.unchanged, counts.restored,
-        counts.quotesAppended, counts.quotesRevised, counts.quotesRolledUp, temporalRunId],
+      [
+        runId,
+        sourceId,
+        counts.staged,
+        counts.duplicates,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+        counts.restored,
+        counts.quotesAppended,
+        counts.quotesRevised,
+        counts.quotesRolledUp,
+        temporalRunId,
+      ],
     );
     return counts;
   });
@@ -298,17 +375,34 @@ export type { DeleteLimits };
  * Only the source's last merged payload may delete: once a later fetch has merged, what this snapshot lacks
  * may be exactly what the later one inserted.
  */
-export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: string, payloadId: number, limits: DeleteLimits, temporalRunId: string): Promise<OrphanCounts> {
+export async function softDeleteOrphans(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  payloadId: number,
+  limits: DeleteLimits,
+  temporalRunId: string,
+): Promise<OrphanCounts> {
   return transaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`merge:${sourceId}`]);
-    const done = await client.query<{ soft_deleted: number; delete_guard: string | null; orphans_checked_in_run: string | null; parsed: number; quarantined: number; status: string; error: string | null }>(
+    const done = await client.query<{
+      soft_deleted: number;
+      delete_guard: string | null;
+      orphans_checked_in_run: string | null;
+      parsed: number;
+      quarantined: number;
+      status: string;
+      error: string | null;
+    }>(
       'SELECT soft_deleted, delete_guard, orphans_checked_in_run, parsed, quarantined, status, error FROM run_source WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId],
     );
     const previous = done.rows[0]!;
     // superseded already (its merge, or an earlier attempt of this check): nothing to check
-    if (previous.status === 'superseded') return { softDeleted: 0, deleteGuard: null, superseded: previous.error ?? 'superseded' };
-    if (previous.orphans_checked_in_run === temporalRunId) return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
+    if (previous.status === 'superseded')
+      return { softDeleted: 0, deleteGuard: null, superseded: previous.error ?? 'superseded' };
+    if (previous.orphans_checked_in_run === temporalRunId)
+      return { softDeleted: previous.soft_deleted, deleteGuard: previous.delete_guard };
     const { newer } = await payloadStanding(client, runId, sourceId, payloadId);
     if (newer) {
       const superseded = `superseded: ${newerSaid(payloadId, newer)}; its orphans are not checked`;
@@ -350,14 +444,33 @@ export async function softDeleteOrphans(pool: Pool, runId: number, sourceId: str
     );
     const window = history.rows[0];
     const guard = deleteGuard(
-      { orphans, live, keyless, parsed, quarantined, baseline: Math.max(live, window?.window_max ?? 0), baselineSince: window?.since ?? 'the first run', shrinkApproved: window?.approved ?? false },
+      {
+        orphans,
+        live,
+        keyless,
+        parsed,
+        quarantined,
+        baseline: Math.max(live, window?.window_max ?? 0),
+        baselineSince: window?.since ?? 'the first run',
+        shrinkApproved: window?.approved ?? false,
+      },
       limits,
     );
-    const softDeleted = orphans > 0 && !guard
-      ? ((await client.query(`UPDATE record SET deleted_at = now(), deleted_run_id = $1, updated_at = now() WHERE id IN (SELECT id FROM orphan)`, [runId])).rowCount ?? 0)
-      : 0;
+    const softDeleted =
+      orphans > 0 && !guard
+        ? ((
+            await client.query(
+              `UPDATE record SET deleted_at = now(), deleted_run_id = $1, updated_at = now() WHERE id IN (SELECT id FROM orphan)`,
+              [runId],
+            )
+          ).rowCount ?? 0)
+        : 0;
     // an approval lets one shrink through; the baseline starts again from it
-    if (softDeleted > 0 && window?.approved) await client.query('UPDATE source_state SET shrink_approved_at = NULL, baseline_since = now() WHERE source_id = $1', [sourceId]);
+    if (softDeleted > 0 && window?.approved)
+      await client.query(
+        'UPDATE source_state SET shrink_approved_at = NULL, baseline_since = now() WHERE source_id = $1',
+        [sourceId],
+      );
     await client.query(
       'UPDATE run_source SET soft_deleted = $3, delete_guard = $4, orphans_checked_in_run = $5, live_after = $6 WHERE run_id = $1 AND source_id = $2',
       [runId, sourceId, softDeleted, guard, temporalRunId, live - softDeleted],
@@ -392,5 +505,3 @@ function countsOf(r: CountRow): MergeCounts {
     quotesRolledUp: r.quotes_rolled_up ?? 0,
   };
 }
-
-

@@ -44,7 +44,10 @@ export interface SessionOptions {
 }
 
 export async function openDatabase(databaseUrl: string, options: SessionOptions = {}): Promise<Database> {
-  const settings = [...(options.statementTimeoutMs ? [`statement_timeout=${Math.round(options.statementTimeoutMs)}`] : []), ...(options.jit === false ? ['jit=off'] : [])];
+  const settings = [
+    ...(options.statementTimeoutMs ? [`statement_timeout=${Math.round(options.statementTimeoutMs)}`] : []),
+    ...(options.jit === false ? ['jit=off'] : []),
+  ];
   const orm = await MikroORM.init(ormConfig(databaseUrl, options.poolMax, settings));
   const pool = await orm.em.getConnection().getNativeClient();
   return {

@@ -14,7 +14,8 @@ export const RAW_FROM = `coalesce((SELECT raw_from FROM quote_horizon WHERE id =
 /** Buckets of a week start on Monday (2000-01-03 was one); days, hours and minutes at midnight UTC. */
 export const BUCKET_ORIGIN = `TIMESTAMPTZ '2000-01-03 00:00:00+00'`;
 
-const partitionName = (month: Date) => `quote_y${month.getUTCFullYear()}m${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
+const partitionName = (month: Date) =>
+  `quote_y${month.getUTCFullYear()}m${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
 const monthStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
 const nextMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
 
@@ -31,7 +32,9 @@ export async function ensurePartitions(pool: Pool, months: Date[]): Promise<stri
   return transaction(pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('quote-partitions'))`);
     for (const [name, start] of missing) {
-      await client.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF quote FOR VALUES FROM ('${start.toISOString()}') TO ('${nextMonth(start).toISOString()}')`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF quote FOR VALUES FROM ('${start.toISOString()}') TO ('${nextMonth(start).toISOString()}')`,
+      );
     }
     return missing.map(([name]) => name);
   });
@@ -88,7 +91,8 @@ export const OHLC_OF_DAYS = `
   (array_agg(d.market_cap_usd ORDER BY d.last_at DESC) FILTER (WHERE d.market_cap_usd IS NOT NULL))[1] AS market_cap_usd,
   sum(d.observations)::int AS observations, min(d.first_at) AS first_at, max(d.last_at) AS last_at`;
 
-const DAILY_COLUMNS = 'open_usd, high_usd, low_usd, close_usd, mean_usd, volume_24h_usd, market_cap_usd, observations, first_at, last_at';
+const DAILY_COLUMNS =
+  'open_usd, high_usd, low_usd, close_usd, mean_usd, volume_24h_usd, market_cap_usd, observations, first_at, last_at';
 
 /**
  * Adds daily rows (a SELECT yielding record_id, day and DAILY_COLUMNS) to quote_daily. A day that exists
@@ -124,7 +128,12 @@ export interface RetentionOutcome {
  * first, one transaction per partition (the rollup, the horizon and the drop commit together, so a crash
  * never loses a partition that was not rolled up, nor rolls one up twice).
  */
-export async function rollUpExpired(pool: Pool, retentionDays: number, now = new Date(), onPartition: (name: string) => void = () => {}): Promise<RetentionOutcome> {
+export async function rollUpExpired(
+  pool: Pool,
+  retentionDays: number,
+  now = new Date(),
+  onPartition: (name: string) => void = () => {},
+): Promise<RetentionOutcome> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   const outcome: RetentionOutcome = { dropped: [], days: 0, rawFrom: null };
   for (const name of await partitionNames(pool)) {
@@ -135,7 +144,9 @@ export async function rollUpExpired(pool: Pool, retentionDays: number, now = new
       const exists = await client.query(`SELECT 1 FROM pg_class WHERE relname = $1`, [name]);
       if (!exists.rowCount) return 0; // dropped by a concurrent retention run
       const rolled = await client.query(
-        UPSERT_DAILY(`SELECT q.record_id, (q.observed_at AT TIME ZONE 'UTC')::date, ${OHLC} FROM ${name} q GROUP BY 1, 2`),
+        UPSERT_DAILY(
+          `SELECT q.record_id, (q.observed_at AT TIME ZONE 'UTC')::date, ${OHLC} FROM ${name} q GROUP BY 1, 2`,
+        ),
       );
       await client.query(
         `INSERT INTO quote_horizon (id, raw_from) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET raw_from = greatest(quote_horizon.raw_from, EXCLUDED.raw_from)`,
@@ -148,7 +159,9 @@ export async function rollUpExpired(pool: Pool, retentionDays: number, now = new
     outcome.days += days;
     onPartition(name);
   }
-  const { rows } = await pool.query<{ raw_from: string | Date | null }>('SELECT raw_from FROM quote_horizon WHERE id = 1');
+  const { rows } = await pool.query<{ raw_from: string | Date | null }>(
+    'SELECT raw_from FROM quote_horizon WHERE id = 1',
+  );
   outcome.rawFrom = rows[0]?.raw_from ? new Date(rows[0].raw_from).toISOString() : null;
   return outcome;
 }
@@ -170,7 +183,14 @@ export interface QuoteSizes {
 
 /** Rows and on-disk sizes of the time series, raw partitions summed. */
 export async function quoteSizes(db: Queryable): Promise<QuoteSizes> {
-  const { rows } = await db.query<{ rows: string; daily_rows: string; partitions: number; table_bytes: string; index_bytes: string; daily_bytes: string }>(
+  const { rows } = await db.query<{
+    rows: string;
+    daily_rows: string;
+    partitions: number;
+    table_bytes: string;
+    index_bytes: string;
+    daily_bytes: string;
+  }>(
     `SELECT (SELECT count(*) FROM quote) AS rows, (SELECT count(*) FROM quote_daily) AS daily_rows,
        (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'quote'::regclass) AS partitions,
        (SELECT coalesce(sum(pg_table_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = 'quote'::regclass) AS table_bytes,
@@ -178,5 +198,12 @@ export async function quoteSizes(db: Queryable): Promise<QuoteSizes> {
        pg_total_relation_size('quote_daily') AS daily_bytes`,
   );
   const r = rows[0]!;
-  return { rows: Number(r.rows), dailyRows: Number(r.daily_rows), partitions: r.partitions, tableBytes: Number(r.table_bytes), indexBytes: Number(r.index_bytes), dailyBytes: Number(r.daily_bytes) };
+  return {
+    rows: Number(r.rows),
+    dailyRows: Number(r.daily_rows),
+    partitions: r.partitions,
+    tableBytes: Number(r.table_bytes),
+    indexBytes: Number(r.index_bytes),
+    dailyBytes: Number(r.daily_bytes),
+  };
 }

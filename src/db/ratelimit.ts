@@ -4,7 +4,12 @@
 // slot and waits for it. A per-process counter could not hold the limit once two workers fetch at once.
 import type { Pool } from 'pg';
 
-export async function takeToken(pool: Pool, key: string, perSecond: number, burst = Math.max(1, perSecond)): Promise<number> {
+export async function takeToken(
+  pool: Pool,
+  key: string,
+  perSecond: number,
+  burst = Math.max(1, perSecond),
+): Promise<number> {
   const { rows } = await pool.query<{ tokens: number }>(
     `INSERT INTO rate_limit_bucket AS b (key, tokens, refilled_at) VALUES ($1, $3 - 1, clock_timestamp())
      ON CONFLICT (key) DO UPDATE SET
@@ -19,8 +24,9 @@ export async function takeToken(pool: Pool, key: string, perSecond: number, burs
 /** Waits until this caller may send its next request to `key`. */
 export async function throttle(pool: Pool, key: string, perSecond: number, signal?: AbortSignal): Promise<void> {
   const waitMs = await takeToken(pool, key, perSecond);
-  if (waitMs > 0) await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, waitMs);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
-  });
+  if (waitMs > 0)
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, waitMs);
+      signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+    });
 }

@@ -12,7 +12,12 @@ export interface LandingPayload {
 }
 
 /** The payload row for (run, source), created on the first attempt and found again by a retry. */
-export async function beginPayload(db: Queryable, runId: number, sourceId: string, url: string): Promise<LandingPayload> {
+export async function beginPayload(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+  url: string,
+): Promise<LandingPayload> {
   const { rows } = await db.query<LandingPayload>(
     `INSERT INTO raw_payload (run_id, source_id, url) VALUES ($1, $2, $3)
      ON CONFLICT (run_id, source_id) DO UPDATE SET url = raw_payload.url
@@ -47,7 +52,10 @@ export async function resumePoint(db: Queryable, payloadId: number): Promise<Res
 /** Drops what an interrupted attempt landed of one document, when the retry has to fetch it whole again. */
 export async function discardDocument(db: Queryable, payloadId: number, document: number): Promise<number> {
   await db.query('DELETE FROM raw_page WHERE payload_id = $1 AND document >= $2', [payloadId, document]);
-  const { rows } = await db.query<{ next_seq: number }>('SELECT coalesce(max(seq) + 1, 0) AS next_seq FROM raw_page WHERE payload_id = $1', [payloadId]);
+  const { rows } = await db.query<{ next_seq: number }>(
+    'SELECT coalesce(max(seq) + 1, 0) AS next_seq FROM raw_page WHERE payload_id = $1',
+    [payloadId],
+  );
   return rows[0]!.next_seq;
 }
 
@@ -55,8 +63,21 @@ export function pageHash(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
 }
 
-export async function appendPage(db: Queryable, payloadId: number, seq: number, document: number, body: Uint8Array, hash = pageHash(body)): Promise<void> {
-  await db.query('INSERT INTO raw_page (payload_id, seq, document, hash, body) VALUES ($1, $2, $3, $4, $5)', [payloadId, seq, document, hash, body]);
+export async function appendPage(
+  db: Queryable,
+  payloadId: number,
+  seq: number,
+  document: number,
+  body: Uint8Array,
+  hash = pageHash(body),
+): Promise<void> {
+  await db.query('INSERT INTO raw_page (payload_id, seq, document, hash, body) VALUES ($1, $2, $3, $4, $5)', [
+    payloadId,
+    seq,
+    document,
+    hash,
+    body,
+  ]);
 }
 
 export interface PreviousPages {
@@ -72,11 +93,18 @@ export async function previousPages(db: Queryable, sourceId: string): Promise<Pr
      WHERE s.source_id = $1 ORDER BY g.seq`,
     [sourceId],
   );
-  return rows.length ? { payloadId: Number(rows[0]!.payload_id), pages: rows.map(({ document, hash }) => ({ document, hash })) } : null;
+  return rows.length
+    ? { payloadId: Number(rows[0]!.payload_id), pages: rows.map(({ document, hash }) => ({ document, hash })) }
+    : null;
 }
 
 /** Lands the first `count` pages of an earlier payload as this payload's own, without the bytes leaving the database. */
-export async function copyPages(db: Queryable, fromPayloadId: number, toPayloadId: number, count: number): Promise<void> {
+export async function copyPages(
+  db: Queryable,
+  fromPayloadId: number,
+  toPayloadId: number,
+  count: number,
+): Promise<void> {
   await db.query(
     `INSERT INTO raw_page (payload_id, seq, document, hash, body) SELECT $2, seq, document, hash, body FROM raw_page WHERE payload_id = $1 AND seq < $3`,
     [fromPayloadId, toPayloadId, count],
@@ -102,7 +130,12 @@ export interface LandedMeta {
  * resumed fetch is described exactly). The payload stays `landing` until storeRaw makes it immutable.
  * `pagesOf`: another payload whose pages this one equals page for page (none of them were written again).
  */
-export async function finishLanding(db: Queryable, payloadId: number, meta: LandedMeta, pagesOf = payloadId): Promise<{ bytes: number; pages: number }> {
+export async function finishLanding(
+  db: Queryable,
+  payloadId: number,
+  meta: LandedMeta,
+  pagesOf = payloadId,
+): Promise<{ bytes: number; pages: number }> {
   const { rows } = await db.query<{ size_bytes: string; page_count: number }>(
     `UPDATE raw_payload p SET url = $2, http_status = $3, content_type = $4, etag = $5, last_modified = $6,
        status = CASE WHEN $7 THEN 'not_modified' ELSE status END, incomplete_reason = $8,
@@ -112,20 +145,50 @@ export async function finishLanding(db: Queryable, payloadId: number, meta: Land
            FROM raw_page WHERE payload_id = $9) t
      WHERE p.id = $1 AND p.status = 'landing'
      RETURNING p.size_bytes, p.page_count`,
-    [payloadId, meta.url, meta.httpStatus, meta.contentType, meta.etag, meta.lastModified, meta.notModified, meta.incompleteReason, pagesOf],
+    [
+      payloadId,
+      meta.url,
+      meta.httpStatus,
+      meta.contentType,
+      meta.etag,
+      meta.lastModified,
+      meta.notModified,
+      meta.incompleteReason,
+      pagesOf,
+    ],
   );
   return { bytes: Number(rows[0]?.size_bytes ?? 0), pages: rows[0]?.page_count ?? 0 };
 }
 
 /** What an earlier attempt already landed, for a retried fetch that finds its payload stored. */
-export async function landedSummary(db: Queryable, payloadId: number): Promise<{ payloadId: number; bytes: number; pages: number; notModified: boolean }> {
-  const { rows } = await db.query<{ size_bytes: string; page_count: number; status: string }>('SELECT size_bytes, page_count, status FROM raw_payload WHERE id = $1', [payloadId]);
+export async function landedSummary(
+  db: Queryable,
+  payloadId: number,
+): Promise<{ payloadId: number; bytes: number; pages: number; notModified: boolean }> {
+  const { rows } = await db.query<{ size_bytes: string; page_count: number; status: string }>(
+    'SELECT size_bytes, page_count, status FROM raw_payload WHERE id = $1',
+    [payloadId],
+  );
   const row = rows[0]!;
-  return { payloadId, bytes: Number(row.size_bytes), pages: row.page_count, notModified: row.status === 'not_modified' };
+  return {
+    payloadId,
+    bytes: Number(row.size_bytes),
+    pages: row.page_count,
+    notModified: row.status === 'not_modified',
+  };
 }
 
 /** The payload's origin and media type, needed to read its documents back. */
-export async function payloadInfo(db: Queryable, payloadId: number): Promise<{ url: string; contentType: string | null; incompleteReason: string | null; status: string; fetchedAt: Date }> {
+export async function payloadInfo(
+  db: Queryable,
+  payloadId: number,
+): Promise<{
+  url: string;
+  contentType: string | null;
+  incompleteReason: string | null;
+  status: string;
+  fetchedAt: Date;
+}> {
   const { rows } = await db.query(
     'SELECT url, content_type AS "contentType", incomplete_reason AS "incompleteReason", status, fetched_at AS "fetchedAt" FROM raw_payload WHERE id = $1',
     [payloadId],
@@ -150,7 +213,15 @@ export interface StoredPayload {
  */
 export async function storePayload(pool: Pool, payloadId: number, sourceId: string): Promise<StoredPayload> {
   return transaction(pool, async (client) => {
-    const { rows } = await client.query<{ status: string; content_hash: string | null; size_bytes: string; page_count: number; same_as_payload_id: string | null; last_payload_id: string | null; last_hash: string | null }>(
+    const { rows } = await client.query<{
+      status: string;
+      content_hash: string | null;
+      size_bytes: string;
+      page_count: number;
+      same_as_payload_id: string | null;
+      last_payload_id: string | null;
+      last_hash: string | null;
+    }>(
       `SELECT p.status, p.content_hash, p.size_bytes, p.page_count, p.same_as_payload_id,
               s.last_payload_id, s.content_hash AS last_hash
        FROM raw_payload p LEFT JOIN source_state s ON s.source_id = $2
@@ -164,7 +235,10 @@ export async function storePayload(pool: Pool, payloadId: number, sourceId: stri
       const unchanged = row.last_hash !== null && row.last_hash === row.content_hash;
       if (unchanged) {
         await client.query('DELETE FROM raw_page WHERE payload_id = $1', [payloadId]);
-        await client.query(`UPDATE raw_payload SET status = 'unchanged', same_as_payload_id = $2, stored_at = now() WHERE id = $1`, [payloadId, row.last_payload_id]);
+        await client.query(
+          `UPDATE raw_payload SET status = 'unchanged', same_as_payload_id = $2, stored_at = now() WHERE id = $1`,
+          [payloadId, row.last_payload_id],
+        );
         row.same_as_payload_id = row.last_payload_id;
       } else {
         await client.query(`UPDATE raw_payload SET status = 'stored', stored_at = now() WHERE id = $1`, [payloadId]);
@@ -190,13 +264,20 @@ export async function* readDocuments(db: Queryable, payloadId: number): AsyncIte
   for (const { first, last } of rows) {
     // pipeline, not pipe: a failed page read (the database went away) reaches the reader as the stream's
     // error instead of an unheard 'error' event on the source stream, which would end the process
-    yield pipeline(Readable.from(pages(db, payloadId, first, last), { objectMode: false }), new PassThrough(), () => {});
+    yield pipeline(
+      Readable.from(pages(db, payloadId, first, last), { objectMode: false }),
+      new PassThrough(),
+      () => {},
+    );
   }
 }
 
 async function* pages(db: Queryable, payloadId: number, first: number, last: number): AsyncIterable<Buffer> {
   for (let seq = first; seq <= last; seq++) {
-    const { rows } = await db.query<{ body: Buffer }>('SELECT body FROM raw_page WHERE payload_id = $1 AND seq = $2', [payloadId, seq]);
+    const { rows } = await db.query<{ body: Buffer }>('SELECT body FROM raw_page WHERE payload_id = $1 AND seq = $2', [
+      payloadId,
+      seq,
+    ]);
     if (rows[0]) yield rows[0].body;
   }
 }

@@ -5,7 +5,11 @@ import type { Pool } from 'pg';
 
 const BATCH = 10_000;
 
-export async function purgeSoftDeleted(pool: Pool, olderThanDays: number, onBatch: (purged: number) => void = () => {}): Promise<{ records: number; entities: number }> {
+export async function purgeSoftDeleted(
+  pool: Pool,
+  olderThanDays: number,
+  onBatch: (purged: number) => void = () => {},
+): Promise<{ records: number; entities: number }> {
   let records = 0;
   for (;;) {
     const { rowCount } = await pool.query(
@@ -20,6 +24,8 @@ export async function purgeSoftDeleted(pool: Pool, olderThanDays: number, onBatc
     onBatch(records);
     if ((rowCount ?? 0) < BATCH) break;
   }
-  const entities = await pool.query(`DELETE FROM entity e WHERE NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)`);
+  const entities = await pool.query(
+    `DELETE FROM entity e WHERE NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.entity_id = e.id)`,
+  );
   return { records, entities: entities.rowCount ?? 0 };
 }

@@ -16,20 +16,40 @@ export interface ReprocessOf {
 }
 
 /** Creates the run row, or returns the existing one when a retried or reset workflow starts again. */
-export async function startRun(em: EntityManager, workflowId: string, temporalRunId: string, sourceIds: string[], reprocess?: ReprocessOf): Promise<number> {
+export async function startRun(
+  em: EntityManager,
+  workflowId: string,
+  temporalRunId: string,
+  sourceIds: string[],
+  reprocess?: ReprocessOf,
+): Promise<number> {
   const run = await em.upsert(
     Run,
-    { workflowId, temporalRunId, status: 'running', ...(reprocess ? { reprocessOf: reprocess.reprocessOf, dryRun: reprocess.dryRun } : {}) },
+    {
+      workflowId,
+      temporalRunId,
+      status: 'running',
+      ...(reprocess ? { reprocessOf: reprocess.reprocessOf, dryRun: reprocess.dryRun } : {}),
+    },
     { onConflictFields: ['workflowId'], onConflictMergeFields: ['temporalRunId'] },
   );
   for (const sourceId of sourceIds) {
-    await em.upsert(RunSource, { run: run.id, sourceId }, { onConflictFields: ['run', 'sourceId'], onConflictAction: 'ignore' });
+    await em.upsert(
+      RunSource,
+      { run: run.id, sourceId },
+      { onConflictFields: ['run', 'sourceId'], onConflictAction: 'ignore' },
+    );
   }
   await em.flush();
   return run.id;
 }
 
-export async function updateRunSource(em: EntityManager, runId: number, sourceId: string, changes: Partial<Omit<IRunSource, 'run' | 'sourceId'>>): Promise<void> {
+export async function updateRunSource(
+  em: EntityManager,
+  runId: number,
+  sourceId: string,
+  changes: Partial<Omit<IRunSource, 'run' | 'sourceId'>>,
+): Promise<void> {
   // the observed schema and the mapping carry the source's own field names
   await em.nativeUpdate(RunSource, { run: runId, sourceId }, storableJson(changes));
 }
@@ -61,11 +81,19 @@ export async function finishRun(em: EntityManager, runId: number, outcomes: Sour
     em.fork().transactional(async (tx) => {
       for (const o of outcomes) {
         const error = details ? (o.error ? storable(o.error) : null) : o.error ? (note ?? null) : null;
-        await tx.nativeUpdate(RunSource, { run: runId, sourceId: o.sourceId }, { status: o.status, error, finishedAt: new Date() });
+        await tx.nativeUpdate(
+          RunSource,
+          { run: runId, sourceId: o.sourceId },
+          { status: o.status, error, finishedAt: new Date() },
+        );
       }
       // the run's error is about failures; a superseded source says why on its own row
       const errors = outcomes.filter((o) => o.error && o.status === 'failed').map((o) => `${o.sourceId}: ${o.error}`);
-      const error = details ? (errors.length ? storable(errors.join('\n'), LIMITS.reasonChars * 4) : null) : (note ?? null);
+      const error = details
+        ? errors.length
+          ? storable(errors.join('\n'), LIMITS.reasonChars * 4)
+          : null
+        : (note ?? null);
       await tx.nativeUpdate(Run, { id: runId }, { status, finishedAt: new Date(), error });
     });
   try {
@@ -77,14 +105,31 @@ export async function finishRun(em: EntityManager, runId: number, outcomes: Sour
   return status;
 }
 
-const isConnectionError = (error: unknown) => /ECONN|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded/i.test(String((error as Error)?.message ?? error));
+const isConnectionError = (error: unknown) =>
+  /ECONN|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded/i.test(String((error as Error)?.message ?? error));
 
-export async function recordAttempt(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number): Promise<void> {
-  await pool.query(`UPDATE run_source SET attempts = attempts || jsonb_build_object($3::text, $4::int) WHERE run_id = $1 AND source_id = $2`, [runId, sourceId, stage, attempt]);
+export async function recordAttempt(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  stage: string,
+  attempt: number,
+): Promise<void> {
+  await pool.query(
+    `UPDATE run_source SET attempts = attempts || jsonb_build_object($3::text, $4::int) WHERE run_id = $1 AND source_id = $2`,
+    [runId, sourceId, stage, attempt],
+  );
 }
 
 /** Keeps the latest 20 failures of a source's stages in a run. */
-export async function recordAttemptError(pool: Pool, runId: number, sourceId: string, stage: string, attempt: number, error: string): Promise<void> {
+export async function recordAttemptError(
+  pool: Pool,
+  runId: number,
+  sourceId: string,
+  stage: string,
+  attempt: number,
+  error: string,
+): Promise<void> {
   await pool.query(
     `UPDATE run_source SET errors = (CASE WHEN jsonb_array_length(errors) >= 20 THEN errors - 0 ELSE errors END)
        || jsonb_build_array(jsonb_build_object('stage', $3::text, 'attempt', $4::int, 'error', $5::text, 'at', now()))
@@ -118,7 +163,11 @@ export interface ReprocessSource {
  * The payloads a past run stored, per source: a payload the run found unchanged points at the one it
  * repeated. A source that answered 304 stored nothing in that run and cannot be reprocessed from it.
  */
-export async function storedPayloadsOf(pool: Pool, runId: number, sourceIds: string[] | undefined): Promise<ReprocessSource[]> {
+export async function storedPayloadsOf(
+  pool: Pool,
+  runId: number,
+  sourceIds: string[] | undefined,
+): Promise<ReprocessSource[]> {
   const { rows } = await pool.query<{ id: string; payload_id: string }>(
     `SELECT p.source_id AS id, coalesce(p.same_as_payload_id, p.id) AS payload_id FROM raw_payload p
      WHERE p.run_id = $1 AND p.status IN ('stored', 'unchanged') AND ($2::text[] IS NULL OR p.source_id = ANY($2))
@@ -130,12 +179,19 @@ export async function storedPayloadsOf(pool: Pool, runId: number, sourceIds: str
 
 /** Whether normalize read the source's payload in this run as a snapshot or a history (null: not assets). */
 export async function runSeries(pool: Pool, runId: number, sourceId: string): Promise<'snapshot' | 'history' | null> {
-  const { rows } = await pool.query<{ series: 'snapshot' | 'history' | null }>('SELECT series FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId]);
+  const { rows } = await pool.query<{ series: 'snapshot' | 'history' | null }>(
+    'SELECT series FROM run_source WHERE run_id = $1 AND source_id = $2',
+    [runId, sourceId],
+  );
   return rows[0]?.series ?? null;
 }
 
 /** Runs other than this one that have said `running` for more than a minute (a run in progress is left alone by Temporal's answer). */
-export async function runningRuns(pool: Pool, exceptRunId: number, limit = 20): Promise<{ id: number; workflowId: string; temporalRunId: string }[]> {
+export async function runningRuns(
+  pool: Pool,
+  exceptRunId: number,
+  limit = 20,
+): Promise<{ id: number; workflowId: string; temporalRunId: string }[]> {
   const { rows } = await pool.query<{ id: string; workflow_id: string; temporal_run_id: string }>(
     `SELECT id, workflow_id, temporal_run_id FROM run WHERE status = 'running' AND id <> $1 AND started_at < now() - interval '1 minute' ORDER BY id LIMIT $2`,
     [exceptRunId, limit],
@@ -146,7 +202,13 @@ export async function runningRuns(pool: Pool, exceptRunId: number, limit = 20): 
 /** Closes a run whose workflow is gone: failed, with the reason, and so is every source still running in it. */
 export async function closeAbandonedRun(pool: Pool, runId: number, reason: string): Promise<void> {
   await transaction(pool, async (client) => {
-    await client.query(`UPDATE run_source SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1 AND status = 'running'`, [runId, storable(reason)]);
-    await client.query(`UPDATE run SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [runId, storable(reason)]);
+    await client.query(
+      `UPDATE run_source SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1 AND status = 'running'`,
+      [runId, storable(reason)],
+    );
+    await client.query(
+      `UPDATE run SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
+      [runId, storable(reason)],
+    );
   });
 }

@@ -54,7 +54,9 @@ export function storableJson<T>(value: T): T {
   if (typeof value === 'string') return storable(value, Number.MAX_SAFE_INTEGER) as T;
   if (Array.isArray(value)) return value.map(storableJson) as T;
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k, Number.MAX_SAFE_INTEGER), storableJson(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [storable(k, Number.MAX_SAFE_INTEGER), storableJson(v)]),
+    ) as T;
   }
   return value;
 }

@@ -8,15 +8,46 @@ import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/reco
 
 /** stage_record's record columns, in RECORD_FIELDS order. */
 export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
-const STAGE_COLUMNS = ['run_id', 'source_id', 'position', ...RECORD_COLUMNS, 'observed_at', 'match_key', 'content_hash', 'raw_payload_id', 'raw_position'];
+const STAGE_COLUMNS = [
+  'run_id',
+  'source_id',
+  'position',
+  ...RECORD_COLUMNS,
+  'observed_at',
+  'match_key',
+  'content_hash',
+  'raw_payload_id',
+  'raw_position',
+];
 const QUARANTINE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'reason', 'fields'];
-const FIELD_ISSUE_COLUMNS = ['run_id', 'source_id', 'raw_payload_id', 'raw_position', 'source_key', 'field', 'value', 'reason'];
+const FIELD_ISSUE_COLUMNS = [
+  'run_id',
+  'source_id',
+  'raw_payload_id',
+  'raw_position',
+  'source_key',
+  'field',
+  'value',
+  'reason',
+];
 
 /** Forgets what an earlier attempt wrote from `fromPosition` on (all of it by default), so a retry continues cleanly. */
 export async function clearStage(db: Queryable, runId: number, sourceId: string, fromPosition = 0): Promise<void> {
-  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3', [runId, sourceId, fromPosition]);
-  await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [runId, sourceId, fromPosition]);
-  await db.query('DELETE FROM field_issue WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [runId, sourceId, fromPosition]);
+  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3', [
+    runId,
+    sourceId,
+    fromPosition,
+  ]);
+  await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [
+    runId,
+    sourceId,
+    fromPosition,
+  ]);
+  await db.query('DELETE FROM field_issue WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [
+    runId,
+    sourceId,
+    fromPosition,
+  ]);
 }
 
 /**
@@ -28,7 +59,11 @@ export async function analyzeStage(db: Queryable): Promise<void> {
   await db.query('ANALYZE stage_record, quarantine');
 }
 
-export async function stagedCounts(db: Queryable, runId: number, sourceId: string): Promise<{ staged: number; quarantined: number; fieldIssues: number }> {
+export async function stagedCounts(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+): Promise<{ staged: number; quarantined: number; fieldIssues: number }> {
   const { rows } = await db.query<{ staged: number; quarantined: number; fieldIssues: number }>(
     `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2)::int AS staged,
             (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2)::int AS quarantined,
@@ -136,7 +171,12 @@ class CopyWriter {
 function copyText(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   // PostgreSQL text and jsonb cannot hold NUL; a visible replacement character keeps the row instead of failing the COPY
-  const text = typeof value === 'string' ? storable(value, Number.MAX_SAFE_INTEGER) : typeof value === 'object' ? JSON.stringify(storableJson(value)) : String(value);
+  const text =
+    typeof value === 'string'
+      ? storable(value, Number.MAX_SAFE_INTEGER)
+      : typeof value === 'object'
+        ? JSON.stringify(storableJson(value))
+        : String(value);
   return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
@@ -163,7 +203,13 @@ export class StageWriter {
   private readonly sourceId: string;
   private readonly payloadId: number;
 
-  private constructor(stageClient: PoolClient, quarantineClient: PoolClient, runId: number, sourceId: string, payloadId: number) {
+  private constructor(
+    stageClient: PoolClient,
+    quarantineClient: PoolClient,
+    runId: number,
+    sourceId: string,
+    payloadId: number,
+  ) {
     this.stage = new CopyWriter(stageClient, 'stage_record', STAGE_COLUMNS);
     this.quarantine = new CopyWriter(quarantineClient, 'quarantine', QUARANTINE_COLUMNS);
     this.issues = new CopyWriter(quarantineClient, 'field_issue', FIELD_ISSUE_COLUMNS);
@@ -172,7 +218,13 @@ export class StageWriter {
     this.payloadId = payloadId;
   }
 
-  static async open(pool: Pool, runId: number, sourceId: string, payloadId: number, work: (writer: StageWriter) => Promise<void>): Promise<StageWriter> {
+  static async open(
+    pool: Pool,
+    runId: number,
+    sourceId: string,
+    payloadId: number,
+    work: (writer: StageWriter) => Promise<void>,
+  ): Promise<StageWriter> {
     const [a, b] = [await checkout(pool), await checkout(pool)];
     let failed = false;
     try {
@@ -200,9 +252,25 @@ export class StageWriter {
   }
 
   /** `observedAt`: when the source said this (its own timestamp, else the fetch time). */
-  async stageRecord(position: number, record: NormalizedRecord, observedAt: string, matchKey: string | null, contentHash: string): Promise<void> {
+  async stageRecord(
+    position: number,
+    record: NormalizedRecord,
+    observedAt: string,
+    matchKey: string | null,
+    contentHash: string,
+  ): Promise<void> {
     this.staged++;
-    await this.stage.write([this.runId, this.sourceId, position, ...RECORD_FIELDS.map((f) => record[f]), observedAt, matchKey, contentHash, this.payloadId, position]);
+    await this.stage.write([
+      this.runId,
+      this.sourceId,
+      position,
+      ...RECORD_FIELDS.map((f) => record[f]),
+      observedAt,
+      matchKey,
+      contentHash,
+      this.payloadId,
+      position,
+    ]);
   }
 
   /**
@@ -210,13 +278,35 @@ export class StageWriter {
    * by one now when many are waiting (each is up to a few hundred bytes). Committing early is safe: a resumed
    * attempt clears what lies after its checkpoint.
    */
-  async noteIssues(position: number, sourceKey: string, issues: readonly { field: string; value: string; reason: string }[]): Promise<void> {
-    for (const issue of issues) this.pendingIssues.push([this.runId, this.sourceId, this.payloadId, position, sourceKey, issue.field, issue.value, issue.reason]);
+  async noteIssues(
+    position: number,
+    sourceKey: string,
+    issues: readonly { field: string; value: string; reason: string }[],
+  ): Promise<void> {
+    for (const issue of issues)
+      this.pendingIssues.push([
+        this.runId,
+        this.sourceId,
+        this.payloadId,
+        position,
+        sourceKey,
+        issue.field,
+        issue.value,
+        issue.reason,
+      ]);
     if (this.pendingIssues.length >= MAX_PENDING_ISSUES) await this.commit();
   }
 
   async rejectRecord(rejected: Rejected): Promise<void> {
     this.quarantined++;
-    await this.quarantine.write([this.runId, this.sourceId, this.payloadId, rejected.position, rejected.sourceKey, rejected.reason, rejected.fields]);
+    await this.quarantine.write([
+      this.runId,
+      this.sourceId,
+      this.payloadId,
+      rejected.position,
+      rejected.sourceKey,
+      rejected.reason,
+      rejected.fields,
+    ]);
   }
 }

@@ -36,13 +36,15 @@ const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
 /** Why the deletes are held, or null when they may go ahead. */
 export function deleteGuard(f: OrphanFacts, limits: DeleteLimits): string | null {
   if (f.orphans === 0) return null;
-  if (limits.incompleteReason) return `held ${f.orphans} deletes: the snapshot is incomplete (${limits.incompleteReason})`;
+  if (limits.incompleteReason)
+    return `held ${f.orphans} deletes: the snapshot is incomplete (${limits.incompleteReason})`;
   // a source that answers with nothing at all is broken, not emptied
   if (f.parsed === 0) return `held ${f.orphans} deletes: the snapshot is empty`;
   if (f.quarantined > f.parsed * limits.maxQuarantineRatio) {
     return `held ${f.orphans} deletes: ${f.quarantined} of ${f.parsed} records quarantined (${percent(f.quarantined / f.parsed)}): more than max_quarantine_ratio ${percent(limits.maxQuarantineRatio)}`;
   }
-  if (f.keyless > 0) return `held ${f.orphans} deletes: ${f.keyless} quarantined records have no key, so any orphan may be one of them`;
+  if (f.keyless > 0)
+    return `held ${f.orphans} deletes: ${f.keyless} quarantined records have no key, so any orphan may be one of them`;
   if (f.shrinkApproved) return null;
   if (f.orphans > f.live * limits.maxDeleteRatio) {
     return `held ${f.orphans} of ${f.live} live records (${percent(f.orphans / f.live)}): more than max_delete_ratio ${percent(limits.maxDeleteRatio)}`;

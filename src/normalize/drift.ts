@@ -70,8 +70,13 @@ export function detectDrift(previous: ObservedSchema, current: ObservedSchema): 
   const pairs = removed
     .flatMap((old) =>
       added.map((fresh) => {
-        const typeAgreement = previous[old] === current[fresh] ? 1 : compatible(previous[old]!, current[fresh]!) ? 0.5 : 0;
-        return { old, fresh, confidence: Math.round((0.6 * nameSimilarity(old, fresh) + 0.4 * typeAgreement) * 100) / 100 };
+        const typeAgreement =
+          previous[old] === current[fresh] ? 1 : compatible(previous[old]!, current[fresh]!) ? 0.5 : 0;
+        return {
+          old,
+          fresh,
+          confidence: Math.round((0.6 * nameSimilarity(old, fresh) + 0.4 * typeAgreement) * 100) / 100,
+        };
       }),
     )
     .filter((p) => p.confidence >= RENAME_FLOOR)
@@ -80,7 +85,14 @@ export function detectDrift(previous: ObservedSchema, current: ObservedSchema): 
   for (const p of pairs) {
     if (paired.has(p.old) || paired.has(p.fresh)) continue;
     paired.add(p.old).add(p.fresh);
-    changes.push({ change: 'renamed', field: p.fresh, previousField: p.old, previousType: previous[p.old], currentType: current[p.fresh], confidence: p.confidence });
+    changes.push({
+      change: 'renamed',
+      field: p.fresh,
+      previousField: p.old,
+      previousType: previous[p.old],
+      currentType: current[p.fresh],
+      confidence: p.confidence,
+    });
   }
   for (const f of removed) if (!paired.has(f)) changes.push({ change: 'removed', field: f, previousType: previous[f] });
   for (const f of added) if (!paired.has(f)) changes.push({ change: 'added', field: f, currentType: current[f] });

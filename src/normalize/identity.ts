@@ -45,14 +45,23 @@ export interface Decision extends Match {
   entityId: number | null;
 }
 
-const squash = (text: string) => text.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]/g, '');
+const squash = (text: string) =>
+  text
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]/g, '');
 
 /**
  * A source-independent identifier. Assets: the coin's slug, the same across CoinGecko (`bitcoin`) and
  * CoinPaprika (`btc-bitcoin`, whose id is the symbol then the slug); none for a file keyed by symbols,
  * since a symbol is not an identity. Articles: the canonical URL.
  */
-export function matchKeyOf(kind: RecordKind, record: NormalizedRecord, keyedBySymbol: boolean, sourceKind: string): string | null {
+export function matchKeyOf(
+  kind: RecordKind,
+  record: NormalizedRecord,
+  keyedBySymbol: boolean,
+  sourceKind: string,
+): string | null {
   if (kind === 'article') return record.url ?? (/^https?:\/\//.test(record.sourceKey) ? record.sourceKey : null);
   if (keyedBySymbol) return null;
   let key = record.sourceKey.toLowerCase();
@@ -67,7 +76,11 @@ const GENERIC = new Set(['token', 'coin', 'network', 'protocol', 'chain', 'finan
 /** Name similarity, also with generic words dropped (slightly discounted), when something is left of both. */
 export function assetNameSimilarity(a: string, b: string): number {
   const plain = nameSimilarity(a, b);
-  const [sa, sb] = [a, b].map((name) => words(name).filter((w) => !GENERIC.has(w)).join(' '));
+  const [sa, sb] = [a, b].map((name) =>
+    words(name)
+      .filter((w) => !GENERIC.has(w))
+      .join(' '),
+  );
   return sa && sb ? Math.max(plain, 0.95 * nameSimilarity(sa, sb)) : plain;
 }
 
@@ -76,7 +89,13 @@ export function scoreAsset(u: IdentitySide, c: IdentitySide): Match | null {
   const sameKey = !!u.matchKey && u.matchKey === c.matchKey;
   const nameSim = u.name && c.name ? round(assetNameSimilarity(u.name, c.name)) : 0;
   const market = marketAgreement(u, c);
-  const evidence = { symbol: [u.symbol, c.symbol], name: [u.name, c.name], name_similarity: nameSim, match_key: sameKey ? u.matchKey : null, ...market.evidence };
+  const evidence = {
+    symbol: [u.symbol, c.symbol],
+    name: [u.name, c.name],
+    name_similarity: nameSim,
+    match_key: sameKey ? u.matchKey : null,
+    ...market.evidence,
+  };
   if (sameKey && sameSymbol) return { rule: 'crosswalk', confidence: 0.99, evidence };
   if (sameKey && nameSim >= 0.9) return { rule: 'crosswalk+name', confidence: 0.9, evidence };
   if (sameSymbol && nameSim >= 0.9) return { rule: 'symbol+name', confidence: market.agrees ? 0.9 : 0.85, evidence };
@@ -89,7 +108,8 @@ export function scoreAsset(u: IdentitySide, c: IdentitySide): Match | null {
 }
 
 export function scoreArticle(u: IdentitySide, c: IdentitySide): Match | null {
-  if (u.matchKey && u.matchKey === c.matchKey) return { rule: 'canonical_url', confidence: 0.99, evidence: { url: u.matchKey } };
+  if (u.matchKey && u.matchKey === c.matchKey)
+    return { rule: 'canonical_url', confidence: 0.99, evidence: { url: u.matchKey } };
   if (!u.title || !c.title || !u.publishedAt || !c.publishedAt) return null;
   const titleSim = round(nameSimilarity(u.title, c.title));
   const hours = Math.abs(Date.parse(u.publishedAt) - Date.parse(c.publishedAt)) / 3_600_000;
@@ -101,7 +121,9 @@ export function scoreArticle(u: IdentitySide, c: IdentitySide): Match | null {
 
 /** A pair that does not link, scored for review when it is close enough; null below REVIEW_FLOOR. */
 function nearMiss(score: number, evidence: Record<string, unknown>): Match | null {
-  return score >= REVIEW_FLOOR ? { rule: NEAR_MISS, confidence: round(Math.min(score, NEAR_MISS_CEILING)), evidence } : null;
+  return score >= REVIEW_FLOOR
+    ? { rule: NEAR_MISS, confidence: round(Math.min(score, NEAR_MISS_CEILING)), evidence }
+    : null;
 }
 
 /** Rank or market cap close enough to say "same coin" (they are compared only when both sides have them). */
@@ -143,7 +165,13 @@ export async function decide(
     if (i > 0 && i % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     const forced = overrides.forced.get(u.recordId);
     if (forced) {
-      proposals.push({ recordId: u.recordId, entityId: forced.entityId, rule: 'override', confidence: 1, evidence: { forced_with: [forced.sourceId, forced.sourceKey] } });
+      proposals.push({
+        recordId: u.recordId,
+        entityId: forced.entityId,
+        rule: 'override',
+        confidence: 1,
+        evidence: { forced_with: [forced.sourceId, forced.sourceKey] },
+      });
       continue;
     }
     const forbidden = overrides.forbidden.get(u.recordId) ?? new Set<number>();
@@ -161,16 +189,39 @@ export async function decide(
     const [top, second] = ranked;
     let proposal: Decision;
     if (!top) {
-      proposal = { recordId: u.recordId, entityId: null, rule: 'new', confidence: 1, evidence: forbidden.size ? { forbidden_entities: [...forbidden] } : {} };
+      proposal = {
+        recordId: u.recordId,
+        entityId: null,
+        rule: 'new',
+        confidence: 1,
+        evidence: forbidden.size ? { forbidden_entities: [...forbidden] } : {},
+      };
       nearMisses.set(proposal, [...near.values()].sort(byScore));
     } else if (second && second.confidence >= top.confidence - AMBIGUITY_MARGIN) {
       const tied = ranked
         .filter((m) => m.confidence >= top.confidence - AMBIGUITY_MARGIN)
-        .map((m) => ({ entity: m.with.entityId, rule: m.rule, confidence: m.confidence, with: [m.with.sourceId, m.with.sourceKey], record_id: m.with.recordId }));
-      proposal = { recordId: u.recordId, entityId: null, rule: 'new', confidence: 1, evidence: { ambiguous: tied, review: review('ambiguous', top) } };
+        .map((m) => ({
+          entity: m.with.entityId,
+          rule: m.rule,
+          confidence: m.confidence,
+          with: [m.with.sourceId, m.with.sourceKey],
+          record_id: m.with.recordId,
+        }));
+      proposal = {
+        recordId: u.recordId,
+        entityId: null,
+        rule: 'new',
+        confidence: 1,
+        evidence: { ambiguous: tied, review: review('ambiguous', top) },
+      };
     } else {
       const { with: c, ...match } = top;
-      proposal = { recordId: u.recordId, entityId: c.entityId, ...match, evidence: { ...match.evidence, matched: [c.sourceId, c.sourceKey] } };
+      proposal = {
+        recordId: u.recordId,
+        entityId: c.entityId,
+        ...match,
+        evidence: { ...match.evidence, matched: [c.sourceId, c.sourceKey] },
+      };
       linkedWith.set(proposal, c);
     }
     proposals.push(proposal);
@@ -199,7 +250,8 @@ type Scored = Match & { with: Candidate };
 
 /** Higher confidence first; between equals, the lower record id, so the same input always gives the same evidence. */
 const byScore = (a: Scored, b: Scored) => b.confidence - a.confidence || a.with.recordId - b.with.recordId;
-const isBetter = (match: Match, c: Candidate, held: Scored | undefined) => !held || byScore({ ...match, with: c }, held) < 0;
+const isBetter = (match: Match, c: Candidate, held: Scored | undefined) =>
+  !held || byScore({ ...match, with: c }, held) < 0;
 
 export type ReviewReason = 'near_miss' | 'ambiguous' | 'lost_to';
 
@@ -208,7 +260,15 @@ export type ReviewReason = 'near_miss' | 'ambiguous' | 'lost_to';
  * (its entity and record), how it scored and on what evidence.
  */
 function review(reason: ReviewReason, m: Scored) {
-  return { reason, entity_id: m.with.entityId, record_id: m.with.recordId, with: [m.with.sourceId, m.with.sourceKey], rule: m.rule, confidence: m.confidence, evidence: m.evidence };
+  return {
+    reason,
+    entity_id: m.with.entityId,
+    record_id: m.with.recordId,
+    with: [m.with.sourceId, m.with.sourceKey],
+    rule: m.rule,
+    confidence: m.confidence,
+    evidence: m.evidence,
+  };
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -38,55 +38,191 @@ export const MAPPING_THRESHOLD = 0.8;
 // and punctuation, also with the words reordered, and also without a leading coin_/asset_/token_/crypto_.
 // Families are covered by reading the name (see readName), not by listing every spelling.
 const TIME_ALIASES: [string, number][] = [
-  ['timestamp', 0.9], ['datetime', 0.9], ['date', 0.85], ['time', 0.85], ['unix_timestamp', 0.9], ['unix_time', 0.9], ['unix', 0.85],
-  ['epoch', 0.8], ['snapped_at', 0.95], ['observed_at', 0.9], ['recorded_date', 0.85], ['as_of', 0.85],
+  ['timestamp', 0.9],
+  ['datetime', 0.9],
+  ['date', 0.85],
+  ['time', 0.85],
+  ['unix_timestamp', 0.9],
+  ['unix_time', 0.9],
+  ['unix', 0.85],
+  ['epoch', 0.8],
+  ['snapped_at', 0.95],
+  ['observed_at', 0.9],
+  ['recorded_date', 0.85],
+  ['as_of', 0.85],
   // a candle's close is when its figures were observed; its open time only when nothing better is there
-  ['time_close', 0.88], ['close_time', 0.88], ['time_period_end', 0.85], ['time_open', 0.8], ['open_time', 0.8],
+  ['time_close', 0.88],
+  ['close_time', 0.88],
+  ['time_period_end', 0.85],
+  ['time_open', 0.8],
+  ['open_time', 0.8],
 ];
 const UPDATED_ALIASES: [string, number][] = [
-  ['source_updated_at', 1], ['last_updated', 0.95], ['last_updated_at', 0.95], ['updated_at', 0.95], ['updated', 0.9], ['modified_at', 0.9],
+  ['source_updated_at', 1],
+  ['last_updated', 0.95],
+  ['last_updated_at', 0.95],
+  ['updated_at', 0.95],
+  ['updated', 0.9],
+  ['modified_at', 0.9],
 ];
 const ALIASES: Partial<Record<UnifiedField, [string, number][]>> = {
-  sourceKey: [['id', 1], ['slug', 0.9], ['uuid', 0.9], ['cmc_id', 0.9]],
-  symbol: [['symbol', 1], ['ticker', 0.95], ['ticker_symbol', 0.95], ['sym', 0.9], ['base_asset', 0.85], ['base_currency', 0.85], ['base', 0.7], ['code', 0.7]],
-  name: [['name', 1], ['full_name', 0.9], ['coin', 0.8], ['asset', 0.8], ['token', 0.8], ['crypto', 0.75], ['currency', 0.7]],
-  rank: [['rank', 1], ['market_cap_rank', 0.95], ['cmc_rank', 0.9], ['ranknow', 0.9]],
+  sourceKey: [
+    ['id', 1],
+    ['slug', 0.9],
+    ['uuid', 0.9],
+    ['cmc_id', 0.9],
+  ],
+  symbol: [
+    ['symbol', 1],
+    ['ticker', 0.95],
+    ['ticker_symbol', 0.95],
+    ['sym', 0.9],
+    ['base_asset', 0.85],
+    ['base_currency', 0.85],
+    ['base', 0.7],
+    ['code', 0.7],
+  ],
+  name: [
+    ['name', 1],
+    ['full_name', 0.9],
+    ['coin', 0.8],
+    ['asset', 0.8],
+    ['token', 0.8],
+    ['crypto', 0.75],
+    ['currency', 0.7],
+  ],
+  rank: [
+    ['rank', 1],
+    ['market_cap_rank', 0.95],
+    ['cmc_rank', 0.9],
+    ['ranknow', 0.9],
+  ],
   priceUsd: [
-    ['price_usd', 1], ['usd_price', 1], ['current_price', 0.95], ['price', 0.95], ['last_price', 0.95], ['latest_price', 0.95], ['spot_price', 0.95],
-    ['market_price', 0.9], ['usd', 0.85], ['last', 0.8], ['close', 0.85], ['close_price', 0.9], ['price_close', 0.9], ['close_usd', 0.9],
-    ['closing_price', 0.9], ['weighted_price', 0.8],
+    ['price_usd', 1],
+    ['usd_price', 1],
+    ['current_price', 0.95],
+    ['price', 0.95],
+    ['last_price', 0.95],
+    ['latest_price', 0.95],
+    ['spot_price', 0.95],
+    ['market_price', 0.9],
+    ['usd', 0.85],
+    ['last', 0.8],
+    ['close', 0.85],
+    ['close_price', 0.9],
+    ['price_close', 0.9],
+    ['close_usd', 0.9],
+    ['closing_price', 0.9],
+    ['weighted_price', 0.8],
   ],
   // a history's open, high and low of the period a row sums up (the close is its price)
-  openUsd: [['open_usd', 1], ['open', 0.9], ['open_price', 0.9], ['price_open', 0.9], ['opening_price', 0.9]],
-  highUsd: [['high_usd', 1], ['high', 0.9], ['high_price', 0.9], ['price_high', 0.9]],
-  lowUsd: [['low_usd', 1], ['low', 0.9], ['low_price', 0.9], ['price_low', 0.9]],
+  openUsd: [
+    ['open_usd', 1],
+    ['open', 0.9],
+    ['open_price', 0.9],
+    ['price_open', 0.9],
+    ['opening_price', 0.9],
+  ],
+  highUsd: [
+    ['high_usd', 1],
+    ['high', 0.9],
+    ['high_price', 0.9],
+    ['price_high', 0.9],
+  ],
+  lowUsd: [
+    ['low_usd', 1],
+    ['low', 0.9],
+    ['low_price', 0.9],
+    ['price_low', 0.9],
+  ],
   marketCapUsd: [
-    ['market_cap_usd', 1], ['usd_market_cap', 1], ['market_cap', 0.95], ['market_capitalization', 0.95], ['mcap', 0.9], ['mkt_cap', 0.9],
-    ['cap', 0.8], ['market', 0.7],
+    ['market_cap_usd', 1],
+    ['usd_market_cap', 1],
+    ['market_cap', 0.95],
+    ['market_capitalization', 0.95],
+    ['mcap', 0.9],
+    ['mkt_cap', 0.9],
+    ['cap', 0.8],
+    ['market', 0.7],
   ],
   volume24hUsd: [
-    ['volume_24h_usd', 1], ['24h_volume_usd', 1], ['volume_usd_24h', 1], ['usd_24h_vol', 1], ['volume_24h', 0.95], ['total_volume', 0.95],
-    ['volume_usd', 0.95], ['volume', 0.9], ['vol_24h', 0.9], ['vol_usd', 0.9], ['daily_volume', 0.85], ['vol', 0.85],
+    ['volume_24h_usd', 1],
+    ['24h_volume_usd', 1],
+    ['volume_usd_24h', 1],
+    ['usd_24h_vol', 1],
+    ['volume_24h', 0.95],
+    ['total_volume', 0.95],
+    ['volume_usd', 0.95],
+    ['volume', 0.9],
+    ['vol_24h', 0.9],
+    ['vol_usd', 0.9],
+    ['daily_volume', 0.85],
+    ['vol', 0.85],
     // Bitstamp's Volume_(Currency): the quote currency's, beside Volume_(BTC)
     ['volume_currency', 0.85],
   ],
-  circulatingSupply: [['circulating_supply', 1], ['available_supply', 0.95], ['circ_supply', 0.9], ['supply', 0.9]],
-  totalSupply: [['total_supply', 1]],
-  maxSupply: [['max_supply', 1], ['maximum_supply', 0.95]],
-  percentChange24h: [
-    ['percent_change_24h', 1], ['price_change_percentage_24h', 0.95], ['change_percent_24h', 0.95], ['usd_24h_change', 0.95],
-    ['change_24h', 0.9], ['percent_24h', 0.9],
+  circulatingSupply: [
+    ['circulating_supply', 1],
+    ['available_supply', 0.95],
+    ['circ_supply', 0.9],
+    ['supply', 0.9],
   ],
-  title: [['title', 1], ['headline', 0.95]],
-  url: [['url', 1], ['link', 0.95]],
-  summary: [['summary', 1], ['description', 0.9]],
-  author: [['author', 1], ['creator', 0.9]],
+  totalSupply: [['total_supply', 1]],
+  maxSupply: [
+    ['max_supply', 1],
+    ['maximum_supply', 0.95],
+  ],
+  percentChange24h: [
+    ['percent_change_24h', 1],
+    ['price_change_percentage_24h', 0.95],
+    ['change_percent_24h', 0.95],
+    ['usd_24h_change', 0.95],
+    ['change_24h', 0.9],
+    ['percent_24h', 0.9],
+  ],
+  title: [
+    ['title', 1],
+    ['headline', 0.95],
+  ],
+  url: [
+    ['url', 1],
+    ['link', 0.95],
+  ],
+  summary: [
+    ['summary', 1],
+    ['description', 0.9],
+  ],
+  author: [
+    ['author', 1],
+    ['creator', 0.9],
+  ],
 };
 const ASSET_FIELDS = new Set<UnifiedField>([
-  'sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply', 'totalSupply', 'maxSupply',
-  'percentChange24h', 'openUsd', 'highUsd', 'lowUsd', 'sourceUpdatedAt',
+  'sourceKey',
+  'symbol',
+  'name',
+  'rank',
+  'priceUsd',
+  'marketCapUsd',
+  'volume24hUsd',
+  'circulatingSupply',
+  'totalSupply',
+  'maxSupply',
+  'percentChange24h',
+  'openUsd',
+  'highUsd',
+  'lowUsd',
+  'sourceUpdatedAt',
 ]);
-const ARTICLE_FIELDS = new Set<UnifiedField>(['sourceKey', 'title', 'url', 'summary', 'author', 'publishedAt', 'sourceUpdatedAt']);
+const ARTICLE_FIELDS = new Set<UnifiedField>([
+  'sourceKey',
+  'title',
+  'url',
+  'summary',
+  'author',
+  'publishedAt',
+  'sourceUpdatedAt',
+]);
 /** The fields whose values are US dollars: a column in another currency is none of them. */
 const USD_FIELDS = new Set<UnifiedField>(['priceUsd', 'openUsd', 'highUsd', 'lowUsd', 'marketCapUsd', 'volume24hUsd']);
 const AMOUNT_FIELDS = new Set<UnifiedField>([...USD_FIELDS, 'circulatingSupply', 'totalSupply', 'maxSupply']);
@@ -94,14 +230,19 @@ const AMOUNT_FIELDS = new Set<UnifiedField>([...USD_FIELDS, 'circulatingSupply',
 // An asset's time is when it was observed; an article's plain date or time is when it was published.
 function aliasesFor(kind: RecordKind, field: UnifiedField): [string, number][] {
   if (field === 'sourceUpdatedAt') return kind === 'asset' ? [...UPDATED_ALIASES, ...TIME_ALIASES] : UPDATED_ALIASES;
-  if (field === 'publishedAt') return [['published_at', 1], ['pub_date', 0.95], ['publish_date', 0.95], ['published', 0.95], ...TIME_ALIASES];
+  if (field === 'publishedAt')
+    return [['published_at', 1], ['pub_date', 0.95], ['publish_date', 0.95], ['published', 0.95], ...TIME_ALIASES];
   return ALIASES[field] ?? [];
 }
 
 const squash = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 /** Words of a field name: `price_change_24h`, `priceChange24h` and `Price Change 24h` give the same words. */
 export const words = (name: string) =>
-  name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+|(?<=[a-z])(?=\d)/).filter(Boolean);
+  name
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+|(?<=[a-z])(?=\d)/)
+    .filter(Boolean);
 
 /** How alike two field names are, 0..1: the better of edit-distance similarity and word overlap. */
 export function nameSimilarity(a: string, b: string): number {
@@ -120,19 +261,81 @@ export function nameSimilarity(a: string, b: string): number {
 const USD_UNITS = new Set(['usd', 'usdt', 'usdc', 'busd', 'tusd', 'fdusd', 'usdp', 'dollar', 'dollars', 'usdollar']);
 // currencies an amount column may be in instead; `base` is an exchange's base asset ("base_volume")
 const OTHER_CURRENCIES = new Set([
-  'btc', 'xbt', 'eth', 'bnb', 'sol', 'xrp', 'ltc', 'doge', 'ada', 'sat', 'sats', 'eur', 'gbp', 'jpy', 'krw', 'cny', 'rmb', 'inr', 'aud', 'cad',
-  'chf', 'rub', 'try', 'brl', 'base',
+  'btc',
+  'xbt',
+  'eth',
+  'bnb',
+  'sol',
+  'xrp',
+  'ltc',
+  'doge',
+  'ada',
+  'sat',
+  'sats',
+  'eur',
+  'gbp',
+  'jpy',
+  'krw',
+  'cny',
+  'rmb',
+  'inr',
+  'aud',
+  'cad',
+  'chf',
+  'rub',
+  'try',
+  'brl',
+  'base',
 ]);
 const PREFIXES = new Set(['coin', 'asset', 'token', 'crypto', 'cryptocurrency', 'currency']);
 const SPELLINGS = new Map<string, string>([
-  ['24hr', '24h'], ['24hrs', '24h'], ['24hour', '24h'], ['24hours', '24h'], ['pct', 'percent'], ['percentage', 'percent'], ['perc', 'percent'],
+  ['24hr', '24h'],
+  ['24hrs', '24h'],
+  ['24hour', '24h'],
+  ['24hours', '24h'],
+  ['pct', 'percent'],
+  ['percentage', 'percent'],
+  ['perc', 'percent'],
   ...[...USD_UNITS].map((u): [string, string] => [u, 'usd']),
 ]);
 /** Words with a meaning here: any word of an alias, and words headers use around them. */
 const VOCABULARY = new Set([
-  ...[...Object.values(ALIASES), TIME_ALIASES, UPDATED_ALIASES].flat().flatMap(([alias]) => [...words(alias), squash(alias)]),
-  'published', 'pub', 'id', 'no', 'nr', 'num', 'number', 'index', 'idx', 'utc', 'gmt', 'iso', 'ms', 'sec', 'seconds', 'change', 'percent',
-  '1h', '7d', '30d', '1y', 'ath', 'atl', 'roi', 'vwap', 'ohlc', 'avg', 'quote', 'currency', 'traded', 'count', 'trades', 'tradecount',
+  ...[...Object.values(ALIASES), TIME_ALIASES, UPDATED_ALIASES]
+    .flat()
+    .flatMap(([alias]) => [...words(alias), squash(alias)]),
+  'published',
+  'pub',
+  'id',
+  'no',
+  'nr',
+  'num',
+  'number',
+  'index',
+  'idx',
+  'utc',
+  'gmt',
+  'iso',
+  'ms',
+  'sec',
+  'seconds',
+  'change',
+  'percent',
+  '1h',
+  '7d',
+  '30d',
+  '1y',
+  'ath',
+  'atl',
+  'roi',
+  'vwap',
+  'ohlc',
+  'avg',
+  'quote',
+  'currency',
+  'traded',
+  'count',
+  'trades',
+  'tradecount',
 ]);
 
 function canonicalWords(text: string): string[] {
@@ -144,7 +347,8 @@ function canonicalWords(text: string): string[] {
     if (word === '24' && /^h(r|rs|our|ours)?$/.test(raw[i + 1] ?? '')) [word, i] = ['24h', i + 1];
     word = SPELLINGS.get(word) ?? word;
     // "price_in_usd", "price in btc": the unit is what counts
-    if (word === 'in' && (SPELLINGS.get(raw[i + 1] ?? '') === 'usd' || OTHER_CURRENCIES.has(raw[i + 1] ?? ''))) continue;
+    if (word === 'in' && (SPELLINGS.get(raw[i + 1] ?? '') === 'usd' || OTHER_CURRENCIES.has(raw[i + 1] ?? '')))
+      continue;
     out.push(word);
   }
   return out;
@@ -196,10 +400,17 @@ function readName(column: string): ReadName {
   // an upper-case code beside other words ("Volume 1INCH") is the currency of an exchange's base asset
   const tokens = text.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   if (!currency && tokens.length >= 2) {
-    currency = tokens.find((t) => /^[A-Z0-9]{2,10}$/.test(t) && /[A-Z]/.test(t) && !VOCABULARY.has(t.toLowerCase()) && !SPELLINGS.has(t.toLowerCase()));
+    currency = tokens.find(
+      (t) =>
+        /^[A-Z0-9]{2,10}$/.test(t) &&
+        /[A-Z]/.test(t) &&
+        !VOCABULARY.has(t.toLowerCase()) &&
+        !SPELLINGS.has(t.toLowerCase()),
+    );
   }
   if (currency) ws = ws.filter((w) => w !== currency!.toLowerCase());
-  if (currency && currency === currency.toLowerCase() && OTHER_CURRENCIES.has(currency)) currency = currency.toUpperCase();
+  if (currency && currency === currency.toLowerCase() && OTHER_CURRENCIES.has(currency))
+    currency = currency.toUpperCase();
   const bases = [ws];
   if (ws.includes('usd') && ws.length > 1) bases.push(ws.filter((w) => w !== 'usd'));
   const forms = [form(words(column)), ...bases.map((b) => form(b))];
@@ -224,10 +435,17 @@ function nameScore(name: ReadName, aliases: [string, number][]): { confidence: n
       else {
         const reordered = f.sorted === a.sorted ? w * 0.95 : 0;
         // edit distance only for longer names: "vol" vs "val" says nothing
-        const similar = a.squashed.length >= 5 ? w * (1 - distance(f.squashed, a.squashed) / Math.max(f.squashed.length, a.squashed.length)) : 0;
+        const similar =
+          a.squashed.length >= 5
+            ? w * (1 - distance(f.squashed, a.squashed) / Math.max(f.squashed.length, a.squashed.length))
+            : 0;
         candidate = { confidence: Math.max(reordered, similar), how: 'fuzzy' };
       }
-      if (candidate.confidence > best.confidence || (candidate.confidence === best.confidence && candidate.how === 'alias')) best = candidate;
+      if (
+        candidate.confidence > best.confidence ||
+        (candidate.confidence === best.confidence && candidate.how === 'alias')
+      )
+        best = candidate;
     }
   }
   return best;
@@ -313,10 +531,22 @@ const CELL_BUDGET = 200_000;
 function profile(values: unknown[] | undefined, limit: number): Profile | null {
   const present = (values ?? []).slice(0, limit).filter((v) => !isBlank(v));
   if (present.length < MIN_VALUES) return null;
-  const counts = { ticker: 0, tickerShaped: 0, fiat: 0, number: 0, nonNegative: 0, percent: 0, rank: 0, dateText: 0, epoch: 0, url: 0 };
+  const counts = {
+    ticker: 0,
+    tickerShaped: 0,
+    fiat: 0,
+    number: 0,
+    nonNegative: 0,
+    percent: 0,
+    rank: 0,
+    dateText: 0,
+    epoch: 0,
+    url: 0,
+  };
   for (const value of present) {
     const text = typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
-    const decimal = typeof value === 'number' || hasDigit.test(text) ? (attempt(() => parseDecimal(value)) ?? null) : null;
+    const decimal =
+      typeof value === 'number' || hasDigit.test(text) ? (attempt(() => parseDecimal(value)) ?? null) : null;
     const numeric = typeof value === 'number' || decimal !== null;
     if (numeric) {
       counts.number++;
@@ -325,24 +555,39 @@ function profile(values: unknown[] | undefined, limit: number): Profile | null {
       if (Number.isInteger(n) && n >= 1 && n <= 10_000_000) counts.rank++;
       if (/^\d{9,13}(\.\d+)?$/.test(text) && attempt(() => parseTimestamp(value))) counts.epoch++;
     }
-    if (numeric || (typeof value === 'string' && hasDigit.test(text) && attempt(() => parseDecimal(text.replace(/\s*%$/, ''))))) counts.percent++;
+    if (
+      numeric ||
+      (typeof value === 'string' && hasDigit.test(text) && attempt(() => parseDecimal(text.replace(/\s*%$/, ''))))
+    )
+      counts.percent++;
     if (looksLikeTicker(text)) counts.ticker++;
     if (!numeric && text) {
       const url = /^https?:\/\/\S+$/i.test(text);
-      const date = !url && hasDigit.test(text) && (attempt(() => parseTimestamp(text)) !== undefined || DATE_SHAPES.some((re) => re.test(text)));
+      const date =
+        !url &&
+        hasDigit.test(text) &&
+        (attempt(() => parseTimestamp(text)) !== undefined || DATE_SHAPES.some((re) => re.test(text)));
       if (url) counts.url++;
       if (date) counts.dateText++;
       if (looksLikeTicker(text)) {
         const lower = /\p{Ll}/u.test(text);
         const upper = /\p{Lu}/u.test(text);
-        const shaped = !upper || !lower ? !lower || [...text].length <= 6 : /^[\p{Ll}\p{N}]{1,3}[\p{Lu}\p{N}]{2,}$/u.test(text);
-        if (shaped && [...text].length <= 10 && /\p{L}/u.test(text) && !date && !NOT_TICKERS.test(text)) counts.tickerShaped++;
+        const shaped =
+          !upper || !lower ? !lower || [...text].length <= 6 : /^[\p{Ll}\p{N}]{1,3}[\p{Lu}\p{N}]{2,}$/u.test(text);
+        if (shaped && [...text].length <= 10 && /\p{L}/u.test(text) && !date && !NOT_TICKERS.test(text))
+          counts.tickerShaped++;
         if (FIAT.test(text)) counts.fiat++;
       }
     }
   }
-  const examples = [...new Set(present.map((v) => (typeof v === 'string' ? v.trim() : String(v))))].slice(0, 2).map((v) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)).join(', ');
-  const share = Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n / present.length])) as Omit<Profile, 'examples'>;
+  const examples = [...new Set(present.map((v) => (typeof v === 'string' ? v.trim() : String(v))))]
+    .slice(0, 2)
+    .map((v) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v))
+    .join(', ');
+  const share = Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, n / present.length])) as Omit<
+    Profile,
+    'examples'
+  >;
   return { ...share, examples };
 }
 
@@ -352,12 +597,14 @@ type Evidence = { fit: 'strong' | 'weak' } | { against: string } | null;
 function evidence(field: UnifiedField, p: Profile): Evidence {
   if (field === 'symbol') {
     if (p.tickerShaped >= MOSTLY && p.fiat < MOSTLY) return { fit: 'strong' };
-    if (p.ticker < HALF || p.number >= MOSTLY || p.dateText >= MOSTLY) return { against: `its values are not tickers (${p.examples})` };
+    if (p.ticker < HALF || p.number >= MOSTLY || p.dateText >= MOSTLY)
+      return { against: `its values are not tickers (${p.examples})` };
     return null;
   }
   if (field === 'name') {
     if (p.tickerShaped >= MOSTLY) return { against: `its values are tickers, not names (${p.examples})` };
-    if (p.number >= MOSTLY || p.dateText + p.epoch >= MOSTLY || p.url >= MOSTLY) return { against: `its values are not names (${p.examples})` };
+    if (p.number >= MOSTLY || p.dateText + p.epoch >= MOSTLY || p.url >= MOSTLY)
+      return { against: `its values are not names (${p.examples})` };
     return null;
   }
   if (AMOUNT_FIELDS.has(field)) {
@@ -366,7 +613,8 @@ function evidence(field: UnifiedField, p: Profile): Evidence {
     if (p.nonNegative < HALF) return { against: `its values are negative (${p.examples})` };
     return null;
   }
-  if (field === 'percentChange24h') return p.percent < HALF ? { against: `its values are not numbers (${p.examples})` } : null;
+  if (field === 'percentChange24h')
+    return p.percent < HALF ? { against: `its values are not numbers (${p.examples})` } : null;
   if (field === 'rank') {
     if (p.rank >= MOSTLY) return { fit: 'weak' };
     return p.rank < HALF ? { against: `its values are not positive whole numbers (${p.examples})` } : null;
@@ -389,10 +637,73 @@ const BY_VALUES_ALONE: Record<RecordKind, Partial<Record<UnifiedField, (p: Profi
   article: { publishedAt: (p) => p.dateText >= MOSTLY, url: (p) => p.url >= MOSTLY },
 };
 const SOMETHING_ELSE: Partial<Record<UnifiedField, Set<string>>> = {
-  symbol: new Set(['exchange', 'source', 'market', 'pair', 'instrument', 'quote', 'vs', 'convert', 'fiat', 'platform', 'chain', 'network', 'blockchain', 'category', 'type', 'status', 'country', 'sector', 'tag', 'tags', 'class', 'side', 'sku', 'isbn', 'ean', 'upc', 'model', 'part']),
-  sourceUpdatedAt: new Set(['ath', 'atl', 'added', 'created', 'listed', 'listing', 'launch', 'launched', 'genesis', 'first', 'birth', 'expiry', 'expires', 'maturity', 'start', 'high', 'low']),
+  symbol: new Set([
+    'exchange',
+    'source',
+    'market',
+    'pair',
+    'instrument',
+    'quote',
+    'vs',
+    'convert',
+    'fiat',
+    'platform',
+    'chain',
+    'network',
+    'blockchain',
+    'category',
+    'type',
+    'status',
+    'country',
+    'sector',
+    'tag',
+    'tags',
+    'class',
+    'side',
+    'sku',
+    'isbn',
+    'ean',
+    'upc',
+    'model',
+    'part',
+  ]),
+  sourceUpdatedAt: new Set([
+    'ath',
+    'atl',
+    'added',
+    'created',
+    'listed',
+    'listing',
+    'launch',
+    'launched',
+    'genesis',
+    'first',
+    'birth',
+    'expiry',
+    'expires',
+    'maturity',
+    'start',
+    'high',
+    'low',
+  ]),
   publishedAt: new Set(['created', 'expiry', 'expires', 'start', 'end', 'event', 'birth']),
-  url: new Set(['image', 'img', 'thumbnail', 'thumb', 'icon', 'logo', 'avatar', 'enclosure', 'media', 'photo', 'picture', 'video', 'audio', 'feed', 'comments']),
+  url: new Set([
+    'image',
+    'img',
+    'thumbnail',
+    'thumb',
+    'icon',
+    'logo',
+    'avatar',
+    'enclosure',
+    'media',
+    'photo',
+    'picture',
+    'video',
+    'audio',
+    'feed',
+    'comments',
+  ]),
 };
 
 /*
@@ -424,12 +735,19 @@ interface Candidate {
   why?: string;
 }
 
-function scoreColumn(kind: RecordKind, column: string, fields: UnifiedField[], values: unknown[] | undefined, rowLimit: number): Candidate[] {
+function scoreColumn(
+  kind: RecordKind,
+  column: string,
+  fields: UnifiedField[],
+  values: unknown[] | undefined,
+  rowLimit: number,
+): Candidate[] {
   const name = readName(column);
   const p = profile(values, rowLimit);
   return fields.map((field) => {
     const { confidence: named, how } = nameScore(name, aliasesFor(kind, field));
-    if (name.currency && USD_FIELDS.has(field)) return { column, field, confidence: 0, how, named, why: `its name says ${name.currency}, not USD` };
+    if (name.currency && USD_FIELDS.has(field))
+      return { column, field, confidence: 0, how, named, why: `its name says ${name.currency}, not USD` };
     const ev = p && evidence(field, p);
     let confidence = named;
     let why: string | undefined;
@@ -450,8 +768,12 @@ function scoreColumn(kind: RecordKind, column: string, fields: UnifiedField[], v
 export function matchHeader(kind: RecordKind, columns: string[], samples?: Record<string, unknown[]>): ResolvedMapping {
   const fields = [...(kind === 'asset' ? ASSET_FIELDS : ARTICLE_FIELDS)];
   // own entries only: a column may be called "constructor" or "__proto__"
-  const valuesOf = (column: string) => (samples && Object.hasOwn(samples, column) && Array.isArray(samples[column]) ? samples[column] : undefined);
-  const rowLimit = Math.max(MIN_VALUES * 10, Math.min(SAMPLE_LIMIT, Math.floor(CELL_BUDGET / Math.max(1, columns.length))));
+  const valuesOf = (column: string) =>
+    samples && Object.hasOwn(samples, column) && Array.isArray(samples[column]) ? samples[column] : undefined;
+  const rowLimit = Math.max(
+    MIN_VALUES * 10,
+    Math.min(SAMPLE_LIMIT, Math.floor(CELL_BUDGET / Math.max(1, columns.length))),
+  );
   const candidates = columns.flatMap((column) => scoreColumn(kind, column, fields, valuesOf(column), rowLimit));
   candidates.sort((a, b) => b.confidence - a.confidence);
   // best first within each column too
@@ -473,7 +795,13 @@ export function matchHeader(kind: RecordKind, columns: string[], samples?: Recor
       const undone = top?.why && top.named >= UNDONE ? top : undefined;
       return {
         column,
-        ...(best && { best: { field: best.field, confidence: round(best.confidence), by: best.how === 'values' ? 'values' : 'name' } }),
+        ...(best && {
+          best: {
+            field: best.field,
+            confidence: round(best.confidence),
+            by: best.how === 'values' ? 'values' : 'name',
+          },
+        }),
         ...(undone && { why: undone.why }),
       };
     });
@@ -481,12 +809,16 @@ export function matchHeader(kind: RecordKind, columns: string[], samples?: Recor
 }
 
 /** Each column's values in the given records, the first `limit` of them: the `samples` matchHeader reads. */
-export function sampleValues(records: Iterable<Record<string, unknown>>, limit = SAMPLE_LIMIT): Record<string, unknown[]> {
+export function sampleValues(
+  records: Iterable<Record<string, unknown>>,
+  limit = SAMPLE_LIMIT,
+): Record<string, unknown[]> {
   const samples = new Map<string, unknown[]>();
   let n = 0;
   for (const record of records) {
     if (n++ >= limit) break;
-    for (const [column, value] of Object.entries(record)) samples.get(column)?.push(value) ?? samples.set(column, [value]);
+    for (const [column, value] of Object.entries(record))
+      samples.get(column)?.push(value) ?? samples.set(column, [value]);
   }
   return Object.fromEntries(samples);
 }
@@ -507,9 +839,22 @@ export interface MappingInput {
   samples?: Record<string, unknown[]>;
 }
 
-export function resolveMapping({ kind, declared, columns, configured, constants = {}, renames, samples }: MappingInput): ResolvedMapping {
+export function resolveMapping({
+  kind,
+  declared,
+  columns,
+  configured,
+  constants = {},
+  renames,
+  samples,
+}: MappingInput): ResolvedMapping {
   const resolved: ResolvedMapping = declared
-    ? { mapping: Object.fromEntries(Object.entries(declared).map(([field, from]) => [field, { from, confidence: 1, how: 'declared' }])), unmapped: [] }
+    ? {
+        mapping: Object.fromEntries(
+          Object.entries(declared).map(([field, from]) => [field, { from, confidence: 1, how: 'declared' }]),
+        ),
+        unmapped: [],
+      }
     : matchHeader(kind, columns, samples);
   for (const source of Object.values(resolved.mapping)) {
     let renamed = source.from;
@@ -522,10 +867,13 @@ export function resolveMapping({ kind, declared, columns, configured, constants 
   for (const [field, value] of Object.entries(constants)) {
     resolved.mapping[field as UnifiedField] = { from: 'constant', confidence: 1, how: 'constant', value };
   }
-  resolved.unmapped = resolved.unmapped.filter((u) => !Object.values(resolved.mapping).some((m) => m.from === u.column));
+  resolved.unmapped = resolved.unmapped.filter(
+    (u) => !Object.values(resolved.mapping).some((m) => m.from === u.column),
+  );
   // an asset file without an id column is keyed by its symbols
   const symbol = resolved.mapping.symbol;
-  if (kind === 'asset' && !resolved.mapping.sourceKey && symbol) resolved.mapping.sourceKey = { ...symbol, how: 'symbol' };
+  if (kind === 'asset' && !resolved.mapping.sourceKey && symbol)
+    resolved.mapping.sourceKey = { ...symbol, how: 'symbol' };
   return resolved;
 }
 

@@ -4,7 +4,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { LIMITS, type TextLimit } from './limits.ts';
 import { couldBeTicker } from './ticker.ts';
-import { ValueError, excerpt, parseDecimal, parseInteger, parseText, readTimestamp, type DateFormat } from './values.ts';
+import {
+  ValueError,
+  excerpt,
+  parseDecimal,
+  parseInteger,
+  parseText,
+  readTimestamp,
+  type DateFormat,
+} from './values.ts';
 
 export type RecordKind = 'asset' | 'article';
 
@@ -36,28 +44,63 @@ export interface NormalizedRecord {
 
 /** The record's fields in a fixed order: the staging COPY columns and the content hash both use it. */
 export const RECORD_FIELDS = [
-  'kind', 'sourceKey', 'symbol', 'name', 'rank', 'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply',
-  'totalSupply', 'maxSupply', 'percentChange24h', 'openUsd', 'highUsd', 'lowUsd', 'title', 'url', 'summary', 'author',
-  'publishedAt', 'sourceUpdatedAt',
+  'kind',
+  'sourceKey',
+  'symbol',
+  'name',
+  'rank',
+  'priceUsd',
+  'marketCapUsd',
+  'volume24hUsd',
+  'circulatingSupply',
+  'totalSupply',
+  'maxSupply',
+  'percentChange24h',
+  'openUsd',
+  'highUsd',
+  'lowUsd',
+  'title',
+  'url',
+  'summary',
+  'author',
+  'publishedAt',
+  'sourceUpdatedAt',
 ] as const satisfies readonly (keyof NormalizedRecord)[];
 
 /** The fields of an asset record that make a quote: what an observation in the time series holds. */
 export const QUOTE_FIELDS = [
-  'priceUsd', 'marketCapUsd', 'volume24hUsd', 'circulatingSupply', 'totalSupply', 'maxSupply', 'percentChange24h', 'rank', 'openUsd', 'highUsd', 'lowUsd',
+  'priceUsd',
+  'marketCapUsd',
+  'volume24hUsd',
+  'circulatingSupply',
+  'totalSupply',
+  'maxSupply',
+  'percentChange24h',
+  'rank',
+  'openUsd',
+  'highUsd',
+  'lowUsd',
 ] as const satisfies readonly (keyof NormalizedRecord)[];
 
 export type UnifiedField = Exclude<(typeof RECORD_FIELDS)[number], 'kind'>;
 
 /** camelCase field → its snake_case name in SQL, the API and the sources file (volume24hUsd → volume_24h_usd). */
-export const toSnake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/(\d+)/g, '_$1');
+export const toSnake = (field: string) =>
+  field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/(\d+)/g, '_$1');
 
 /** Every field a source can map into, with its snake_case name. */
-export const UNIFIED_FIELDS = RECORD_FIELDS.filter((f): f is UnifiedField => f !== 'kind').map((field) => ({ field, snake: toSnake(field) }));
+export const UNIFIED_FIELDS = RECORD_FIELDS.filter((f): f is UnifiedField => f !== 'kind').map((field) => ({
+  field,
+  snake: toSnake(field),
+}));
 const bySnake = new Map(UNIFIED_FIELDS.map((f) => [f.snake, f.field]));
 export const snakeToField = (name: string): UnifiedField | undefined => bySnake.get(name);
 
 /** The fields each kind requires: without a source for them, a payload cannot be read at all. */
-export const REQUIRED_FIELDS: Record<RecordKind, UnifiedField[]> = { asset: ['sourceKey', 'symbol'], article: ['sourceKey', 'title'] };
+export const REQUIRED_FIELDS: Record<RecordKind, UnifiedField[]> = {
+  asset: ['sourceKey', 'symbol'],
+  article: ['sourceKey', 'title'],
+};
 
 /**
  * How much a bad value costs. `field`: the field is stored as null and the problem recorded beside the run
@@ -72,7 +115,11 @@ const COST = 'cost';
 // refusal becomes a zod issue on that field, tagged with what it costs. Plain checks rather than a nested zod
 // schema per field: this runs for every field of every record, and a nested safeParse allocates a result
 // object for each one.
-function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => string | null = () => null, { unreadable = 'field', refused = 'field' }: { unreadable?: Cost; refused?: Cost } = {}) {
+function cleaned<T>(
+  parse: (value: unknown) => T | null,
+  check: (value: T) => string | null = () => null,
+  { unreadable = 'field', refused = 'field' }: { unreadable?: Cost; refused?: Cost } = {},
+) {
   return z.unknown().transform((value, ctx): T | null => {
     try {
       const parsed = parse(value);
@@ -90,15 +137,28 @@ function cleaned<T>(parse: (value: unknown) => T | null, check: (value: T) => st
 }
 
 // PostgreSQL counts characters, its indexes count bytes: a 500-character key of 4-byte characters is 2,000 bytes
-const fits = ({ chars, bytes }: TextLimit) => (s: string) =>
-  s.length > chars ? `is longer than ${chars} characters` : s.length * 3 > bytes && Buffer.byteLength(s) > bytes ? `is longer than ${bytes} bytes` : null;
+const fits =
+  ({ chars, bytes }: TextLimit) =>
+  (s: string) =>
+    s.length > chars
+      ? `is longer than ${chars} characters`
+      : s.length * 3 > bytes && Buffer.byteLength(s) > bytes
+        ? `is longer than ${bytes} bytes`
+        : null;
 const decimal = cleaned(parseDecimal);
 // an amount below zero is not a misspelt amount: the row is not the market data it claims to be
-const amount = cleaned(parseDecimal, (d) => (d.startsWith('-') && /[1-9]/.test(d.replace(/e.*$/i, '')) ? 'must not be negative' : null), { refused: 'record' });
+const amount = cleaned(
+  parseDecimal,
+  (d) => (d.startsWith('-') && /[1-9]/.test(d.replace(/e.*$/i, '')) ? 'must not be negative' : null),
+  { refused: 'record' },
+);
 const text = (limit: TextLimit) => cleaned(parseText, fits(limit));
 /** A required field: without it (or with it unreadable) the record cannot be identified or shown. */
 const required = <T>(parse: (value: unknown) => T | null, check: (value: T) => string | null) =>
-  cleaned(parse, check, { unreadable: 'record', refused: 'record' }).refine((v) => v !== null, { message: 'is required', params: { [COST]: 'record' } });
+  cleaned(parse, check, { unreadable: 'record', refused: 'record' }).refine((v) => v !== null, {
+    message: 'is required',
+    params: { [COST]: 'record' },
+  });
 const requiredText = (limit: TextLimit) => required(parseText, fits(limit));
 const { text: TEXT } = LIMITS;
 
@@ -160,9 +220,17 @@ function schemasFor(dateFormat: DateFormat, timeZone: string | undefined, trustS
 // one zod schema per declared date format, zone and symbol trust, built once; a payload asks for the same
 // one for every record, so the last one is kept at hand
 const schemaCache = new Map<string, ReturnType<typeof schemasFor>>();
-let last: { dateFormat: DateFormat; timeZone: string | undefined; trustSymbol: boolean; schemas: ReturnType<typeof schemasFor> } | undefined;
+let last:
+  | {
+      dateFormat: DateFormat;
+      timeZone: string | undefined;
+      trustSymbol: boolean;
+      schemas: ReturnType<typeof schemasFor>;
+    }
+  | undefined;
 function schemas(dateFormat: DateFormat, timeZone: string | undefined, trustSymbol: boolean) {
-  if (last && last.dateFormat === dateFormat && last.timeZone === timeZone && last.trustSymbol === trustSymbol) return last.schemas;
+  if (last && last.dateFormat === dateFormat && last.timeZone === timeZone && last.trustSymbol === trustSymbol)
+    return last.schemas;
   const key = `${dateFormat}\u0000${timeZone ?? ''}\u0000${trustSymbol}`;
   const found = schemaCache.get(key) ?? schemaCache.set(key, schemasFor(dateFormat, timeZone, trustSymbol)).get(key)!;
   last = { dateFormat, timeZone, trustSymbol, schemas: found };
@@ -203,7 +271,11 @@ export interface ValidationContext {
 }
 
 /** Validates a candidate record (unified field name → source value) against the unified schema. */
-export function validateRecord(kind: RecordKind, candidate: Record<string, unknown>, { dateFormat = 'auto', timeZone, fetchedAt, trustSymbol = false }: ValidationContext = {}): Validation {
+export function validateRecord(
+  kind: RecordKind,
+  candidate: Record<string, unknown>,
+  { dateFormat = 'auto', timeZone, fetchedAt, trustSymbol = false }: ValidationContext = {},
+): Validation {
   const schema = schemas(dateFormat, timeZone, trustSymbol)[kind];
   // a field the source does not have is null, like an empty one
   const input = { ...EMPTY, ...candidate, kind };
@@ -211,7 +283,10 @@ export function validateRecord(kind: RecordKind, candidate: Record<string, unkno
   let result = schema.safeParse(input);
   const issues: FieldIssue[] = [];
   if (!result.success) {
-    const costs = result.error.issues.map((i) => ({ issue: i, cost: ((i as { params?: Record<string, unknown> }).params?.[COST] as Cost | undefined) ?? 'record' }));
+    const costs = result.error.issues.map((i) => ({
+      issue: i,
+      cost: ((i as { params?: Record<string, unknown> }).params?.[COST] as Cost | undefined) ?? 'record',
+    }));
     if (costs.some((c) => c.cost === 'record')) return { ok: false, reason: reasonOf(result.error.issues) };
     // every problem is in an optional field: keep the record with those fields empty
     for (const { issue } of costs) {
@@ -230,20 +305,26 @@ export function validateRecord(kind: RecordKind, candidate: Record<string, unkno
   return { ok: true, record: { ...EMPTY, ...result.data } as NormalizedRecord, issues, zoneAssumed };
 }
 
-const reasonOf = (issues: z.core.$ZodIssue[]) => issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
+const reasonOf = (issues: z.core.$ZodIssue[]) =>
+  issues.map((i) => (i.path.length ? `${toSnake(i.path.join('.'))} ${i.message}` : i.message)).join('; ');
 
 const PLAIN_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** Values a source writes for "no value" in a field (CoinPaprika's rank 0): read as null, not as a claim. */
-export function clearSentinels(candidate: Record<string, unknown>, sentinels: Partial<Record<UnifiedField, readonly (string | number)[]>> | undefined): void {
+export function clearSentinels(
+  candidate: Record<string, unknown>,
+  sentinels: Partial<Record<UnifiedField, readonly (string | number)[]>> | undefined,
+): void {
   if (!sentinels) return;
   for (const [field, values] of Object.entries(sentinels)) {
     const value = candidate[field];
     if (value === null || value === undefined) continue;
     // compared as numbers where both are: CoinGecko writes a zero supply as 0.0
     const text = typeof value === 'string' ? value.trim() : value;
-    const number = typeof text === 'number' ? text : typeof text === 'string' && PLAIN_NUMBER.test(text) ? Number(text) : undefined;
-    if (values.some((v) => v === text || (typeof v === 'number' && v === number) || String(v) === text)) candidate[field] = null;
+    const number =
+      typeof text === 'number' ? text : typeof text === 'string' && PLAIN_NUMBER.test(text) ? Number(text) : undefined;
+    if (values.some((v) => v === text || (typeof v === 'number' && v === number) || String(v) === text))
+      candidate[field] = null;
   }
 }
 
@@ -251,12 +332,16 @@ export function clearSentinels(candidate: Record<string, unknown>, sentinels: Pa
 function observationProblem(iso: string, fetchedAt: Date | undefined): string | null {
   const ms = Date.parse(iso);
   if (ms < LIMITS.observation.earliest) return `is before 1970: ${iso}`;
-  if (fetchedAt && ms > fetchedAt.getTime() + LIMITS.observation.futureSlackMs) return `is more than a day after the payload was fetched (${fetchedAt.toISOString()}): ${iso}`;
+  if (fetchedAt && ms > fetchedAt.getTime() + LIMITS.observation.futureSlackMs)
+    return `is more than a day after the payload was fetched (${fetchedAt.toISOString()}): ${iso}`;
   return null;
 }
 
 /** A stable hash of the record's content: equal hashes mean "nothing to write". */
 export function contentHash(record: NormalizedRecord): string {
   // one string, one hash: a null (\u0000) never equals an empty or missing value
-  return createHash('sha256').update(RECORD_FIELDS.map((field) => record[field] ?? '\u0000').join('\u001f')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(RECORD_FIELDS.map((field) => record[field] ?? '\u0000').join('\u001f'))
+    .digest('hex')
+    .slice(0, 32);
 }

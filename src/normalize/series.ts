@@ -8,7 +8,11 @@ import { applyMapping } from './mapping.ts';
 
 export type Series = 'snapshot' | 'history';
 
-export function inferSeries(declared: 'auto' | Series, sample: readonly (SourceFields | Unparsed)[], mapping: FieldMapping): Series {
+export function inferSeries(
+  declared: 'auto' | Series,
+  sample: readonly (SourceFields | Unparsed)[],
+  mapping: FieldMapping,
+): Series {
   if (declared !== 'auto') return declared;
   if (!mapping.sourceUpdatedAt) return 'snapshot';
   const times = new Map<string, Set<string>>();
@@ -16,7 +20,14 @@ export function inferSeries(declared: 'auto' | Series, sample: readonly (SourceF
   for (const fields of sample) {
     if (isUnparsed(fields)) continue;
     const { sourceKey, sourceUpdatedAt } = applyMapping(fields, mapping);
-    if (typeof sourceKey !== 'string' || !sourceKey.trim() || sourceUpdatedAt === undefined || sourceUpdatedAt === null || sourceUpdatedAt === '') continue;
+    if (
+      typeof sourceKey !== 'string' ||
+      !sourceKey.trim() ||
+      sourceUpdatedAt === undefined ||
+      sourceUpdatedAt === null ||
+      sourceUpdatedAt === ''
+    )
+      continue;
     const seen = times.get(sourceKey.trim()) ?? times.set(sourceKey.trim(), new Set()).get(sourceKey.trim())!;
     if (!seen.has(String(sourceUpdatedAt))) {
       seen.add(String(sourceUpdatedAt));
@@ -28,5 +39,7 @@ export function inferSeries(declared: 'auto' | Series, sample: readonly (SourceF
 
 /** Why a row of a history cannot be an observation, or null: it has to say when. */
 export function historyRowProblem(sourceUpdatedAt: string | null): string | null {
-  return sourceUpdatedAt === null ? "source_updated_at is required: each row of a history is an observation at its own time" : null;
+  return sourceUpdatedAt === null
+    ? 'source_updated_at is required: each row of a history is an observation at its own time'
+    : null;
 }

@@ -14,7 +14,9 @@ const SUFFIX: Record<string, number> = { k: 3, m: 6, b: 9, t: 12 };
 const PLAIN_DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 export function isMissing(value: unknown): boolean {
-  return value === null || value === undefined || (typeof value === 'string' && MISSING.has(value.trim().toLowerCase()));
+  return (
+    value === null || value === undefined || (typeof value === 'string' && MISSING.has(value.trim().toLowerCase()))
+  );
 }
 
 /**
@@ -23,7 +25,8 @@ export function isMissing(value: unknown): boolean {
  */
 export function parseDecimal(value: unknown): string | null {
   // most values are plain numbers already: one test instead of the cleanup below (7 per asset record)
-  if (typeof value === 'string' && PLAIN_DECIMAL.test(value)) return inDecimalDomain(value.startsWith('+') ? value.slice(1) : value, value);
+  if (typeof value === 'string' && PLAIN_DECIMAL.test(value))
+    return inDecimalDomain(value.startsWith('+') ? value.slice(1) : value, value);
   if (isMissing(value)) return null;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new ValueError(`not a finite number: ${value}`);
@@ -33,7 +36,10 @@ export function parseDecimal(value: unknown): string | null {
   if (typeof value !== 'string') throw new ValueError(`not a number: ${excerpt(value)}`);
   // a leading $ is noise on a USD figure; any other currency sign means the value is not in USD at all
   if (/^[-+]?\s*(€|£|¥|EUR|GBP|JPY)/i.test(value.trim())) throw new ValueError(`not in USD: ${excerpt(value)}`);
-  let text = value.trim().replace(/^(US)?\$\s*/, '').replace(/^([-+])(US)?\$\s*/, '$1');
+  let text = value
+    .trim()
+    .replace(/^(US)?\$\s*/, '')
+    .replace(/^([-+])(US)?\$\s*/, '$1');
   const suffix = /^(.*\d)\s*([kKmMbBtT])$/.exec(text);
   let exponent = 0;
   if (suffix) {
@@ -43,7 +49,10 @@ export function parseDecimal(value: unknown): string | null {
   if (/^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(text)) text = text.replaceAll(',', '');
   if (!PLAIN_DECIMAL.test(text)) throw new ValueError(`not a number: ${excerpt(value)}`);
   if (text.startsWith('+')) text = text.slice(1);
-  if (exponent) text = /e/i.test(text) ? text.replace(/e([-+]?\d+)$/i, (_, e: string) => `e${Number(e) + exponent}`) : `${text}e${exponent}`;
+  if (exponent)
+    text = /e/i.test(text)
+      ? text.replace(/e([-+]?\d+)$/i, (_, e: string) => `e${Number(e) + exponent}`)
+      : `${text}e${exponent}`;
   return inDecimalDomain(text, value);
 }
 
@@ -58,11 +67,20 @@ function inDecimalDomain(text: string, original: unknown): string {
   const digits = (whole + fraction).replace(/^0+/, '').replace(/0+$/, '');
   if (!digits) return text; // zero, however it is written
   const { maxSignificantDigits, maxExponent, minExponent } = LIMITS.decimal;
-  if (digits.length > maxSignificantDigits) throw new ValueError(`has more than ${maxSignificantDigits} significant digits: ${excerpt(original)}`);
-  const exponent = m[3] === undefined ? 0 : m[3].replace(/^[-+]?0*/, '').length > 6 ? Number(`${m[3].startsWith('-') ? '-' : ''}1e9`) : Number(m[3]);
+  if (digits.length > maxSignificantDigits)
+    throw new ValueError(`has more than ${maxSignificantDigits} significant digits: ${excerpt(original)}`);
+  const exponent =
+    m[3] === undefined
+      ? 0
+      : m[3].replace(/^[-+]?0*/, '').length > 6
+        ? Number(`${m[3].startsWith('-') ? '-' : ''}1e9`)
+        : Number(m[3]);
   // the power of ten of the first significant digit
   const magnitude = exponent + (whole ? whole.length - 1 : -(fraction.search(/[1-9]/) + 1));
-  if (magnitude >= maxExponent || magnitude < minExponent) throw new ValueError(`is out of range (about 1e${magnitude}; allowed 1e${minExponent} to 1e${maxExponent}): ${excerpt(original)}`);
+  if (magnitude >= maxExponent || magnitude < minExponent)
+    throw new ValueError(
+      `is out of range (about 1e${magnitude}; allowed 1e${minExponent} to 1e${maxExponent}): ${excerpt(original)}`,
+    );
   return text;
 }
 
@@ -71,7 +89,8 @@ export function parseInteger(value: unknown): number | null {
   if (decimal === null) return null;
   const n = Number(decimal);
   if (!Number.isSafeInteger(n)) throw new ValueError(`not an integer: ${excerpt(value)}`);
-  if (n < LIMITS.integer.min || n > LIMITS.integer.max) throw new ValueError(`is out of range (${LIMITS.integer.min} to ${LIMITS.integer.max}): ${excerpt(value)}`);
+  if (n < LIMITS.integer.min || n > LIMITS.integer.max)
+    throw new ValueError(`is out of range (${LIMITS.integer.min} to ${LIMITS.integer.max}): ${excerpt(value)}`);
   return n;
 }
 
@@ -86,7 +105,9 @@ export function excerpt(value: unknown, max = 60): string {
     }
     return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
   }
-  return value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)` : JSON.stringify(value);
+  return value.length > max
+    ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)`
+    : JSON.stringify(value);
 }
 
 /**
@@ -96,8 +117,18 @@ export function excerpt(value: unknown, max = 60): string {
  * dd-mm-yyyy or mm-dd-yyyy. A time without a zone is read in the zone a source declares, else as UTC.
  */
 export const DATE_FORMATS = [
-  'auto', 'dd-mm-yyyy', 'mm-dd-yyyy', 'dd/mm/yyyy', 'mm/dd/yyyy', 'dd.mm.yyyy', 'mon dd, yyyy',
-  'dd-mm-yy', 'mm-dd-yy', 'dd/mm/yy', 'mm/dd/yy', 'dd.mm.yy',
+  'auto',
+  'dd-mm-yyyy',
+  'mm-dd-yyyy',
+  'dd/mm/yyyy',
+  'mm/dd/yyyy',
+  'dd.mm.yyyy',
+  'mon dd, yyyy',
+  'dd-mm-yy',
+  'mm-dd-yy',
+  'dd/mm/yy',
+  'mm/dd/yy',
+  'dd.mm.yy',
 ] as const;
 export type DateFormat = (typeof DATE_FORMATS)[number];
 
@@ -106,18 +137,96 @@ export type DateFormat = (typeof DATE_FORMATS)[number];
 // genitive after a day number ("2 октября", "2 października"), so both forms are listed. Abbreviations that are
 // prefixes of a name ("févr", "okt", "paź", "Eki") need no entry: see MONTH_WORDS.
 const MONTH_NAMES: readonly (readonly string[])[] = [
-  ['january', 'enero', 'janvier', 'januar', 'jänner', 'janeiro', 'gennaio', 'januari', 'январь', 'января', 'styczeń', 'stycznia', 'ocak'],
-  ['february', 'febrero', 'février', 'februar', 'fevereiro', 'febbraio', 'februari', 'февраль', 'февраля', 'luty', 'lutego', 'şubat'],
-  ['march', 'marzo', 'mars', 'märz', 'maerz', 'mrz', 'março', 'maart', 'mrt', 'март', 'марта', 'marzec', 'marca', 'mart'],
+  [
+    'january',
+    'enero',
+    'janvier',
+    'januar',
+    'jänner',
+    'janeiro',
+    'gennaio',
+    'januari',
+    'январь',
+    'января',
+    'styczeń',
+    'stycznia',
+    'ocak',
+  ],
+  [
+    'february',
+    'febrero',
+    'février',
+    'februar',
+    'fevereiro',
+    'febbraio',
+    'februari',
+    'февраль',
+    'февраля',
+    'luty',
+    'lutego',
+    'şubat',
+  ],
+  [
+    'march',
+    'marzo',
+    'mars',
+    'märz',
+    'maerz',
+    'mrz',
+    'março',
+    'maart',
+    'mrt',
+    'март',
+    'марта',
+    'marzec',
+    'marca',
+    'mart',
+  ],
   ['april', 'abril', 'avril', 'aprile', 'апрель', 'апреля', 'kwiecień', 'kwietnia', 'nisan'],
   ['may', 'mayo', 'mai', 'maio', 'maggio', 'mei', 'maj', 'май', 'мая', 'maja', 'mayıs'],
   ['june', 'junio', 'juin', 'juni', 'junho', 'giugno', 'июнь', 'июня', 'czerwiec', 'czerwca', 'haziran'],
   ['july', 'julio', 'juillet', 'juli', 'julho', 'luglio', 'июль', 'июля', 'lipiec', 'lipca', 'temmuz'],
   ['august', 'agosto', 'août', 'augustus', 'augusti', 'август', 'августа', 'sierpień', 'sierpnia', 'ağustos'],
-  ['september', 'septiembre', 'setiembre', 'septembre', 'setembro', 'settembre', 'сентябрь', 'сентября', 'wrzesień', 'września', 'eylül'],
-  ['october', 'octubre', 'octobre', 'oktober', 'outubro', 'ottobre', 'октябрь', 'октября', 'październik', 'października', 'ekim'],
+  [
+    'september',
+    'septiembre',
+    'setiembre',
+    'septembre',
+    'setembro',
+    'settembre',
+    'сентябрь',
+    'сентября',
+    'wrzesień',
+    'września',
+    'eylül',
+  ],
+  [
+    'october',
+    'octubre',
+    'octobre',
+    'oktober',
+    'outubro',
+    'ottobre',
+    'октябрь',
+    'октября',
+    'październik',
+    'października',
+    'ekim',
+  ],
   ['november', 'noviembre', 'novembre', 'novembro', 'ноябрь', 'ноября', 'listopad', 'listopada', 'kasım'],
-  ['december', 'diciembre', 'décembre', 'dezember', 'dezembro', 'dicembre', 'декабрь', 'декабря', 'grudzień', 'grudnia', 'aralık'],
+  [
+    'december',
+    'diciembre',
+    'décembre',
+    'dezember',
+    'dezembro',
+    'dicembre',
+    'декабрь',
+    'декабря',
+    'grudzień',
+    'grudnia',
+    'aralık',
+  ],
 ];
 
 /**
@@ -157,12 +266,45 @@ function monthNumber(word: string): number {
 
 // RFC 822 zones plus common unambiguous abbreviations; ambiguous ones (IST, CST in Asia, ...) are refused
 const ZONES: Record<string, number> = {
-  UT: 0, UTC: 0, GMT: 0, Z: 0, WET: 0, EST: -5, EDT: -4, CST: -6, CDT: -5, MST: -7, MDT: -6, PST: -8, PDT: -7,
-  AKST: -9, AKDT: -8, HST: -10, WEST: 1, BST: 1, CET: 1, CEST: 2, MEZ: 1, MESZ: 2, EET: 2, EEST: 3, MSK: 3,
-  HKT: 8, SGT: 8, JST: 9, KST: 9, AEST: 10, AEDT: 11, NZST: 12, NZDT: 13,
+  UT: 0,
+  UTC: 0,
+  GMT: 0,
+  Z: 0,
+  WET: 0,
+  EST: -5,
+  EDT: -4,
+  CST: -6,
+  CDT: -5,
+  MST: -7,
+  MDT: -6,
+  PST: -8,
+  PDT: -7,
+  AKST: -9,
+  AKDT: -8,
+  HST: -10,
+  WEST: 1,
+  BST: 1,
+  CET: 1,
+  CEST: 2,
+  MEZ: 1,
+  MESZ: 2,
+  EET: 2,
+  EEST: 3,
+  MSK: 3,
+  HKT: 8,
+  SGT: 8,
+  JST: 9,
+  KST: 9,
+  AEST: 10,
+  AEDT: 11,
+  NZST: 12,
+  NZDT: 13,
 };
 const TIME = String.raw`(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?`;
-const DECLARED: Record<Exclude<DateFormat, 'auto'>, { pattern: RegExp; order: ['d' | 'm' | 'y', 'd' | 'm' | 'y', 'd' | 'm' | 'y'] }> = {
+const DECLARED: Record<
+  Exclude<DateFormat, 'auto'>,
+  { pattern: RegExp; order: ['d' | 'm' | 'y', 'd' | 'm' | 'y', 'd' | 'm' | 'y'] }
+> = {
   'dd-mm-yyyy': { pattern: new RegExp(`^(\\d{1,2})-(\\d{1,2})-(\\d{4})${TIME}$`), order: ['d', 'm', 'y'] },
   'mm-dd-yyyy': { pattern: new RegExp(`^(\\d{1,2})-(\\d{1,2})-(\\d{4})${TIME}$`), order: ['m', 'd', 'y'] },
   'dd/mm/yyyy': { pattern: new RegExp(`^(\\d{1,2})/(\\d{1,2})/(\\d{4})${TIME}$`), order: ['d', 'm', 'y'] },
@@ -183,7 +325,8 @@ const ISO_NAMED_ZONE = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)
 // RFC 822 as feeds write it, in any of the languages above: "Wed, 02 Oct 2002 13:00:00 GMT", "9 Oct 2019 08:00
 // +0530", "03 Apr 02 1500 GMT", "Mi, 02 Okt. 2024 13:00:00 +0200", "mar., 15 oct. 2024 10:00", "2 de octubre de
 // 2024". The day name is any word (it repeats what the date says); the month must be one monthNumber knows.
-const RFC822 = /^(?:\p{L}+\.?(?:, ?| ))?(\d{1,2})\.? (?:de )?(\p{L}+)\.?,? (?:de )?(\d{4}|\d{2})(?:,? (\d{1,2}):?(\d{2})(?::?(\d{2}))?(?: ?([A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?)?$/u;
+const RFC822 =
+  /^(?:\p{L}+\.?(?:, ?| ))?(\d{1,2})\.? (?:de )?(\p{L}+)\.?,? (?:de )?(\d{4}|\d{2})(?:,? (\d{1,2}):?(\d{2})(?::?(\d{2}))?(?: ?([A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?)?$/u;
 
 /** A two-digit year as POSIX strptime reads %y: 69–99 are 1969–1999, 00–68 are 2000–2068. */
 export const fullYear = (twoDigits: number) => (twoDigits >= 69 ? 1900 : 2000) + twoDigits;
@@ -215,14 +358,25 @@ export function readTimestamp(value: unknown, format: DateFormat = 'auto', timeZ
     return wallClock(Date.parse(`${text.replace(' ', 'T')}Z`), zone, value);
   }
   if (ISO_ZONED.test(text)) {
-    const iso = toIso(new Date(text.replace(' ', 'T').replace(/ (?=[Z+-])/i, '').replace(/([+-]\d{2})(\d{2})$/, '$1:$2')), value);
+    const iso = toIso(
+      new Date(
+        text
+          .replace(' ', 'T')
+          .replace(/ (?=[Z+-])/i, '')
+          .replace(/([+-]\d{2})(\d{2})$/, '$1:$2'),
+      ),
+      value,
+    );
     return { iso, zoneAssumed: false };
   }
   const named = ISO_NAMED_ZONE.exec(text);
   if (named) {
     const hours = ZONES[named[2]!.toUpperCase()];
     if (hours === undefined) throw new ValueError(`unknown or ambiguous time zone ${named[2]} in ${excerpt(value)}`);
-    return { iso: toIso(new Date(Date.parse(`${named[1]!.replace(' ', 'T')}Z`) - hours * 3_600_000), value), zoneAssumed: false };
+    return {
+      iso: toIso(new Date(Date.parse(`${named[1]!.replace(' ', 'T')}Z`) - hours * 3_600_000), value),
+      zoneAssumed: false,
+    };
   }
   return rfc822(text, zone, value);
 }
@@ -232,7 +386,12 @@ export function parseTimestamp(value: unknown, format: DateFormat = 'auto', time
   return readTimestamp(value, format, timeZone)?.iso ?? null;
 }
 
-function declared(text: string, format: Exclude<DateFormat, 'auto'>, zone: ZoneClock | undefined, original: unknown): TimestampReading {
+function declared(
+  text: string,
+  format: Exclude<DateFormat, 'auto'>,
+  zone: ZoneClock | undefined,
+  original: unknown,
+): TimestampReading {
   const { pattern, order } = DECLARED[format];
   const m = pattern.exec(text);
   if (!m) throw new ValueError(`not a ${format} date: ${excerpt(original)}`);
@@ -240,7 +399,15 @@ function declared(text: string, format: Exclude<DateFormat, 'auto'>, zone: ZoneC
   const month = format === 'mon dd, yyyy' ? monthNumber(part('m')) : Number(part('m'));
   if (month === 0 && format === 'mon dd, yyyy') throw new ValueError(`not a ${format} date: ${excerpt(original)}`);
   const year = part('y').length === 2 ? fullYear(Number(part('y'))) : Number(part('y'));
-  const wall = wallTime(year, month, Number(part('d')), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), original);
+  const wall = wallTime(
+    year,
+    month,
+    Number(part('d')),
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0),
+    original,
+  );
   return m[4] === undefined ? utcDay(wall, original) : wallClock(wall, zone, original);
 }
 
@@ -248,7 +415,8 @@ function rfc822(text: string, zone: ZoneClock | undefined, original: unknown): T
   const m = RFC822.exec(text);
   const month = m ? monthNumber(m[2]!) : 0;
   // a date alone needs its four-digit year: "03 Apr 02" is as likely a truncated time as the year 2002
-  if (!m || month === 0 || (m[4] === undefined && m[3]!.length === 2)) throw new ValueError(`not a timestamp: ${excerpt(original)}`);
+  if (!m || month === 0 || (m[4] === undefined && m[3]!.length === 2))
+    throw new ValueError(`not a timestamp: ${excerpt(original)}`);
   const year = m[3]!.length === 2 ? (Number(m[3]) < 50 ? 2000 : 1900) + Number(m[3]) : Number(m[3]);
   const wall = wallTime(year, month, Number(m[1]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), original);
   if (m[4] === undefined) return utcDay(wall, original);
@@ -267,13 +435,28 @@ function rfc822(text: string, zone: ZoneClock | undefined, original: unknown): T
 }
 
 /** The wall-clock time as if it were UTC, in milliseconds, when the date and time exist on a calendar. */
-function wallTime(year: number, month: number, day: number, hour: number, minute: number, second: number, original: unknown): number {
+function wallTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  original: unknown,
+): number {
   // setUTCFullYear, not Date.UTC: Date.UTC reads the years 0 to 99 as 1900 to 1999
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second);
   // Date rolls 31 Feb over into March: a date that does not round-trip did not exist
-  if (month < 1 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 60) {
+  if (
+    month < 1 ||
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 60
+  ) {
     throw new ValueError(`not a valid date: ${excerpt(original)}`);
   }
   return date.getTime();
@@ -328,7 +511,14 @@ function zoneClock(timeZone: string): ZoneClock {
     // en-US numeric parts in h23 print as "10/2/2024, 13:00:00", which CLOCK_TEXT reads; format() with a regular
     // expression is several times faster than formatToParts()
     const format = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
     });
     clock = { format, day: Number.NaN, offset: 0 };
     CLOCKS.set(timeZone, clock);
@@ -376,7 +566,8 @@ function zonedToUtc(wall: number, clock: ZoneClock): number {
 function toIso(date: Date, original: unknown): string {
   const ms = date.getTime();
   if (Number.isNaN(ms)) throw new ValueError(`not a timestamp: ${excerpt(original)}`);
-  if (ms < LIMITS.timestamp.earliest || ms >= LIMITS.timestamp.latestExclusive) throw new ValueError(`is out of range (years 1900 to 2199): ${excerpt(original)}`);
+  if (ms < LIMITS.timestamp.earliest || ms >= LIMITS.timestamp.latestExclusive)
+    throw new ValueError(`is out of range (years 1900 to 2199): ${excerpt(original)}`);
   return date.toISOString();
 }
 

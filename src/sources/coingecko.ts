@@ -23,7 +23,8 @@ export const coingeckoSource: SourceAdapter = {
   },
 
   async *fetch(source, context): AsyncIterable<FetchedDocument> {
-    if (source.location.type !== 'http') throw new PermanentSourceError(`source '${source.id}': coingecko needs an http(s) URL`);
+    if (source.location.type !== 'http')
+      throw new PermanentSourceError(`source '${source.id}': coingecko needs an http(s) URL`);
     // a resumed fetch continues with the first page not landed yet
     for (let page = context.resumeAt.document + 1; page <= source.paging.maxPages; page++) {
       await context.throttle();
@@ -31,7 +32,12 @@ export const coingeckoSource: SourceAdapter = {
       url.searchParams.set('per_page', String(source.paging.perPage));
       url.searchParams.set('page', String(page));
       // pages are small (≤ 250 coins): read one whole to see whether it is the empty one that ends the listing
-      const response = await httpGet({ source, url: url.toString(), accept: ['application/json'], signal: context.signal });
+      const response = await httpGet({
+        source,
+        url: url.toString(),
+        accept: ['application/json'],
+        signal: context.signal,
+      });
       const chunks: Uint8Array[] = [];
       for await (const chunk of response.body) chunks.push(chunk);
       const body = Buffer.concat(chunks);

@@ -23,14 +23,24 @@ const sourceSchema = z
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes, at most 63'),
     kind: z.enum(SOURCE_KINDS),
     /** http(s) URL, or a file path relative to the sources file. */
-    url: z.string().min(1).regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed'),
+    url: z
+      .string()
+      .min(1)
+      .regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed'),
     /** A secret sent as a header; only the environment variable's name is written here. */
     auth: z
-      .object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), header: z.string().min(1), required: z.boolean().default(true) })
+      .object({
+        env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'),
+        header: z.string().min(1),
+        required: z.boolean().default(true),
+      })
       .strict()
       .optional(),
     /** Requests per second to the provider, across every worker; sources with the same `key` share one limit. */
-    rate_limit: z.object({ requests_per_second: z.number().positive(), key: z.string().min(1).optional() }).strict().optional(),
+    rate_limit: z
+      .object({ requests_per_second: z.number().positive(), key: z.string().min(1).optional() })
+      .strict()
+      .optional(),
     /** snapshot: each complete fetch is the whole truth, records gone from it are soft-deleted. never: keep everything. */
     delete_policy: z.enum(['snapshot', 'never']).default('snapshot'),
     /** Largest share of a source's live records one run may soft-delete before the delete guard holds them. */
@@ -44,7 +54,9 @@ const sourceSchema = z
     /** unified field (snake_case) → source field, when automatic mapping gets it wrong. */
     mapping: z.record(unifiedFieldName, z.string().min(1)).default({}),
     /** unified field (snake_case) → a value every record gets: `{ symbol: BTC, name: Bitcoin }` for a one-coin history. */
-    constants: z.record(unifiedFieldName, z.union([z.string().min(1).max(500), z.number()]).transform(String)).default({}),
+    constants: z
+      .record(unifiedFieldName, z.union([z.string().min(1).max(500), z.number()]).transform(String))
+      .default({}),
     /**
      * Assets only. snapshot: each payload is the source's current quotes (one observation per key, at its
      * timestamp or the fetch time). history: each row is an observation at its own timestamp (required), and
@@ -53,16 +65,29 @@ const sourceSchema = z
      */
     series: z.enum(['auto', 'snapshot', 'history']).default('auto'),
     /** The IANA time zone (Europe/Berlin) of timestamps the source writes without one; unset, they are read as UTC and flagged. */
-    timezone: z.string().refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)').optional(),
+    timezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)')
+      .optional(),
     http: z
       .object({
         timeout_ms: z.number().int().positive().default(30_000),
-        max_bytes: z.number().int().positive().default(512 * 1024 * 1024),
+        max_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(512 * 1024 * 1024),
       })
       .strict()
       .default({ timeout_ms: 30_000, max_bytes: 512 * 1024 * 1024 }),
     /** coingecko: results per page (the API's maximum is 250) and a safety cap on pages. */
-    paging: z.object({ per_page: z.number().int().min(1).max(250).default(250), max_pages: z.number().int().positive().default(100) }).strict().optional(),
+    paging: z
+      .object({
+        per_page: z.number().int().min(1).max(250).default(250),
+        max_pages: z.number().int().positive().default(100),
+      })
+      .strict()
+      .optional(),
     /** Misbehaviour on purpose, for demos and tests; refused unless ETL_FAULT_INJECTION=1. */
     faults: z
       .object({
@@ -113,7 +138,13 @@ export interface SourceConfig {
   http: { timeoutMs: number; maxBytes: number };
   paging: { perPage: number; maxPages: number };
   csv: { delimiter?: string; encoding?: 'utf8' | 'utf16le' | 'latin1'; dateFormat?: DateFormat };
-  faults?: { fetchFailures?: number; fetchFailureRate?: number; latencyMs?: number; failAtRecord?: number; crashAtRecord?: number };
+  faults?: {
+    fetchFailures?: number;
+    fetchFailureRate?: number;
+    latencyMs?: number;
+    failAtRecord?: number;
+    crashAtRecord?: number;
+  };
 }
 
 export class SourcesConfigError extends Error {
@@ -150,15 +181,20 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
     const s = parsed.data;
     if (seen.has(s.id)) throw new SourcesConfigError(`${file}: ${label}: field 'id': duplicate source id`);
     if (s.faults && env.ETL_FAULT_INJECTION !== '1') {
-      throw new SourcesConfigError(`${file}: ${label}: field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1 to allow it`);
+      throw new SourcesConfigError(
+        `${file}: ${label}: field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1 to allow it`,
+      );
     }
     seen.add(s.id);
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(s.url)?.[1]?.toLowerCase();
     const http = scheme === 'http' || scheme === 'https';
     if (scheme && !http) {
-      throw new SourcesConfigError(`${file}: ${label}: field 'url': scheme '${scheme}:' is neither http nor https (a file path has no scheme): ${redactUrl(s.url)}`);
+      throw new SourcesConfigError(
+        `${file}: ${label}: field 'url': scheme '${scheme}:' is neither http nor https (a file path has no scheme): ${redactUrl(s.url)}`,
+      );
     }
-    if (http && !URL.canParse(s.url)) throw new SourcesConfigError(`${file}: ${label}: field 'url': not a valid URL: ${redactUrl(s.url)}`);
+    if (http && !URL.canParse(s.url))
+      throw new SourcesConfigError(`${file}: ${label}: field 'url': not a valid URL: ${redactUrl(s.url)}`);
     if (!http && s.kind !== 'csv' && s.kind !== 'rss') {
       throw new SourcesConfigError(`${file}: ${label}: field 'url': a ${s.kind} source needs an http(s) URL`);
     }
@@ -168,7 +204,10 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
       url: redactUrl(s.url),
       location: http ? { type: 'http', url: s.url } : { type: 'file', path: path.resolve(path.dirname(file), s.url) },
       auth: s.auth,
-      rateLimit: s.rate_limit && { perSecond: s.rate_limit.requests_per_second, key: s.rate_limit.key ?? (http ? new URL(s.url).host : s.id) },
+      rateLimit: s.rate_limit && {
+        perSecond: s.rate_limit.requests_per_second,
+        key: s.rate_limit.key ?? (http ? new URL(s.url).host : s.id),
+      },
       deletePolicy: s.delete_policy,
       maxDeleteRatio: s.max_delete_ratio,
       deleteGuardWindowDays: s.delete_guard_window_days,
@@ -197,18 +236,22 @@ function interpolate(value: unknown, file: string, env: NodeJS.ProcessEnv): unkn
   if (typeof value === 'string') {
     // a value that is one variable keeps its type: `max_delete_ratio: ${RATIO}` is a number
     const whole = /^\$\{[A-Z_][A-Z0-9_]*(?::-[^}]*)?\}$/.test(value);
-    const replaced = value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_match, name: string, fallback: string | undefined) => {
-      const found = env[name];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      throw new SourcesConfigError(`${file}: \${${name}} is not set and has no default (write \${${name}:-default})`);
-    });
+    const replaced = value.replace(
+      /\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g,
+      (_match, name: string, fallback: string | undefined) => {
+        const found = env[name];
+        if (found !== undefined && found !== '') return found;
+        if (fallback !== undefined) return fallback;
+        throw new SourcesConfigError(`${file}: \${${name}} is not set and has no default (write \${${name}:-default})`);
+      },
+    );
     if (whole && /^-?\d+(\.\d+)?$/.test(replaced)) return Number(replaced);
     if (whole && (replaced === 'true' || replaced === 'false')) return replaced === 'true';
     return replaced;
   }
   if (Array.isArray(value)) return value.map((v) => interpolate(v, file, env));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, file, env)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, file, env)]));
   return value;
 }
 

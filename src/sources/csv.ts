@@ -20,7 +20,11 @@ export const csvSource: SourceAdapter = {
   },
 
   async *read(document: Readable, source, info): AsyncIterable<SourceFields | Unparsed> {
-    const text = pipeline(document, decodingStream({ declared: source.csv.encoding, contentType: info.contentType }), () => {});
+    const text = pipeline(
+      document,
+      decodingStream({ declared: source.csv.encoding, contentType: info.contentType }),
+      () => {},
+    );
     const chunks = text[Symbol.asyncIterator]();
     // read just far enough to see the header line: the delimiter is the candidate it uses most
     let head = '';
@@ -28,27 +32,44 @@ export const csvSource: SourceAdapter = {
     for (;;) {
       header = headerLine(head);
       if (header !== undefined) break;
-      if (head.length > MAX_RECORD_CHARS) throw new UnreadablePayloadError(`no CSV header line within the first ${MAX_RECORD_CHARS} characters`);
+      if (head.length > MAX_RECORD_CHARS)
+        throw new UnreadablePayloadError(`no CSV header line within the first ${MAX_RECORD_CHARS} characters`);
       const next = await chunks.next();
       if (next.done) break;
       head += String(next.value);
     }
     header ??= headerLine(head, true);
     if (header === undefined) return;
-    const delimiter = source.csv.delimiter ?? DELIMITERS.reduce((best, d) => (count(header!, d) > count(header!, best) ? d : best));
+    const delimiter =
+      source.csv.delimiter ?? DELIMITERS.reduce((best, d) => (count(header!, d) > count(header!, best) ? d : best));
     const rest = (async function* () {
       yield head;
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield String(next.value);
     })();
     // a line csv-parse cannot read (a stray quote) is skipped by the parser and quarantined by us, in its place
     const broken: { line: number; record: Unparsed }[] = [];
-    const refuse = (line: number, text: string, reason: string) => broken.push({ line, record: { unparsed: text.slice(0, 10_000), reason } });
+    const refuse = (line: number, text: string, reason: string) =>
+      broken.push({ line, record: { unparsed: text.slice(0, 10_000), reason } });
     const rows = pipeline(
       Readable.from(wholeRecords(rest, delimiter, MAX_RECORD_CHARS, refuse)),
       parse({
-        delimiter, comment: '#', comment_no_infix: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true,
-        info: true, raw: true, skip_records_with_error: true,
-        on_skip: (error, raw) => void broken.push({ line: Number(error?.lines ?? 0), record: { unparsed: (raw ?? '').slice(0, 10_000), reason: `unreadable CSV line: ${error?.message ?? 'unknown error'}` } }),
+        delimiter,
+        comment: '#',
+        comment_no_infix: true,
+        skip_empty_lines: true,
+        relax_column_count: true,
+        relax_quotes: true,
+        info: true,
+        raw: true,
+        skip_records_with_error: true,
+        on_skip: (error, raw) =>
+          void broken.push({
+            line: Number(error?.lines ?? 0),
+            record: {
+              unparsed: (raw ?? '').slice(0, 10_000),
+              reason: `unreadable CSV line: ${error?.message ?? 'unknown error'}`,
+            },
+          }),
       }),
       () => {},
     ) as AsyncIterable<{ record: string[]; info: { lines: number } }>;
@@ -99,12 +120,18 @@ function count(line: string, delimiter: string): number {
  * after it is read again. Quotes are read as csv-parse reads them with relax_quotes: one opens a quoted field
  * only at the start of a field. Everything else passes through unchanged, in chunks cut at record ends.
  */
-export async function* wholeRecords(chunks: AsyncIterable<string>, delimiter: string, maxChars: number, refuse: (line: number, text: string, reason: string) => void): AsyncIterable<string> {
+export async function* wholeRecords(
+  chunks: AsyncIterable<string>,
+  delimiter: string,
+  maxChars: number,
+  refuse: (line: number, text: string, reason: string) => void,
+): AsyncIterable<string> {
   let text = ''; // from the start of the first record not passed on yet
   let line = 1; // the line that record starts on
   let scan = newScan();
   let dropping: { line: number; kept: string } | null = null; // a line too long: the rest of it is dropped as it arrives
-  const tooLong = (first: number) => `unreadable CSV line: a record longer than ${maxChars} characters (from line ${first})`;
+  const tooLong = (first: number) =>
+    `unreadable CSV line: a record longer than ${maxChars} characters (from line ${first})`;
   for await (const chunk of chunks) {
     let input = chunk;
     if (dropping) {
@@ -152,7 +179,11 @@ export async function* wholeRecords(chunks: AsyncIterable<string>, delimiter: st
     text = text.slice(scan.end);
     line += scan.endLines;
     const end = lineEnd(text, 0);
-    refuse(line, text.slice(0, end < 0 ? undefined : end), `unreadable CSV line: a quote opened on line ${line} never closes`);
+    refuse(
+      line,
+      text.slice(0, end < 0 ? undefined : end),
+      `unreadable CSV line: a quote opened on line ${line} never closes`,
+    );
     if (end < 0) return;
     yield text[end]!;
     text = text.slice(end + 1);
@@ -199,7 +230,8 @@ function scanRecords(text: string, scan: RecordScan, delimiter: string, maxChars
   let quote = -2; // the next quote, line feed and carriage return at or after i (-1: none; -2: not looked for)
   let lf = -2;
   let cr = -2;
-  const next = (at: number, known: number, char: string) => (known !== -1 && known < at ? text.indexOf(char, at) : known);
+  const next = (at: number, known: number, char: string) =>
+    known !== -1 && known < at ? text.indexOf(char, at) : known;
   for (;;) {
     if (quoted) {
       quote = next(i, quote, '"');

@@ -24,7 +24,9 @@ export function detectEncoding(head: Uint8Array, hints: EncodingHints = {}, part
   if (sniffed) return sniffed;
   const named =
     hints.declared ??
-    (hints.xml ? /^\s*<\?xml[^>]*encoding=["']([\w.:-]+)["']/i.exec(Buffer.from(head.subarray(0, 200)).toString('latin1'))?.[1] : undefined) ??
+    (hints.xml
+      ? /^\s*<\?xml[^>]*encoding=["']([\w.:-]+)["']/i.exec(Buffer.from(head.subarray(0, 200)).toString('latin1'))?.[1]
+      : undefined) ??
     /charset="?([\w.:-]+)"?/i.exec(hints.contentType ?? '')?.[1];
   if (named) {
     try {
@@ -65,7 +67,9 @@ export function decode(bytes: Uint8Array, hints: EncodingHints = {}): string {
   try {
     return new TextDecoder(encoding, { fatal: encoding === 'utf-8' }).decode(bytes);
   } catch {
-    throw new Error(`the text is declared UTF-8 but is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)}); declare its real encoding`);
+    throw new Error(
+      `the text is declared UTF-8 but is not valid UTF-8 (at byte ${firstInvalidUtf8(bytes)}); declare its real encoding`,
+    );
   }
 }
 
@@ -109,7 +113,9 @@ export function decodingStream(hints: EncodingHints = {}): Transform {
       offset += bytes.length;
       return text;
     } catch {
-      throw new Error(`the text is not valid UTF-8 after byte ${offset} although it was declared or began as UTF-8; declare its real encoding (csv.encoding)`);
+      throw new Error(
+        `the text is not valid UTF-8 after byte ${offset} although it was declared or began as UTF-8; declare its real encoding (csv.encoding)`,
+      );
     }
   };
   return new Transform({

@@ -24,9 +24,11 @@ function agentFor({ timeoutMs, maxBytes }: SourceConfig['http']): Dispatcher {
   const key = `${timeoutMs}:${maxBytes}`;
   let agent = agents.get(key);
   if (!agent) {
-    agent = new Agent({ connectTimeout: Math.min(timeoutMs, 10_000), headersTimeout: timeoutMs, bodyTimeout: timeoutMs }).compose(
-      interceptors.decompress({ maxSize: maxBytes }),
-    );
+    agent = new Agent({
+      connectTimeout: Math.min(timeoutMs, 10_000),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    }).compose(interceptors.decompress({ maxSize: maxBytes }));
     agents.set(key, agent);
   }
   return agent;
@@ -36,7 +38,13 @@ function agentFor({ timeoutMs, maxBytes }: SourceConfig['http']): Dispatcher {
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export async function httpGet({ source, url: requested, accept, validators, signal }: HttpGet): Promise<FetchedDocument> {
+export async function httpGet({
+  source,
+  url: requested,
+  accept,
+  validators,
+  signal,
+}: HttpGet): Promise<FetchedDocument> {
   const headers: Record<string, string> = {
     accept: `${accept.join(', ')};q=1, */*;q=0.1`,
     'accept-encoding': 'gzip, deflate, br',
@@ -45,7 +53,10 @@ export async function httpGet({ source, url: requested, accept, validators, sign
   if (validators?.etag) headers['if-none-match'] = validators.etag;
   if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
   const secret = source.auth ? process.env[source.auth.env] : undefined;
-  if (source.auth && !secret && source.auth.required) throw new PermanentSourceError(`source '${source.id}': set ${source.auth.env}, the credential for ${source.auth.header}`);
+  if (source.auth && !secret && source.auth.required)
+    throw new PermanentSourceError(
+      `source '${source.id}': set ${source.auth.env}, the credential for ${source.auth.header}`,
+    );
   // the credential belongs to the origin the sources file names: scheme, host and port (so never to plain http)
   const origin = new URL(requested).origin;
   const safe = (text: string) => scrub(text, [secret]);
@@ -53,18 +64,28 @@ export async function httpGet({ source, url: requested, accept, validators, sign
   let url = requested;
   let response: Dispatcher.ResponseData;
   for (let hop = 0; ; hop++) {
-    const credential = source.auth && secret && new URL(url).origin === origin ? { [source.auth.header.toLowerCase()]: secret } : {};
+    const credential =
+      source.auth && secret && new URL(url).origin === origin ? { [source.auth.header.toLowerCase()]: secret } : {};
     try {
-      response = await request(url, { method: 'GET', headers: { ...headers, ...credential }, signal, dispatcher: agentFor(source.http) });
+      response = await request(url, {
+        method: 'GET',
+        headers: { ...headers, ...credential },
+        signal,
+        dispatcher: agentFor(source.http),
+      });
     } catch (error) {
       throw classify(source, redactUrl(url), error, safe);
     }
     const location = response.headers.location;
     if (!REDIRECTS.has(response.statusCode) || typeof location !== 'string') break;
     await response.body.dump();
-    if (hop >= MAX_REDIRECTS) throw new PermanentSourceError(`source '${source.id}': ${redactUrl(requested)} redirected more than ${MAX_REDIRECTS} times (a redirect loop?)`);
+    if (hop >= MAX_REDIRECTS)
+      throw new PermanentSourceError(
+        `source '${source.id}': ${redactUrl(requested)} redirected more than ${MAX_REDIRECTS} times (a redirect loop?)`,
+      );
     const next = new URL(location, url);
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new PermanentSourceError(`source '${source.id}': ${redactUrl(url)} redirected to a ${next.protocol} URL`);
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      throw new PermanentSourceError(`source '${source.id}': ${redactUrl(url)} redirected to a ${next.protocol} URL`);
     url = next.toString();
   }
   const { statusCode } = response;
@@ -72,7 +93,13 @@ export async function httpGet({ source, url: requested, accept, validators, sign
     const value = response.headers[name];
     return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
   };
-  const document = { url: redactUrl(url), httpStatus: statusCode, contentType: header('content-type'), etag: header('etag'), lastModified: header('last-modified') };
+  const document = {
+    url: redactUrl(url),
+    httpStatus: statusCode,
+    contentType: header('content-type'),
+    etag: header('etag'),
+    lastModified: header('last-modified'),
+  };
 
   if (statusCode === 304) {
     await response.body.dump();
@@ -81,13 +108,16 @@ export async function httpGet({ source, url: requested, accept, validators, sign
   if (statusCode < 200 || statusCode >= 300) {
     const excerpt = safe((await response.body.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' '));
     const message = `source '${source.id}': ${document.url} answered ${statusCode}${excerpt ? `: ${excerpt}` : ''}`;
-    if (statusCode === 408 || statusCode === 429 || statusCode >= 500) throw new RetryableSourceError(message, retryAfterMs(header('retry-after')));
+    if (statusCode === 408 || statusCode === 429 || statusCode >= 500)
+      throw new RetryableSourceError(message, retryAfterMs(header('retry-after')));
     throw new PermanentSourceError(message);
   }
   const mediaType = document.contentType?.split(';')[0]?.trim().toLowerCase();
   if (mediaType && !accept.includes(mediaType)) {
     await response.body.dump();
-    throw new PermanentSourceError(`source '${source.id}': ${document.url} sent ${mediaType}, expected ${accept.join(' or ')}`);
+    throw new PermanentSourceError(
+      `source '${source.id}': ${document.url} sent ${mediaType}, expected ${accept.join(' or ')}`,
+    );
   }
   return { ...document, notModified: false, body: capped(response.body, source, document.url) };
 }
@@ -98,14 +128,22 @@ async function* capped(body: AsyncIterable<Uint8Array>, source: SourceConfig, ur
   try {
     for await (const chunk of body) {
       total += chunk.byteLength;
-      if (total > source.http.maxBytes) throw new PermanentSourceError(`source '${source.id}': ${url} is larger than max_bytes (${source.http.maxBytes} bytes)`);
+      if (total > source.http.maxBytes)
+        throw new PermanentSourceError(
+          `source '${source.id}': ${url} is larger than max_bytes (${source.http.maxBytes} bytes)`,
+        );
       yield chunk;
     }
   } catch (error) {
     if (error instanceof PermanentSourceError) throw error;
     // undici's decompression stops at the same cap: a compressed body that inflates past it
-    if (/exceeded maxSize/.test((error as Error).message)) throw new PermanentSourceError(`source '${source.id}': ${url} is larger than max_bytes (${source.http.maxBytes} bytes) once decompressed`);
-    throw new RetryableSourceError(`source '${source.id}': the body of ${url} ended after ${total} bytes: ${(error as Error).message}`);
+    if (/exceeded maxSize/.test((error as Error).message))
+      throw new PermanentSourceError(
+        `source '${source.id}': ${url} is larger than max_bytes (${source.http.maxBytes} bytes) once decompressed`,
+      );
+    throw new RetryableSourceError(
+      `source '${source.id}': the body of ${url} ended after ${total} bytes: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -7,9 +7,16 @@ import { UnreadablePayloadError, type SourceFields } from './types.ts';
 
 export async function* readJsonArray(document: Readable): AsyncIterable<SourceFields> {
   // pipeline destroys every stage on an error, so a bad byte anywhere ends the iteration with that error
-  const items = pipeline(document, parser.asStream(), streamArray.asStream({ numberAsString: true }), () => {}) as AsyncIterable<{ value: unknown }>;
+  const items = pipeline(
+    document,
+    parser.asStream(),
+    streamArray.asStream({ numberAsString: true }),
+    () => {},
+  ) as AsyncIterable<{ value: unknown }>;
   for await (const { value } of items) {
-    yield value !== null && typeof value === 'object' && !Array.isArray(value) ? flatten(value as Record<string, unknown>) : { value };
+    yield value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? flatten(value as Record<string, unknown>)
+      : { value };
   }
 }
 
@@ -17,11 +24,20 @@ export async function* readJsonArray(document: Readable): AsyncIterable<SourceFi
 export const MAX_JSON_DEPTH = 32;
 
 /** {quotes: {USD: {price: 1}}} → {'quotes.USD.price': 1}; arrays stay whole. */
-export function flatten(object: Record<string, unknown>, prefix = '', into: SourceFields = {}, depth = 1): SourceFields {
-  if (depth > MAX_JSON_DEPTH) throw new UnreadablePayloadError(`a record nests objects deeper than ${MAX_JSON_DEPTH} levels (at ${prefix.slice(0, 100)})`);
+export function flatten(
+  object: Record<string, unknown>,
+  prefix = '',
+  into: SourceFields = {},
+  depth = 1,
+): SourceFields {
+  if (depth > MAX_JSON_DEPTH)
+    throw new UnreadablePayloadError(
+      `a record nests objects deeper than ${MAX_JSON_DEPTH} levels (at ${prefix.slice(0, 100)})`,
+    );
   for (const [key, value] of Object.entries(object)) {
     const name = prefix ? `${prefix}.${key}` : key;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) flatten(value as Record<string, unknown>, name, into, depth + 1);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0)
+      flatten(value as Record<string, unknown>, name, into, depth + 1);
     else into[name] = value;
   }
   return into;

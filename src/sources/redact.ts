@@ -2,7 +2,8 @@
 // URL the pipeline stores, logs, puts in an error or shows in the Web UI goes through redactUrl first.
 
 /** Query parameter names that carry credentials: key, api_key, apiKey, access_token, x-api-key, secret, sig... */
-const SECRET_PARAM = /(^|[-_.])(api[-_]?key|apikey|key|token|access[-_]?token|auth|secret|password|passwd|pwd|signature|sig|credentials?)$/i;
+const SECRET_PARAM =
+  /(^|[-_.])(api[-_]?key|apikey|key|token|access[-_]?token|auth|secret|password|passwd|pwd|signature|sig|credentials?)$/i;
 
 export const REDACTED = 'REDACTED';
 

@@ -12,7 +12,13 @@ import { openLocation } from './transport.ts';
 import { UnreadablePayloadError, type SourceAdapter, type SourceFields } from './types.ts';
 import { lineAndColumn, RepairLimitError, repairXml, type RepairedXml } from './xml-repair.ts';
 
-const FEED_TYPES = ['application/rss+xml', 'application/atom+xml', 'application/rdf+xml', 'application/xml', 'text/xml'];
+const FEED_TYPES = [
+  'application/rss+xml',
+  'application/atom+xml',
+  'application/rdf+xml',
+  'application/xml',
+  'text/xml',
+];
 /**
  * Feeds are small (the largest real ones, podcast archives, run to a few megabytes), and rss-parser builds the
  * whole document in memory at many times its size: this bounds what one feed may cost the worker.
@@ -39,7 +45,15 @@ const newParser = () =>
 
 export const rssSource: SourceAdapter = {
   recordKind: 'article',
-  fieldMap: { sourceKey: 'key', title: 'title', url: 'link', summary: 'summary', author: 'author', publishedAt: 'published', sourceUpdatedAt: 'updated' },
+  fieldMap: {
+    sourceKey: 'key',
+    title: 'title',
+    url: 'link',
+    summary: 'summary',
+    author: 'author',
+    publishedAt: 'published',
+    sourceUpdatedAt: 'updated',
+  },
 
   async *fetch(source, context) {
     yield await openLocation(source, context, FEED_TYPES);
@@ -59,12 +73,19 @@ export const rssSource: SourceAdapter = {
       repaired = repairXml(xml, xml.length + repairAllowance(xml.length));
     } catch (error) {
       if (!(error instanceof RepairLimitError)) throw error;
-      throw new UnreadablePayloadError(`not an RSS or Atom feed (malformed XML): too many bare & or <, or unknown entities, to repair (${error.message})`);
+      throw new UnreadablePayloadError(
+        `not an RSS or Atom feed (malformed XML): too many bare & or <, or unknown entities, to repair (${error.message})`,
+      );
     }
     // judged before parsing: an HTML page is rarely well-formed, and its root says more than its first slip
-    if (!repaired.root) throw new UnreadablePayloadError(`not an RSS or Atom feed (${xml.trim() ? 'no XML element in the document' : 'an empty document'})`);
+    if (!repaired.root)
+      throw new UnreadablePayloadError(
+        `not an RSS or Atom feed (${xml.trim() ? 'no XML element in the document' : 'an empty document'})`,
+      );
     if (!FEED_ROOTS.has(repaired.root)) {
-      throw new UnreadablePayloadError(`not an RSS or Atom feed (root element <${repaired.root}>): a feed's root element is <rss>, <rdf:RDF> or <feed>`);
+      throw new UnreadablePayloadError(
+        `not an RSS or Atom feed (root element <${repaired.root}>): a feed's root element is <rss>, <rdf:RDF> or <feed>`,
+      );
     }
     let feed: Parser.Output<Item>;
     try {
@@ -86,8 +107,10 @@ function unreadable(error: Error, xml: string, repaired: RepairedXml): string {
   const sax = /^([^\n]*)\nLine: (\d+)\nColumn: (\d+)\nChar: ([\s\S]*)$/.exec(error.message);
   if (!sax) {
     // (rss-parser says "not recognized" for an empty root, and fails on a missing channel with a TypeError)
-    if (/^Feed not recognized/.test(error.message)) return `not an RSS or Atom feed (the <${root}> root element is empty)`;
-    if (root !== 'feed' && !/<channel[\s/>]/.test(repaired.text)) return `not an RSS or Atom feed (the <${root}> root element has no <channel>)`;
+    if (/^Feed not recognized/.test(error.message))
+      return `not an RSS or Atom feed (the <${root}> root element is empty)`;
+    if (root !== 'feed' && !/<channel[\s/>]/.test(repaired.text))
+      return `not an RSS or Atom feed (the <${root}> root element has no <channel>)`;
     return `not an RSS or Atom feed (rss-parser cannot read the <${root}> root element: ${error.message})`;
   }
   const [, reason, line, column, char] = sax;
@@ -128,7 +151,11 @@ function articleFields(item: Item): SourceFields {
   const title = text(item.title);
   const link = firstString(item.link);
   const url = link ? canonicalUrl(link) : null;
-  const published = firstString(item.pubDate) ?? firstString(item['dc:date']) ?? firstString(item.published) ?? firstString(item.updated);
+  const published =
+    firstString(item.pubDate) ??
+    firstString(item['dc:date']) ??
+    firstString(item.published) ??
+    firstString(item.updated);
   const guid = firstString(item.guid) ?? firstString(item.id);
   return {
     key: keyOf(guid, url, title, published),
@@ -146,12 +173,22 @@ function articleFields(item: Item): SourceFields {
 function keyOf(guid: string | null, url: string | null, title: string | null, published: string | null): string | null {
   if (guid) return /^https?:\/\//i.test(guid) ? canonicalUrl(guid) : guid;
   if (url) return url;
-  if (title) return `sha256:${createHash('sha256').update(`${title}\u001f${published ?? ''}`).digest('hex').slice(0, 32)}`;
+  if (title)
+    return `sha256:${createHash('sha256')
+      .update(`${title}\u001f${published ?? ''}`)
+      .digest('hex')
+      .slice(0, 32)}`;
   return null;
 }
 
 // compiled once: html-to-text's convert() compiles its options on every call, most of the cost of a feed item
-const htmlToText = compile({ wordwrap: false, selectors: [{ selector: 'a', options: { ignoreHref: true } }, { selector: 'img', format: 'skip' }] });
+const htmlToText = compile({
+  wordwrap: false,
+  selectors: [
+    { selector: 'a', options: { ignoreHref: true } },
+    { selector: 'img', format: 'skip' },
+  ],
+});
 
 /** HTML (escaped or not) reduced to plain text on one line. */
 function text(value: unknown): string | null {

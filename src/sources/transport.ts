@@ -8,7 +8,11 @@ import { PermanentSourceError, type FetchContext, type FetchedDocument } from '.
 export const CHUNK_BYTES = 1 << 20;
 
 /** `accept`: the media types an http source may answer with; the first is reported for a file. */
-export async function openLocation(source: SourceConfig, context: FetchContext, accept: string[]): Promise<FetchedDocument> {
+export async function openLocation(
+  source: SourceConfig,
+  context: FetchContext,
+  accept: string[],
+): Promise<FetchedDocument> {
   const { location } = source;
   if (location.type === 'http') {
     await context.throttle();

@@ -50,7 +50,13 @@ for (const group of HTML_ENTITY_GROUPS.split(';')) {
   const [first, ...names] = group.trim().split(/\s+/);
   names.forEach((name, i) => HTML_ENTITIES.set(name, Number(first) + i));
 }
-const XML_ENTITIES = new Map([['amp', 38], ['lt', 60], ['gt', 62], ['quot', 34], ['apos', 39]]);
+const XML_ENTITIES = new Map([
+  ['amp', 38],
+  ['lt', 60],
+  ['gt', 62],
+  ['quot', 34],
+  ['apos', 39],
+]);
 
 const NAMED_REFERENCE = /[A-Za-z_:][\w.:-]*;/y;
 const NUMERIC_REFERENCE = /#(?:([0-9]+)|[xX]([0-9a-fA-F]+));/y;
@@ -126,7 +132,8 @@ function scan(xml: string, replace: Repair): { root: string | null; declaredEnti
     const name = named[0].slice(0, -1);
     if (XML_ENTITIES.has(name)) return;
     // sax's lookup: the exact name, else the name in lower case (&NBSP;, &AMP;)
-    const code = HTML_ENTITIES.get(name) ?? HTML_ENTITIES.get(name.toLowerCase()) ?? XML_ENTITIES.get(name.toLowerCase());
+    const code =
+      HTML_ENTITIES.get(name) ?? HTML_ENTITIES.get(name.toLowerCase()) ?? XML_ENTITIES.get(name.toLowerCase());
     if (code !== undefined) replace(at, NAMED_REFERENCE.lastIndex, `&#${code};`);
     else if (!declaredEntities.has(name)) replace(at, at + 1, '&amp;'); // an unknown name, shown as written
   };
@@ -143,7 +150,9 @@ function scan(xml: string, replace: Repair): { root: string | null; declaredEnti
     else if (xml[at + 1] === '?') i = skipPast(xml, at + 2, '?>');
     else if (/^<!DOCTYPE/i.test(xml.slice(at, at + 9))) {
       i = doctypeEnd(xml, at + 9);
-      declaredEntities = new Set(Array.from(xml.slice(at, i).matchAll(/<!ENTITY\s+([^\s%"'>][^\s"'>]*)/g), (m) => m[1]!));
+      declaredEntities = new Set(
+        Array.from(xml.slice(at, i).matchAll(/<!ENTITY\s+([^\s%"'>][^\s"'>]*)/g), (m) => m[1]!),
+      );
     } else if (xml[at + 1] === '!') i = skipPast(xml, at + 2, '>');
     else if (xml[at + 1] === '/' || isNameStart(xml.charCodeAt(at + 1))) {
       if (root === null && xml[at + 1] !== '/') root = /^[^\s/>]+/.exec(xml.slice(at + 1, at + 200))?.[0] ?? null;
@@ -212,5 +221,12 @@ function isNameStart(code: number): boolean {
 
 /** The XML 1.0 Char production. */
 function isXmlChar(code: number): boolean {
-  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
 }

@@ -93,7 +93,12 @@ const faultRuleSchema: z.ZodType<FaultRule> = z.strictObject({
   redirectLoop: z.boolean().optional(),
   redirectTo: z.url({ protocol: /^https?$/ }).optional(),
   // the padded body is built in memory
-  oversizeBytes: z.number().int().min(1).max(1 << 30).optional(),
+  oversizeBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 30)
+    .optional(),
   contentType: headerValue.optional(),
 });
 
@@ -184,7 +189,9 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
       // error shape and code as documented by CoinGecko (10002: missing or wrong key)
       const key = req.headers['x-cg-demo-api-key'];
       if (key !== coingeckoApiKey) {
-        throw new HttpError(401, { status: { error_code: 10002, error_message: key === undefined ? 'API Key Missing' : 'Invalid API Key' } });
+        throw new HttpError(401, {
+          status: { error_code: 10002, error_message: key === undefined ? 'API Key Missing' : 'Invalid API Key' },
+        });
       }
     }
     const currency = url.searchParams.get('vs_currency');
@@ -208,7 +215,8 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
       throw notFound();
     }
     // URL parsing already resolved literal dot segments; decoding can still reveal '..', '/' or NUL (%2e%2e, %2F, %00)
-    if (relative.includes('\0') || path.isAbsolute(relative) || relative.split(/[\\/]/).includes('..')) throw notFound();
+    if (relative.includes('\0') || path.isAbsolute(relative) || relative.split(/[\\/]/).includes('..'))
+      throw notFound();
     const [realRoot, realFile] = await Promise.all([
       fs.promises.realpath(root),
       fs.promises.realpath(path.join(root, relative)).catch(() => {
@@ -223,7 +231,8 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
   async function route(req: IncomingMessage, url: URL): Promise<Payload> {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, { error: 'Method Not Allowed' });
     const { pathname } = url;
-    if (pathname === '/coinpaprika/v1/tickers') return readPayload(path.join(root, 'coinpaprika-tickers.json'), JSON_TYPE);
+    if (pathname === '/coinpaprika/v1/tickers')
+      return readPayload(path.join(root, 'coinpaprika-tickers.json'), JSON_TYPE);
     if (pathname === '/coingecko/api/v3/coins/markets') return coingeckoMarkets(req, url);
     if (pathname.startsWith('/files/')) return rootFile(pathname.slice('/files/'.length));
     throw notFound();
@@ -253,7 +262,12 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
         return;
       }
       if (rule?.redirectLoop) return reply(302, { location: loopLocation(url) }, Buffer.alloc(0));
-      if (rule?.redirectTo) return reply(302, { location: `${rule.redirectTo.replace(/\/+$/, '')}${url.pathname}${url.search}` }, Buffer.alloc(0));
+      if (rule?.redirectTo)
+        return reply(
+          302,
+          { location: `${rule.redirectTo.replace(/\/+$/, '')}${url.pathname}${url.search}` },
+          Buffer.alloc(0),
+        );
       if (rule?.status) {
         const retryAfter = rule.retryAfter === undefined ? {} : { 'retry-after': String(rule.retryAfter) };
         const message = `${http.STATUS_CODES[rule.status] ?? 'Error'} (injected fault)`;
@@ -263,14 +277,19 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
       if (rule?.garbage) payload.body = garbage();
       if (rule?.oversizeBytes) payload.body = oversize(payload, rule.oversizeBytes);
       const etag = `"${createHash('sha256').update(payload.body).digest('base64url')}"`;
-      const headers: OutgoingHttpHeaders = { etag, 'last-modified': payload.mtime.toUTCString(), vary: 'Accept-Encoding' };
+      const headers: OutgoingHttpHeaders = {
+        etag,
+        'last-modified': payload.mtime.toUTCString(),
+        vary: 'Accept-Encoding',
+      };
       if (notModified(req, etag, payload.mtime)) return reply(304, headers, Buffer.alloc(0));
       const encoding = negotiateEncoding(req.headers['accept-encoding']);
       const body = encoding ? await compress[encoding](payload.body) : payload.body;
       reply(200, { ...headers, 'content-type': payload.type, ...(encoding && { 'content-encoding': encoding }) }, body);
     } catch (error) {
       if (closing.signal.aborted) return void res.destroy();
-      if (!(error instanceof HttpError)) log?.error({ err: error, path: url.pathname }, 'source server failed a request');
+      if (!(error instanceof HttpError))
+        log?.error({ err: error, path: url.pathname }, 'source server failed a request');
       const problem = error instanceof HttpError ? error : new HttpError(500, { error: 'Internal Server Error' });
       reply(problem.status, { 'content-type': JSON_TYPE }, jsonBody(problem.body));
     }
@@ -281,7 +300,8 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
     const endpoint = `${req.method} ${url.pathname}`;
     const json = (status: number, value: unknown) => write(res, status, { 'content-type': JSON_TYPE }, jsonBody(value));
     // whoever reaches the server may read its payloads, but only this machine may change how it behaves
-    if (!isLoopback(req.socket.remoteAddress)) return json(403, { error: 'control endpoints answer only requests from this machine (loopback)' });
+    if (!isLoopback(req.socket.remoteAddress))
+      return json(403, { error: 'control endpoints answer only requests from this machine (loopback)' });
     switch (endpoint) {
       case 'PUT /_control/faults':
         try {
@@ -289,9 +309,15 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
         } catch (error) {
           return json(400, { error: (error as Error).message });
         }
-        return json(200, faults.map((fault) => fault.rule));
+        return json(
+          200,
+          faults.map((fault) => fault.rule),
+        );
       case 'GET /_control/faults':
-        return json(200, faults.map((fault) => fault.rule));
+        return json(
+          200,
+          faults.map((fault) => fault.rule),
+        );
       case 'DELETE /_control/faults':
         setFaults([]);
         return write(res, 204, {}, Buffer.alloc(0));
@@ -309,7 +335,10 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
     const started = performance.now();
     res.on('close', () => {
       const ms = Math.round(performance.now() - started);
-      log?.debug({ method: req.method, path: req.url?.split('?')[0], status: res.headersSent ? res.statusCode : 0, ms }, 'source request');
+      log?.debug(
+        { method: req.method, path: req.url?.split('?')[0], status: res.headersSent ? res.statusCode : 0, ms },
+        'source request',
+      );
     });
     const handle = async () => {
       // prefixing keeps a path like //host/x a path instead of a protocol-relative URL
@@ -335,14 +364,22 @@ export function createSourceServer(options: SourceServerOptions): SourceServer {
     async close() {
       closing.abort();
       if (!server.listening) return;
-      const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      const closed = new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
       server.closeAllConnections();
       await closed;
     },
   };
 }
 
-function write(res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: Buffer, rule?: FaultRule): void {
+function write(
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  rule?: FaultRule,
+): void {
   if (rule?.contentType) headers['content-type'] = rule.contentType;
   if (status !== 304 && status !== 204) headers['content-length'] = body.length;
   res.writeHead(status, headers);
@@ -361,7 +398,8 @@ function intParam(url: URL, name: string, fallback: number, max: number): number
   const raw = url.searchParams.get(name);
   if (raw === null) return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > max) throw new HttpError(400, { error: `invalid ${name}: an integer from 1 to ${max}` });
+  if (!/^\d+$/.test(raw) || value < 1 || value > max)
+    throw new HttpError(400, { error: `invalid ${name}: an integer from 1 to ${max}` });
   return value;
 }
 
@@ -410,7 +448,8 @@ function oversize({ body, type }: Payload, size: number): Buffer {
   if (type.startsWith('text/csv')) {
     const headerEnd = text.indexOf('\n') + 1;
     const rows = text.slice(headerEnd);
-    if (headerEnd > 0 && rows.trim()) return repeatBlock(text.slice(0, headerEnd), rows.endsWith('\n') ? rows : `${rows}\n`, '', '', size);
+    if (headerEnd > 0 && rows.trim())
+      return repeatBlock(text.slice(0, headerEnd), rows.endsWith('\n') ? rows : `${rows}\n`, '', '', size);
   }
   // trailing whitespace keeps a JSON, XML or text document valid
   return Buffer.concat([body, Buffer.alloc(size - body.length, ' ')]);
@@ -426,7 +465,12 @@ function parseJsonArray(text: string): unknown[] | undefined {
 }
 
 function repeatBlock(head: string, block: string, separator: string, tail: string, size: number): Buffer {
-  const [h, b, s, t] = [head, block, separator, tail].map((part) => Buffer.from(part)) as [Buffer, Buffer, Buffer, Buffer];
+  const [h, b, s, t] = [head, block, separator, tail].map((part) => Buffer.from(part)) as [
+    Buffer,
+    Buffer,
+    Buffer,
+    Buffer,
+  ];
   const count = Math.max(1, Math.ceil((size - h.length - t.length + s.length) / (b.length + s.length)));
   const parts = [h, b];
   for (let i = 1; i < count; i++) parts.push(s, b);

@@ -14,12 +14,24 @@ let bundle: Promise<{ code: string }> | undefined;
 /** `prebuilt`: the path of a bundle written ahead by this file (ETL_WORKFLOW_BUNDLE). */
 export function workflowBundle(prebuilt?: string): Promise<{ code: string } | { codePath: string }> {
   if (prebuilt) return Promise.resolve({ codePath: prebuilt });
-  bundle ??= promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url)], { maxBuffer: 64 * 1024 * 1024 }).then(({ stdout }) => ({ code: stdout }));
+  bundle ??= promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url)], {
+    maxBuffer: 64 * 1024 * 1024,
+  }).then(({ stdout }) => ({ code: stdout }));
   return bundle;
 }
 
 if (import.meta.main) {
   // the bundler's own log lines go to stderr: stdout is the bundle
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info: () => {}, warn: (m) => console.error(m), error: (m) => console.error(m), debug: () => {}, trace: () => {}, log: () => {} } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: {
+      info: () => {},
+      warn: (m) => console.error(m),
+      error: (m) => console.error(m),
+      debug: () => {},
+      trace: () => {},
+      log: () => {},
+    },
+  });
   process.stdout.write(code);
 }

@@ -6,7 +6,6 @@ import type { Client } from '@temporalio/client';
 import { msToTs, tsToMs } from '@temporalio/common/lib/time.js';
 import type { Logger } from '../logger.ts';
 
-
 /** The namespace's history retention in milliseconds (null when Temporal does not say). */
 export async function namespaceRetentionMs(client: Client, namespace: string): Promise<number | null> {
   const { config } = await client.workflowService.describeNamespace({ namespace });
@@ -14,8 +13,16 @@ export async function namespaceRetentionMs(client: Client, namespace: string): P
 }
 
 /** Sets the namespace's retention when it differs. */
-export async function ensureRetention(client: Client, namespace: string, retentionMs: number, log: Logger): Promise<void> {
+export async function ensureRetention(
+  client: Client,
+  namespace: string,
+  retentionMs: number,
+  log: Logger,
+): Promise<void> {
   if ((await namespaceRetentionMs(client, namespace)) === retentionMs) return;
-  await client.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: msToTs(retentionMs) } });
+  await client.workflowService.updateNamespace({
+    namespace,
+    config: { workflowExecutionRetentionTtl: msToTs(retentionMs) },
+  });
   log.info({ namespace, retentionDays: retentionMs / 86_400_000 }, 'namespace retention set');
 }

@@ -3,7 +3,13 @@
 import { DefaultLogger, Runtime, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import type { Logger } from '../logger.ts';
 
-const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 export function installSdkRuntime(log: Logger, metricsAddress: string): void {
   const sdkLog = log.child({ component: 'temporal-sdk' });
@@ -18,4 +24,3 @@ export function installSdkRuntime(log: Logger, metricsAddress: string): void {
     },
   });
 }
-

@@ -1,7 +1,13 @@
 // The schedules, created or updated idempotently: `etl-ingest` (every ETL_SCHEDULE_INTERVAL, or a cron
 // expression) and `etl-retention` (daily). An update keeps the schedule's state (paused or not, and the
 // operator's note), so redeploying never silently unpauses a paused pipeline.
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptionsStartWorkflowAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { Logger } from '../logger.ts';
 import type { Settings } from '../settings.ts';
@@ -17,7 +23,10 @@ export function scheduleSpec(settings: Settings): ScheduleSpec {
 }
 
 /** What the Web UI shows at the top of an ingest run's page: its static summary and details. */
-export function runDescription(sourcesFile: string, sourceIds?: string[]): { staticSummary: string; staticDetails: string } {
+export function runDescription(
+  sourcesFile: string,
+  sourceIds?: string[],
+): { staticSummary: string; staticDetails: string } {
   const sources = loadSourcesConfig(sourcesFile).filter((s) => !sourceIds?.length || sourceIds.includes(s.id));
   return {
     staticSummary: `ETL ingest of ${sources.length} sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities`,
@@ -29,17 +38,28 @@ export function runDescription(sourcesFile: string, sourceIds?: string[]): { sta
   };
 }
 
-export async function applySchedules(client: Client, settings: Settings, log: Logger): Promise<Record<string, 'created' | 'updated'>> {
+export async function applySchedules(
+  client: Client,
+  settings: Settings,
+  log: Logger,
+): Promise<Record<string, 'created' | 'updated'>> {
   return {
-    [settings.ETL_SCHEDULE_ID]: await apply(client, log, settings.ETL_SCHEDULE_ID, scheduleSpec(settings), settings.ETL_SCHEDULE_CATCHUP_WINDOW, {
-      type: 'startWorkflow',
-      workflowType: ingest,
-      args: [{}],
-      taskQueue: settings.ETL_TASK_QUEUE,
-      // the Schedule appends the scheduled time, so every run gets its own workflow id
-      workflowId: settings.ETL_SCHEDULE_ID,
-      ...runDescription(settings.ETL_SOURCES_FILE),
-    }),
+    [settings.ETL_SCHEDULE_ID]: await apply(
+      client,
+      log,
+      settings.ETL_SCHEDULE_ID,
+      scheduleSpec(settings),
+      settings.ETL_SCHEDULE_CATCHUP_WINDOW,
+      {
+        type: 'startWorkflow',
+        workflowType: ingest,
+        args: [{}],
+        taskQueue: settings.ETL_TASK_QUEUE,
+        // the Schedule appends the scheduled time, so every run gets its own workflow id
+        workflowId: settings.ETL_SCHEDULE_ID,
+        ...runDescription(settings.ETL_SOURCES_FILE),
+      },
+    ),
     [RETENTION_SCHEDULE_ID]: await apply(client, log, RETENTION_SCHEDULE_ID, { intervals: [{ every: '1d' }] }, '1d', {
       type: 'startWorkflow',
       workflowType: retention,
@@ -71,7 +91,9 @@ async function apply<W extends Workflow>(
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
-  await client.schedule.getHandle(scheduleId).update<W>((previous) => ({ ...previous, spec, action, policies, state: previous.state }));
+  await client.schedule
+    .getHandle(scheduleId)
+    .update<W>((previous) => ({ ...previous, spec, action, policies, state: previous.state }));
   log.info({ scheduleId, spec }, 'schedule updated (pause state and note kept)');
   return 'updated';
 }

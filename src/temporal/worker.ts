@@ -14,7 +14,15 @@ export interface WorkerOptions extends ActivityDeps {
   workflowBundlePath?: string;
 }
 
-export async function createWorker({ connection, namespace, taskQueue, identity, maxConcurrentActivities = 8, workflowBundlePath, ...deps }: WorkerOptions): Promise<Worker> {
+export async function createWorker({
+  connection,
+  namespace,
+  taskQueue,
+  identity,
+  maxConcurrentActivities = 8,
+  workflowBundlePath,
+  ...deps
+}: WorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
@@ -44,7 +52,8 @@ const sourceInLogs: ActivityInterceptorsFactory = () => {
       },
     },
     outbound: {
-      getLogAttributes: (attributes, next) => next({ ...attributes, ...Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined)) }),
+      getLogAttributes: (attributes, next) =>
+        next({ ...attributes, ...Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined)) }),
     },
   };
 };

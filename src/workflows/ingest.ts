@@ -4,7 +4,13 @@
 // Runs of one source are ordered by fetch: a payload fetched before one another run has merged already is
 // `superseded` (it merges and deletes nothing; the later fetch's data stands), which is no failure.
 // Only ids and counts pass through here.
-import { ActivityFailure, CancellationScope, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
 import { trackProgress } from './observability.ts';
 
@@ -28,16 +34,25 @@ const stage = (summary: string) => proxyActivities<Activities>({ ...STAGE, summa
 
 export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
   const run = await bookkeeping.startRun({ sourceIds: input.sourceIds });
-  const tracker = trackProgress(run.runId, run.sources.map((s) => s.id));
+  const tracker = trackProgress(
+    run.runId,
+    run.sources.map((s) => s.id),
+  );
   // each source's outcome as it ends: a cancelled run still closes the sources that finished with what they did
-  const outcomes: SourceOutcome[] = run.sources.map((s) => ({ sourceId: s.id, status: 'failed', error: 'run cancelled' }));
+  const outcomes: SourceOutcome[] = run.sources.map((s) => ({
+    sourceId: s.id,
+    status: 'failed',
+    error: 'run cancelled',
+  }));
   const closeRun = async () => {
     const summary = await CancellationScope.nonCancellable(() => bookkeeping.finishRun({ runId: run.runId, outcomes }));
     tracker.outcome(summary.status);
     return summary;
   };
   try {
-    await Promise.all(run.sources.map(async (source, i) => (outcomes[i] = await ingestSource(run.runId, source, tracker.stage))));
+    await Promise.all(
+      run.sources.map(async (source, i) => (outcomes[i] = await ingestSource(run.runId, source, tracker.stage))),
+    );
   } catch (error) {
     await closeRun(); // a cancelled run is still closed, so the runs table never shows it running forever
     throw error;
@@ -45,7 +60,11 @@ export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
   return await closeRun();
 }
 
-async function ingestSource(runId: number, source: SourcePlan, show: ReturnType<typeof trackProgress>['stage']): Promise<SourceOutcome> {
+async function ingestSource(
+  runId: number,
+  source: SourcePlan,
+  show: ReturnType<typeof trackProgress>['stage'],
+): Promise<SourceOutcome> {
   const step = { runId, sourceId: source.id };
   const at = (name: Parameters<typeof show>[1]) => (show(source.id, name), stage(`${name} ${source.id}`));
   try {
@@ -60,7 +79,8 @@ async function ingestSource(runId: number, source: SourcePlan, show: ReturnType<
       // load: one record per key within the source, then what a complete snapshot no longer has; either
       // refuses a payload a later fetch of the source overtook
       superseded = (await at('dedupe').dedupe(payload)).superseded;
-      if (!superseded && source.deletePolicy === 'snapshot') superseded = (await at('soft-delete orphans').softDeleteOrphans(payload)).superseded;
+      if (!superseded && source.deletePolicy === 'snapshot')
+        superseded = (await at('soft-delete orphans').softDeleteOrphans(payload)).superseded;
     }
     // across sources, also when unchanged or superseded: an operator's override takes effect on the next run
     await at('link entities').resolveEntities(step);

@@ -9,9 +9,18 @@ export const ETL_SOURCES = defineSearchAttributeKey('EtlSources', SearchAttribut
 export const ETL_OUTCOME = defineSearchAttributeKey('EtlOutcome', SearchAttributeType.KEYWORD);
 
 export type Stage =
-  | 'waiting' | 'fetch' | 'store raw' | 'normalize' | 'dedupe' | 'soft-delete orphans' | 'link entities'
+  | 'waiting'
+  | 'fetch'
+  | 'store raw'
+  | 'normalize'
+  | 'dedupe'
+  | 'soft-delete orphans'
+  | 'link entities'
   // superseded: a later fetch of the source merged first; `error` says which
-  | 'succeeded' | 'unchanged' | 'superseded' | 'failed';
+  | 'succeeded'
+  | 'unchanged'
+  | 'superseded'
+  | 'failed';
 export interface Progress {
   runId: number;
   sources: Record<string, { stage: Stage; error?: string }>;
@@ -20,12 +29,21 @@ export const progressQuery = defineQuery<Progress>('progress');
 
 /** Tracks each source's stage, answers the progress query and keeps the Web UI's current details up to date. */
 export function trackProgress(runId: number, sourceIds: string[]) {
-  const progress: Progress = { runId, sources: Object.fromEntries(sourceIds.map((id) => [id, { stage: 'waiting' as Stage }])) };
+  const progress: Progress = {
+    runId,
+    sources: Object.fromEntries(sourceIds.map((id) => [id, { stage: 'waiting' as Stage }])),
+  };
   setHandler(progressQuery, () => progress);
   upsertSearchAttributes([{ key: ETL_SOURCES, value: sourceIds }]);
   const show = () =>
     setCurrentDetails(
-      [`**ETL run ${runId}**`, '', ...Object.entries(progress.sources).map(([id, s]) => `- **${id}**: ${s.stage}${s.error ? ` (${s.error.slice(0, 120)})` : ''}`)].join('\n'),
+      [
+        `**ETL run ${runId}**`,
+        '',
+        ...Object.entries(progress.sources).map(
+          ([id, s]) => `- **${id}**: ${s.stage}${s.error ? ` (${s.error.slice(0, 120)})` : ''}`,
+        ),
+      ].join('\n'),
     );
   show();
   return {

@@ -30,7 +30,11 @@ const stages = proxyActivities<Activities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
-export async function reprocess({ runId: fromRunId, sourceIds, dryRun = false }: ReprocessInput): Promise<ReprocessResult> {
+export async function reprocess({
+  runId: fromRunId,
+  sourceIds,
+  dryRun = false,
+}: ReprocessInput): Promise<ReprocessResult> {
   const plan = await bookkeeping.startReprocess({ fromRunId, sourceIds, dryRun });
   const changes: ReprocessResult['changes'] = {};
   const outcomes = await Promise.all(
@@ -51,6 +55,9 @@ export async function reprocess({ runId: fromRunId, sourceIds, dryRun = false }:
     }),
   );
   const summary = await bookkeeping.finishRun({ runId: plan.runId, outcomes });
-  const limited = Object.entries(changes).filter(([, c]) => c.limited).map(([id]) => id).sort();
+  const limited = Object.entries(changes)
+    .filter(([, c]) => c.limited)
+    .map(([id]) => id)
+    .sort();
   return { ...summary, dryRun, changes, limited };
 }

@@ -17,7 +17,13 @@ export interface RetentionResult {
   quotes?: { dropped: string[]; days: number; rawFrom: string | null; created: string[] };
 }
 
-export async function retention({ olderThanDays = 90, quoteRetentionDays = 400 }: { olderThanDays?: number; quoteRetentionDays?: number } = {}): Promise<RetentionResult> {
+export async function retention({
+  olderThanDays = 90,
+  quoteRetentionDays = 400,
+}: {
+  olderThanDays?: number;
+  quoteRetentionDays?: number;
+} = {}): Promise<RetentionResult> {
   const purged = await purgeSoftDeleted({ olderThanDays });
   // runs recorded before the time series existed ended here
   if (!patched('quote-rollup')) return purged;

@@ -15,7 +15,18 @@ import { fetchJson, tempDir, temporalCli } from '../helpers.ts';
 const execFileAsync = promisify(execFile);
 const ETL = path.join(projectRoot, 'bin', 'etl');
 const API_KEY = 'cli-test-key-0123456789abcdef';
-const STAGES = ['waiting', 'fetch', 'store raw', 'normalize', 'dedupe', 'soft-delete orphans', 'link entities', 'succeeded', 'unchanged', 'failed'];
+const STAGES = [
+  'waiting',
+  'fetch',
+  'store raw',
+  'normalize',
+  'dedupe',
+  'soft-delete orphans',
+  'link entities',
+  'succeeded',
+  'unchanged',
+  'failed',
+];
 const DEMO_SOURCES = ['coinpaprika', 'coingecko', 'csv-assets', 'csv-quirky', 'rss-news'];
 
 interface Result {
@@ -37,7 +48,11 @@ describe('etl, the command line (against make dev)', () => {
   /** Runs `etl ARGS` as its own process; never throws on a non-zero exit. */
   async function etl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
     try {
-      const { stdout, stderr } = await execFileAsync(ETL, args, { env: { ...cliEnv, ...env }, cwd: projectRoot, timeout: 90_000 });
+      const { stdout, stderr } = await execFileAsync(ETL, args, {
+        env: { ...cliEnv, ...env },
+        cwd: projectRoot,
+        timeout: 90_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code?: number | string; stdout?: string; stderr?: string };
@@ -55,14 +70,31 @@ describe('etl, the command line (against make dev)', () => {
     assert.equal(r.code, 0, `etl ${args.join(' ')} exits 0: ${r.stderr}${r.stdout}`);
     return r.stdout;
   };
-  const faults = (rules: unknown[]) => fetch(`http://127.0.0.1:${ports.sources}/_control/faults`, { method: 'PUT', body: JSON.stringify(rules) });
-  const runRow = async (id: number) => (await fetchJson(`${api}/runs/${id}`)).body.data as { id: number; status: string; workflow_id: string };
+  const faults = (rules: unknown[]) =>
+    fetch(`http://127.0.0.1:${ports.sources}/_control/faults`, { method: 'PUT', body: JSON.stringify(rules) });
+  const runRow = async (id: number) =>
+    (await fetchJson(`${api}/runs/${id}`)).body.data as { id: number; status: string; workflow_id: string };
 
   before(async function () {
     this.timeout(240_000);
-    ports = { api: await freePort(), sources: await freePort(), pg: await freePort(), temporal: await freePort(), ui: await freePort(), workerMetrics: await freePort() };
+    ports = {
+      api: await freePort(),
+      sources: await freePort(),
+      pg: await freePort(),
+      temporal: await freePort(),
+      ui: await freePort(),
+      workerMetrics: await freePort(),
+    };
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const inherited of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'ETL_SOURCE_SERVER_URL', 'ETL_SOURCES_FILE', 'ETL_API_URL']) delete env[inherited];
+    for (const inherited of [
+      'DATABASE_URL',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'ETL_SOURCE_SERVER_URL',
+      'ETL_SOURCES_FILE',
+      'ETL_API_URL',
+    ])
+      delete env[inherited];
     Object.assign(env, {
       TEMPORAL_CLI: temporalCli(),
       ETL_DATA_DIR: dataDir,
@@ -77,15 +109,29 @@ describe('etl, the command line (against make dev)', () => {
     });
     api = `http://127.0.0.1:${ports.api}`;
     // what an operator's shell has: where the API and Temporal are, the key, and the demo file's source server
-    cliEnv = { ...env, ETL_API_URL: api, TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`, ETL_SOURCE_SERVER_URL: `http://127.0.0.1:${ports.sources}` };
-    dev = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'dev.ts')], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    cliEnv = {
+      ...env,
+      ETL_API_URL: api,
+      TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+      ETL_SOURCE_SERVER_URL: `http://127.0.0.1:${ports.sources}`,
+    };
+    dev = spawn(process.execPath, [path.join(projectRoot, 'scripts', 'dev.ts')], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     dev.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     dev.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     // make dev triggers a first run; the tests start from its result
-    await until('make dev has finished its first run', async () => {
-      const res = await fetchJson(`${api}/runs/1`).catch(() => undefined);
-      return res?.status === 200 && (res.body.data as { status: string }).status !== 'running' ? true : undefined;
-    }, 200_000, () => dev!.exitCode !== null).catch((error: Error) => {
+    await until(
+      'make dev has finished its first run',
+      async () => {
+        const res = await fetchJson(`${api}/runs/1`).catch(() => undefined);
+        return res?.status === 200 && (res.body.data as { status: string }).status !== 'running' ? true : undefined;
+      },
+      200_000,
+      () => dev!.exitCode !== null,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}; make dev said:\n${output.join('').slice(-5000)}`);
     });
   });
@@ -96,7 +142,10 @@ describe('etl, the command line (against make dev)', () => {
     if (dev && dev.exitCode === null) {
       const exited = once(dev, 'exit');
       dev.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 45_000).unref())]);
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 45_000).unref()),
+      ]);
       if (!stopped) dev.kill('SIGKILL');
     }
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -104,7 +153,14 @@ describe('etl, the command line (against make dev)', () => {
 
   it('documents its commands and exit codes; an unknown command or a bad argument is a usage error (2) with help', async () => {
     const help = await ok(['--help']);
-    for (const expected of ['etl runs show ID', 'etl sources check [FILE]', 'etl overrides add', 'Exit codes:', '130  detached']) assert.ok(help.includes(expected), `etl --help lists ${expected}:\n${help}`);
+    for (const expected of [
+      'etl runs show ID',
+      'etl sources check [FILE]',
+      'etl overrides add',
+      'Exit codes:',
+      '130  detached',
+    ])
+      assert.ok(help.includes(expected), `etl --help lists ${expected}:\n${help}`);
     const sub = await ok(['runs', 'show', '--help']);
     assert.match(sub, /^Usage: etl runs show ID/);
     assert.match(sub, /--json/);
@@ -131,7 +187,10 @@ describe('etl, the command line (against make dev)', () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const r = await etl(['status'], { ETL_API_URL: down });
     assert.equal(r.code, 3);
-    assert.equal(r.stderr.trim(), `etl: cannot reach the API at ${down} (connection refused); is it running (make dev)? ETL_API_URL sets where it is`);
+    assert.equal(
+      r.stderr.trim(),
+      `etl: cannot reach the API at ${down} (connection refused); is it running (make dev)? ETL_API_URL sets where it is`,
+    );
     const j = await etl(['runs', '--json'], { ETL_API_URL: down });
     assert.equal(j.code, 3);
     assert.equal((JSON.parse(j.stdout) as { error: { exit_code: number } }).error.exit_code, 3);
@@ -155,9 +214,18 @@ describe('etl, the command line (against make dev)', () => {
     assert.match(text, /^SOURCE +KIND +DELETE +SERIES +LAST RUN +OUTCOME/);
     assert.match(text, /^rss-news +rss +never +- +1 +succeeded/m);
     assert.match(text, /^coingecko +coingecko +snapshot +auto +1 +succeeded +\S.* +100 +100 /m);
-    const body = await json<{ data: { id: string; last_run: { run_id: number; status: string } | null }[] }>(['sources', 'list']);
-    assert.deepEqual(body.data.map((s) => s.id), DEMO_SOURCES);
-    assert.ok(body.data.every((s) => s.last_run?.run_id === 1 && s.last_run.status === 'succeeded'), JSON.stringify(body.data));
+    const body = await json<{ data: { id: string; last_run: { run_id: number; status: string } | null }[] }>([
+      'sources',
+      'list',
+    ]);
+    assert.deepEqual(
+      body.data.map((s) => s.id),
+      DEMO_SOURCES,
+    );
+    assert.ok(
+      body.data.every((s) => s.last_run?.run_id === 1 && s.last_run.status === 'succeeded'),
+      JSON.stringify(body.data),
+    );
   });
 
   it('etl sources check: a valid file, an invalid one (exit 1, naming file, source and field), and --fetch with the mapping and quarantine preview', async () => {
@@ -167,10 +235,16 @@ describe('etl, the command line (against make dev)', () => {
 
     const dir = tempDir('cli');
     const invalidFile = path.join(dir, 'sources.yaml');
-    fs.writeFileSync(invalidFile, 'sources:\n  - id: prices\n    kind: csv\n    url: ./prices.csv\n    delete_policy: sometimes\n');
+    fs.writeFileSync(
+      invalidFile,
+      'sources:\n  - id: prices\n    kind: csv\n    url: ./prices.csv\n    delete_policy: sometimes\n',
+    );
     const invalid = await etl(['sources', 'check', invalidFile]);
     assert.equal(invalid.code, 1);
-    assert.match(invalid.stderr, new RegExp(`invalid: ${invalidFile}: source 'prices': field 'delete_policy': Invalid option`));
+    assert.match(
+      invalid.stderr,
+      new RegExp(`invalid: ${invalidFile}: source 'prices': field 'delete_policy': Invalid option`),
+    );
     const invalidJson = await json<{ valid: boolean; error: string }>(['sources', 'check', invalidFile], 1);
     assert.equal(invalidJson.valid, false);
     assert.match(invalidJson.error, /field 'delete_policy'/);
@@ -182,17 +256,32 @@ describe('etl, the command line (against make dev)', () => {
     assert.match(fetched, /^ +first 15 records \(read as a snapshot\): 3 would be quarantined/m);
     assert.match(fetched, /record 9 \(SOL\): source_updated_at not a valid date: "31-06-2021 03:31"/);
     assert.match(fetched, /all 5 sources fetched and readable/);
-    const preview = await json<{ valid: boolean; sources: { source: string; ok: boolean; fetch: { status: number | null }; mapping: { field: string; from: string; confidence: number }[]; sample: { records: number; quarantined: number } }[] }>(['sources', 'check', '--fetch']);
+    const preview = await json<{
+      valid: boolean;
+      sources: {
+        source: string;
+        ok: boolean;
+        fetch: { status: number | null };
+        mapping: { field: string; from: string; confidence: number }[];
+        sample: { records: number; quarantined: number };
+      }[];
+    }>(['sources', 'check', '--fetch']);
     assert.equal(preview.valid, true);
     const quirky = preview.sources.find((s) => s.source === 'csv-quirky')!;
     assert.equal(quirky.fetch.status, 200);
-    assert.deepEqual(quirky.mapping.find((m) => m.field === 'price_usd'), { field: 'price_usd', from: 'Price (USD)', how: 'alias', confidence: 1 });
+    assert.deepEqual(
+      quirky.mapping.find((m) => m.field === 'price_usd'),
+      { field: 'price_usd', from: 'Price (USD)', how: 'alias', confidence: 1 },
+    );
     // what the first run quarantined from the same bytes
     assert.equal(quirky.sample.quarantined, 3);
 
     // a source nobody answers for: exit 1, and it says which and why
     const unreachable = path.join(dir, 'unreachable.yaml');
-    fs.writeFileSync(unreachable, `sources:\n  - id: gone\n    kind: coinpaprika\n    url: http://127.0.0.1:${await freePort()}/v1/tickers\n    http: { timeout_ms: 5000 }\n`);
+    fs.writeFileSync(
+      unreachable,
+      `sources:\n  - id: gone\n    kind: coinpaprika\n    url: http://127.0.0.1:${await freePort()}/v1/tickers\n    http: { timeout_ms: 5000 }\n`,
+    );
     const gone = await etl(['sources', 'check', '--fetch', unreachable]);
     assert.equal(gone.code, 1);
     assert.match(gone.stdout, /^gone \(coinpaprika\) FAILED: not fetched$/m);
@@ -203,35 +292,66 @@ describe('etl, the command line (against make dev)', () => {
   let manualRunId: number;
   it('etl run --no-wait starts a run; etl runs lists it and etl runs show tells its counts, anomalies and Web UI link', async function () {
     this.timeout(120_000);
-    const started = await json<{ workflow_id: string; ui_url: string; source_ids: string[] }>(['run', '--source', 'csv-assets', '--no-wait']);
+    const started = await json<{ workflow_id: string; ui_url: string; source_ids: string[] }>([
+      'run',
+      '--source',
+      'csv-assets',
+      '--no-wait',
+    ]);
     assert.match(started.workflow_id, /^etl-manual-/);
     assert.deepEqual(started.source_ids, ['csv-assets']);
     const human = await ok(['run', '--source', 'csv-quirky', '--no-wait']);
     assert.match(human, /^started etl-manual-\S+ \(csv-quirky\)$/m);
-    assert.match(human, new RegExp(`^Temporal Web UI: http://127\\.0\\.0\\.1:${ports.ui}/namespaces/default/workflows/etl-manual-`, 'm'));
+    assert.match(
+      human,
+      new RegExp(`^Temporal Web UI: http://127\\.0\\.0\\.1:${ports.ui}/namespaces/default/workflows/etl-manual-`, 'm'),
+    );
 
-    const listed = await until('etl runs lists the run, finished', async () => {
-      const page = await json<{ data: { id: number; workflow_id: string; status: string }[] }>(['runs']);
-      const row = page.data.find((r) => r.workflow_id === started.workflow_id);
-      return row && row.status !== 'running' ? row : undefined;
-    }, 60_000);
+    const listed = await until(
+      'etl runs lists the run, finished',
+      async () => {
+        const page = await json<{ data: { id: number; workflow_id: string; status: string }[] }>(['runs']);
+        const row = page.data.find((r) => r.workflow_id === started.workflow_id);
+        return row && row.status !== 'running' ? row : undefined;
+      },
+      60_000,
+    );
     manualRunId = listed.id;
     assert.equal(listed.status, 'succeeded');
     const table = await ok(['runs', '--source', 'csv-assets']);
     assert.match(table, /^RUN +STATUS +STARTED +TOOK +SOURCES +WORKFLOW$/m);
-    assert.match(table, new RegExp(`^ *${listed.id} +succeeded +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ +[\\d.]+ m?s +1 +${started.workflow_id}$`, 'm'));
+    assert.match(
+      table,
+      new RegExp(
+        `^ *${listed.id} +succeeded +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ +[\\d.]+ m?s +1 +${started.workflow_id}$`,
+        'm',
+      ),
+    );
     const failedOnly = await json<{ data: unknown[] }>(['runs', '--status', 'failed']);
     assert.deepEqual(failedOnly.data, []);
 
     const first = await ok(['runs', 'show', '1']);
     assert.match(first, /^run +1 succeeded$/m);
     assert.match(first, /^csv-quirky +succeeded +[\d.]+ m?s +15 +11 +0 +0 +3 +3 +0 +0$/m, 'counts per source');
-    assert.match(first, /^anomalies:\n( {2}- .*\n)* {2}- DOGE \(entity \d+\): coingecko 0\.228721, csv-assets 0\.228721, csv-quirky 0\.2616 spread 14\.4 %/m);
+    assert.match(
+      first,
+      /^anomalies:\n( {2}- .*\n)* {2}- DOGE \(entity \d+\): coingecko 0\.228721, csv-assets 0\.228721, csv-quirky 0\.2616 spread 14\.4 %/m,
+    );
     assert.match(first, /^warnings:\n {2}- csv-quirky: source_updated_at: read as UTC/m);
-    assert.match(first, new RegExp(`^Temporal Web UI: http://127\\.0\\.0\\.1:${ports.ui}/namespaces/default/workflows/etl-ingest-`, 'm'));
-    const detail = await json<{ data: { id: number; sources: { source: string; status: string }[] }; anomalies: unknown[]; progress: unknown }>(['runs', 'show', String(listed.id)]);
+    assert.match(
+      first,
+      new RegExp(`^Temporal Web UI: http://127\\.0\\.0\\.1:${ports.ui}/namespaces/default/workflows/etl-ingest-`, 'm'),
+    );
+    const detail = await json<{
+      data: { id: number; sources: { source: string; status: string }[] };
+      anomalies: unknown[];
+      progress: unknown;
+    }>(['runs', 'show', String(listed.id)]);
     assert.equal(detail.data.id, listed.id);
-    assert.deepEqual(detail.data.sources.map((s) => s.source), ['csv-assets']);
+    assert.deepEqual(
+      detail.data.sources.map((s) => s.source),
+      ['csv-assets'],
+    );
     assert.equal(detail.progress, null, 'a finished run has no progress');
 
     const notFound = await etl(['runs', 'show', '99999']);
@@ -239,7 +359,10 @@ describe('etl, the command line (against make dev)', () => {
     assert.equal(notFound.stderr.trim(), 'etl: no run 99999');
     const unknownSource = await etl(['run', '--source', 'nope', '--no-wait']);
     assert.equal(unknownSource.code, 2);
-    assert.match(unknownSource.stderr, /source_ids: unknown sources: nope \(configured: coinpaprika, coingecko, csv-assets, csv-quirky, rss-news\)/);
+    assert.match(
+      unknownSource.stderr,
+      /source_ids: unknown sources: nope \(configured: coinpaprika, coingecko, csv-assets, csv-quirky, rss-news\)/,
+    );
     const wrongKey = await etl(['run', '--no-wait'], { API_KEY: 'not-the-key-0123456789' });
     assert.equal(wrongKey.code, 5);
     assert.match(wrongKey.stderr, /API_KEY .* is not the key the API has/);
@@ -250,40 +373,97 @@ describe('etl, the command line (against make dev)', () => {
     const text = await ok(['quarantine', 'list', '--run', '1']);
     assert.match(text, /^ID +RUN +SOURCE +KEY +POSITION +REASON$/m);
     assert.match(text, /^ *\d+ +1 +csv-quirky +SOL +9 +source_updated_at not a valid date: "31-06-2021 03:31"$/m);
-    const page = await json<{ data: { id: number; source: string; source_key: string | null; reason: string }[]; next_cursor: string | null }>(['quarantine', 'list', '--source', 'csv-quirky', '--reason', 'dd-mm-yyyy']);
-    assert.deepEqual(page.data.map((q) => [q.source_key, q.reason]), [['FIL', 'source_updated_at not a dd-mm-yyyy date: "24/06/2021"']]);
+    const page = await json<{
+      data: { id: number; source: string; source_key: string | null; reason: string }[];
+      next_cursor: string | null;
+    }>(['quarantine', 'list', '--source', 'csv-quirky', '--reason', 'dd-mm-yyyy']);
+    assert.deepEqual(
+      page.data.map((q) => [q.source_key, q.reason]),
+      [['FIL', 'source_updated_at not a dd-mm-yyyy date: "24/06/2021"']],
+    );
     const fil = page.data[0]!;
     const shown = await ok(['quarantine', 'show', String(fil.id)]);
     assert.match(shown, /^source +csv-quirky, key FIL$/m);
     assert.match(shown, /^fields as sent:\n\{\n {2}"Ticker": "FIL",/m);
-    const one = await json<{ data: { id: number; fields: Record<string, unknown> } }>(['quarantine', 'show', String(fil.id)]);
+    const one = await json<{ data: { id: number; fields: Record<string, unknown> } }>([
+      'quarantine',
+      'show',
+      String(fil.id),
+    ]);
     assert.equal(one.data.fields.Updated, '24/06/2021');
     assert.equal((await etl(['quarantine', 'show', '99999'])).code, 4);
 
     // the demo runs see no schema change: drift is an empty list, said so
     assert.equal((await ok(['drift', 'list'])).trim(), 'no drift events match');
-    const drift = await json<{ data: unknown[]; next_cursor: string | null }>(['drift', 'list', '--source', 'coingecko']);
+    const drift = await json<{ data: unknown[]; next_cursor: string | null }>([
+      'drift',
+      'list',
+      '--source',
+      'coingecko',
+    ]);
     assert.deepEqual([drift.data, drift.next_cursor], [[], null]);
   });
 
   it('etl entities review and etl overrides add/list/remove (409 → 5, unknown → 4)', async () => {
-    const review = await json<{ data: { record: { source: string; source_key: string }; candidate: { source: string; source_key: string }; reason: string }[] }>(['entities', 'review', '--kind', 'asset']);
+    const review = await json<{
+      data: {
+        record: { source: string; source_key: string };
+        candidate: { source: string; source_key: string };
+        reason: string;
+      }[];
+    }>(['entities', 'review', '--kind', 'asset']);
     // "Stellar Lumens" of the quirky CSV came close to Stellar; which of the two records was left alone depends on which source linked first
-    const xlm = review.data.find((r) => [r.record, r.candidate].some((side) => side.source === 'csv-quirky' && side.source_key === 'XLM'));
+    const xlm = review.data.find((r) =>
+      [r.record, r.candidate].some((side) => side.source === 'csv-quirky' && side.source_key === 'XLM'),
+    );
     assert.ok(xlm, `the quirky CSV's "Stellar Lumens" is a near miss of Stellar: ${JSON.stringify(review.data)}`);
     assert.equal(xlm.reason, 'near_miss');
-    const [quirky, stellar] = xlm.record.source === 'csv-quirky' ? [xlm.record, xlm.candidate] : [xlm.candidate, xlm.record];
+    const [quirky, stellar] =
+      xlm.record.source === 'csv-quirky' ? [xlm.record, xlm.candidate] : [xlm.candidate, xlm.record];
     const other = `${stellar.source}:${stellar.source_key}`;
     const reviewText = await ok(['entities', 'review']);
     assert.match(reviewText, /^RECORD +WHAT +CANDIDATE +ENTITY +WHAT +REASON +CONFIDENCE$/m);
-    assert.ok(reviewText.split('\n').some((line) => line.includes(`${quirky.source}:${quirky.source_key}`) && line.includes(other) && / near_miss +0\.\d\d$/.test(line)), reviewText);
+    assert.ok(
+      reviewText
+        .split('\n')
+        .some(
+          (line) =>
+            line.includes(`${quirky.source}:${quirky.source_key}`) &&
+            line.includes(other) &&
+            / near_miss +0\.\d\d$/.test(line),
+        ),
+      reviewText,
+    );
     assert.match(reviewText, /etl overrides add --kind KIND --force\|--forbid RECORD CANDIDATE/);
 
-    const made = await ok(['overrides', 'add', '--kind', 'asset', '--force', 'csv-quirky:XLM', other, '--reason', 'Stellar Lumens is Stellar']);
+    const made = await ok([
+      'overrides',
+      'add',
+      '--kind',
+      'asset',
+      '--force',
+      'csv-quirky:XLM',
+      other,
+      '--reason',
+      'Stellar Lumens is Stellar',
+    ]);
     // source ids and keys here are letters, digits, dashes and colons: nothing a RegExp reads specially
-    const id = Number(new RegExp(`^made override (\\d+): force csv-quirky:XLM with ${other} \\(Stellar Lumens is Stellar\\); it applies at the next run$`, 'm').exec(made)?.[1]);
+    const id = Number(
+      new RegExp(
+        `^made override (\\d+): force csv-quirky:XLM with ${other} \\(Stellar Lumens is Stellar\\); it applies at the next run$`,
+        'm',
+      ).exec(made)?.[1],
+    );
     assert.ok(id > 0, made);
-    const again = await json<{ data: { id: number } }>(['overrides', 'add', '--kind', 'asset', '--force', 'csv-quirky:XLM', other]);
+    const again = await json<{ data: { id: number } }>([
+      'overrides',
+      'add',
+      '--kind',
+      'asset',
+      '--force',
+      'csv-quirky:XLM',
+      other,
+    ]);
     assert.equal(again.data.id, id, 'the same decision again is the override in force');
     const contradicts = await etl(['overrides', 'add', '--kind', 'asset', '--forbid', other, 'csv-quirky:XLM']);
     assert.equal(contradicts.code, 5);
@@ -295,12 +475,21 @@ describe('etl, the command line (against make dev)', () => {
     assert.equal(malformed.code, 2);
     assert.match(malformed.stderr, /'nocolon' is not SOURCE:KEY/);
 
-    assert.match(await ok(['overrides', 'list']), new RegExp(`^ *${id} +asset +force +csv-quirky:XLM +${other} +Stellar Lumens is Stellar +\\S+ \\S+ +-$`, 'm'));
-    assert.match(await ok(['overrides', 'remove', String(id)]), new RegExp(`^removed override ${id}: force csv-quirky:XLM`));
+    assert.match(
+      await ok(['overrides', 'list']),
+      new RegExp(`^ *${id} +asset +force +csv-quirky:XLM +${other} +Stellar Lumens is Stellar +\\S+ \\S+ +-$`, 'm'),
+    );
+    assert.match(
+      await ok(['overrides', 'remove', String(id)]),
+      new RegExp(`^removed override ${id}: force csv-quirky:XLM`),
+    );
     assert.equal((await etl(['overrides', 'remove', String(id)])).code, 4);
     assert.deepEqual((await json<{ data: unknown[] }>(['overrides', 'list'])).data, []);
     const history = await json<{ data: { id: number; removed_at: string | null }[] }>(['overrides', 'list', '--all']);
-    assert.ok(history.data.some((o) => o.id === id && o.removed_at !== null), JSON.stringify(history.data));
+    assert.ok(
+      history.data.some((o) => o.id === id && o.removed_at !== null),
+      JSON.stringify(history.data),
+    );
   });
 
   it('etl reprocess RUN --dry-run --wait prints what each source would change, from the workflow result', async function () {
@@ -308,9 +497,19 @@ describe('etl, the command line (against make dev)', () => {
     const text = await ok(['reprocess', '1', '--dry-run', '--wait']);
     assert.match(text, /^run \d+ succeeded \(dry run: nothing was written\)$/m);
     assert.match(text, /^SOURCE +STATUS +STAGED +WOULD INSERT +WOULD UPDATE +WOULD RESTORE +UNCHANGED +NOTE$/m);
-    assert.match(text, /^coinpaprika +succeeded +150 +0 +0 +0 +150 +-$/m, 'the payload run 1 merged, normalized again, changes nothing');
-    const result = await json<{ started: { run_id: number; dry_run: boolean }; result: { dryRun: boolean; status: string; changes: Record<string, { inserted: number }> } }>(['reprocess', '1', '--source', 'csv-assets', '--dry-run', '--wait']);
-    assert.deepEqual([result.started.run_id, result.started.dry_run, result.result.dryRun, result.result.status], [1, true, true, 'succeeded']);
+    assert.match(
+      text,
+      /^coinpaprika +succeeded +150 +0 +0 +0 +150 +-$/m,
+      'the payload run 1 merged, normalized again, changes nothing',
+    );
+    const result = await json<{
+      started: { run_id: number; dry_run: boolean };
+      result: { dryRun: boolean; status: string; changes: Record<string, { inserted: number }> };
+    }>(['reprocess', '1', '--source', 'csv-assets', '--dry-run', '--wait']);
+    assert.deepEqual(
+      [result.started.run_id, result.started.dry_run, result.result.dryRun, result.result.status],
+      [1, true, true, 'succeeded'],
+    );
     assert.deepEqual(Object.keys(result.result.changes), ['csv-assets']);
     const started = await json<{ workflow_id: string }>(['reprocess', String(manualRunId), '--dry-run']);
     assert.match(started.workflow_id, /^etl-reprocess-/);
@@ -322,8 +521,13 @@ describe('etl, the command line (against make dev)', () => {
     async function inTerminal(name: string, args: string[]): Promise<{ screen: () => Promise<string> }> {
       const command = `${ETL} ${args.join(' ')}; echo EXIT=$?; sleep 600`;
       // the tmux server (one per test run, on its own socket) passes its environment to the window's shell
-      await execFileAsync(tmux, ['-L', tmuxSocket, 'new-session', '-d', '-x', '160', '-y', '40', '-s', name, command], { env: cliEnv, cwd: projectRoot });
-      return { screen: async () => (await execFileAsync(tmux, ['-L', tmuxSocket, 'capture-pane', '-p', '-t', name])).stdout };
+      await execFileAsync(tmux, ['-L', tmuxSocket, 'new-session', '-d', '-x', '160', '-y', '40', '-s', name, command], {
+        env: cliEnv,
+        cwd: projectRoot,
+      });
+      return {
+        screen: async () => (await execFileAsync(tmux, ['-L', tmuxSocket, 'capture-pane', '-p', '-t', name])).stdout,
+      };
     }
     /** A frame of the live display: every source on a line with a stage, at least one of them still in progress. */
     const progressFrame = (screen: string, slowSource: string) =>
@@ -331,14 +535,22 @@ describe('etl, the command line (against make dev)', () => {
       DEMO_SOURCES.every((s) => STAGES.some((stage) => new RegExp(`^${s} +${stage} `, 'm').test(screen))) &&
       new RegExp(`^${slowSource} +fetch `, 'm').test(screen);
 
-    it('shows each source\'s stage live, then the summary, and exits 0', async function () {
+    it("shows each source's stage live, then the summary, and exits 0", async function () {
       this.timeout(120_000);
       // CoinGecko's pages come slowly, so the run is watched while it runs
       await faults([{ path: '/coingecko', latencyMs: 1500 }]);
       const term = await inTerminal('wait', ['run', '--wait']);
-      const frame = await until('a progress frame', async () => ((s) => (progressFrame(s, 'coingecko') ? s : undefined))(await term.screen()), 60_000);
+      const frame = await until(
+        'a progress frame',
+        async () => ((s) => (progressFrame(s, 'coingecko') ? s : undefined))(await term.screen()),
+        60_000,
+      );
       assert.match(frame, /^SOURCE +STAGE +RECORDS +RATE$/m);
-      const end = await until('the run ends', async () => ((s) => (/EXIT=\d+/.test(s) ? s : undefined))(await term.screen()), 90_000);
+      const end = await until(
+        'the run ends',
+        async () => ((s) => (/EXIT=\d+/.test(s) ? s : undefined))(await term.screen()),
+        90_000,
+      );
       await faults([]);
       assert.match(end, /^run +\d+ succeeded$/m);
       assert.match(end, /^SOURCE +STATUS +TOOK +PARSED/m);
@@ -352,23 +564,53 @@ describe('etl, the command line (against make dev)', () => {
       this.timeout(120_000);
       await faults([{ path: '/coingecko', latencyMs: 3000 }]);
       const term = await inTerminal('detach', ['run', '--wait']);
-      await until('a progress frame', async () => (progressFrame(await term.screen(), 'coingecko') ? true : undefined), 60_000);
+      await until(
+        'a progress frame',
+        async () => (progressFrame(await term.screen(), 'coingecko') ? true : undefined),
+        60_000,
+      );
       await execFileAsync(tmux, ['-L', tmuxSocket, 'send-keys', '-t', 'detach', 'C-c']);
-      const screen = await until('etl has detached', async () => ((s) => (/EXIT=\d+/.test(s) ? s : undefined))(await term.screen()), 30_000);
+      const screen = await until(
+        'etl has detached',
+        async () => ((s) => (/EXIT=\d+/.test(s) ? s : undefined))(await term.screen()),
+        30_000,
+      );
       // the terminal echoes ^C before it
       const runId = Number(/detached; the run goes on: etl runs show (\d+)$/m.exec(screen)?.[1]);
       assert.ok(runId > 0, screen);
       assert.match(screen, /^EXIT=130$/m);
-      const { stdout } = await execFileAsync(temporalCli(), ['workflow', 'describe', '--workflow-id', (await runRow(runId)).workflow_id, '--address', `127.0.0.1:${ports.temporal}`, '--output', 'json']);
-      assert.equal((JSON.parse(stdout) as { workflowExecutionInfo: { status: string } }).workflowExecutionInfo.status, 'WORKFLOW_EXECUTION_STATUS_RUNNING', 'detaching did not cancel the workflow');
+      const { stdout } = await execFileAsync(temporalCli(), [
+        'workflow',
+        'describe',
+        '--workflow-id',
+        (await runRow(runId)).workflow_id,
+        '--address',
+        `127.0.0.1:${ports.temporal}`,
+        '--output',
+        'json',
+      ]);
+      assert.equal(
+        (JSON.parse(stdout) as { workflowExecutionInfo: { status: string } }).workflowExecutionInfo.status,
+        'WORKFLOW_EXECUTION_STATUS_RUNNING',
+        'detaching did not cancel the workflow',
+      );
       await faults([]);
-      const finished = await until('the detached run finishes', async () => ((r) => (r.status !== 'running' ? r : undefined))(await runRow(runId)), 90_000);
+      const finished = await until(
+        'the detached run finishes',
+        async () => ((r) => (r.status !== 'running' ? r : undefined))(await runRow(runId)),
+        90_000,
+      );
       assert.equal(finished.status, 'succeeded');
     });
   });
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  gaveUp: () => boolean = () => false,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -19,8 +19,10 @@ import { csvSourceFixture, demoCsv, taskQueue, tempDir, temporalCli, testDatabas
 const SCREENSHOT = path.join(projectRoot, 'test-results', 'temporal-ui-run.png');
 
 function chromiumPath(): string {
-  const found = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
-  if (!found || !fs.existsSync(found)) throw new Error(`no Chromium: run the tests with 'make test', which installs it (scripts/ensure-chromium.sh)`);
+  const found =
+    process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+  if (!found || !fs.existsSync(found))
+    throw new Error(`no Chromium: run the tests with 'make test', which installs it (scripts/ensure-chromium.sh)`);
   return found;
 }
 
@@ -35,13 +37,27 @@ describe('Temporal Web UI (headless Chromium, real Temporal dev server)', () => 
     db = await testDatabase();
     const uiPort = await freePort();
     env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: temporalCli() }, ui: true, uiPort, log: { format: 'json', level: 'error' }, searchAttributes: [ETL_SOURCES, ETL_OUTCOME] },
+      server: {
+        executable: { type: 'existing-path', path: temporalCli() },
+        ui: true,
+        uiPort,
+        log: { format: 'json', level: 'error' },
+        searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
+      },
     });
     ui = `http://127.0.0.1:${uiPort}`;
     // the flags keep Chromium from reaching for Google's services on a machine without internet
     browser = await chromium.launch({
       executablePath: chromiumPath(),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -56,16 +72,30 @@ describe('Temporal Web UI (headless Chromium, real Temporal dev server)', () => 
     const source = csvSourceFixture(tempDir('ui'));
     source.write(demoCsv());
     const queue = taskQueue('ui');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: source.sourcesFile });
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: source.sourcesFile,
+    });
     const workflowId = `etl-ingest-ui-${queue}`;
-    const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId, args: [{}], ...runDescription(source.sourcesFile) });
+    const handle = await env.client.workflow.start(ingest, {
+      taskQueue: queue,
+      workflowId,
+      args: [{}],
+      ...runDescription(source.sourcesFile),
+    });
     // the worker stays up while the page loads: Current Details is a query the worker answers
     await worker.runUntil(async () => {
       const summary = (await handle.result()) as RunSummary;
       assert.equal(summary.status, 'succeeded');
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
       try {
-        await page.goto(`${ui}/namespaces/default/workflows/${workflowId}/${handle.firstExecutionRunId}/user-metadata`, { waitUntil: 'domcontentloaded' });
+        await page.goto(
+          `${ui}/namespaces/default/workflows/${workflowId}/${handle.firstExecutionRunId}/user-metadata`,
+          { waitUntil: 'domcontentloaded' },
+        );
         await page.getByText('Completed', { exact: false }).first().waitFor({ timeout: 30_000 });
         // the UI renders each markdown field in its own iframe, in the order Summary, Details, Current Details
         const rendered = page.locator('iframe[src*="/render?"]');
@@ -75,8 +105,15 @@ describe('Temporal Web UI (headless Chromium, real Temporal dev server)', () => 
         await summaryText.getByText('ETL ingest of 1 sources').waitFor({ timeout: 15_000 });
         await detailsText.getByText('csv-assets').first().waitFor({ timeout: 15_000 });
         await currentText.getByText('ETL run').first().waitFor({ timeout: 15_000 });
-        assert.match(await summaryText.innerText(), /ETL ingest of 1 sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities/);
-        assert.match(await detailsText.innerText(), /csv-assets \(csv, delete policy snapshot\)/, 'the details list the sources with their kind');
+        assert.match(
+          await summaryText.innerText(),
+          /ETL ingest of 1 sources: fetch, store raw, normalize, dedupe, soft-delete orphans, link entities/,
+        );
+        assert.match(
+          await detailsText.innerText(),
+          /csv-assets \(csv, delete policy snapshot\)/,
+          'the details list the sources with their kind',
+        );
         const current = await currentText.innerText();
         assert.match(current, new RegExp(`ETL run ${summary.runId}`), 'the current details name the run');
         assert.match(current, /csv-assets: succeeded/, 'the current details say how each source ended');

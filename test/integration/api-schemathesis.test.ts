@@ -37,7 +37,10 @@ const CHECKS = [
 
 function schemathesisCommand(): string {
   const command = process.env.SCHEMATHESIS || path.join(projectRoot, '.tools', 'bin', 'schemathesis');
-  if (!fs.existsSync(command)) throw new Error(`no schemathesis at ${command}: run the tests with 'make test', which installs it (scripts/ensure-schemathesis.sh)`);
+  if (!fs.existsSync(command))
+    throw new Error(
+      `no schemathesis at ${command}: run the tests with 'make test', which installs it (scripts/ensure-schemathesis.sh)`,
+    );
   return command;
 }
 
@@ -76,34 +79,57 @@ describe('API under Schemathesis (generated from /openapi.json)', () => {
     const args = [
       'run',
       `${url}/openapi.json`,
-      '--checks', CHECKS.join(','),
-      '--phases', 'examples,coverage,fuzzing',
-      '--max-examples', '25',
-      '--seed', '20261122',
-      '--generation-database', 'none',
+      '--checks',
+      CHECKS.join(','),
+      '--phases',
+      'examples,coverage,fuzzing',
+      '--max-examples',
+      '25',
+      '--seed',
+      '20261122',
+      '--generation-database',
+      'none',
       // one worker: with two, Python 3.11's ast module (hypothesis describes lambdas with it) is not thread-safe
       // and the coverage phase died with "SystemError: AST constructor recursion depth mismatch"
-      '--workers', '1',
-      '--request-timeout', '15',
-      '--header', `X-API-Key: ${API_KEY}`,
-      '--report', 'junit',
-      '--report-junit-path', path.join(work, 'junit.xml'),
+      '--workers',
+      '1',
+      '--request-timeout',
+      '15',
+      '--header',
+      `X-API-Key: ${API_KEY}`,
+      '--report',
+      'junit',
+      '--report-junit-path',
+      path.join(work, 'junit.xml'),
       '--no-color',
     ];
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
       // cwd in a temp dir: hypothesis keeps its state next to where it runs
-      execFile(schemathesisCommand(), args, { cwd: work, maxBuffer: 32 * 1024 * 1024, timeout: 170_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+      execFile(
+        schemathesisCommand(),
+        args,
+        { cwd: work, maxBuffer: 32 * 1024 * 1024, timeout: 170_000 },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
       );
     });
-    const summary = output.split('\n').filter((line) => /passed|failed|errored|skipped|Test cases|operations/i.test(line)).join('\n');
+    const summary = output
+      .split('\n')
+      .filter((line) => /passed|failed|errored|skipped|Test cases|operations/i.test(line))
+      .join('\n');
     const problems = output.search(/=+ (FAILURES|ERRORS) =+/);
-    assert.equal(code, 0, `schemathesis reported problems (exit ${code}):\n${(problems >= 0 ? output.slice(problems) : output.slice(-20_000)).slice(0, 20_000)}`);
+    assert.equal(
+      code,
+      0,
+      `schemathesis reported problems (exit ${code}):\n${(problems >= 0 ? output.slice(problems) : output.slice(-20_000)).slice(0, 20_000)}`,
+    );
     assert.match(output, /No issues found/, summary);
     const junit = fs.readFileSync(path.join(work, 'junit.xml'), 'utf8');
     const testcases = (junit.match(/<testcase /g) ?? []).length;
     // every operation of the document but GET /openapi.json, the schema itself
-    const document = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const document = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const operations = Object.values(document.paths).reduce((n, methods) => n + Object.keys(methods).length, 0);
     assert.ok(operations > 20, `${operations} operations documented`);
     assert.equal(testcases, operations - 1, `every operation was exercised:\n${junit.slice(0, 2000)}`);

@@ -45,13 +45,31 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
       sourcesFile,
       [
         'sources:',
-        '  - id: csv-assets', '    kind: csv', `    url: ${sourceUrl}/files/assets.csv`, '    delete_policy: snapshot',
-        '  - id: coingecko', '    kind: coingecko', `    url: ${sourceUrl}/coingecko/api/v3/coins/markets?vs_currency=usd`, '    paging: { per_page: 10 }',
+        '  - id: csv-assets',
+        '    kind: csv',
+        `    url: ${sourceUrl}/files/assets.csv`,
+        '    delete_policy: snapshot',
+        '  - id: coingecko',
+        '    kind: coingecko',
+        `    url: ${sourceUrl}/coingecko/api/v3/coins/markets?vs_currency=usd`,
+        '    paging: { per_page: 10 }',
         '',
       ].join('\n'),
     );
-    settings = loadSettings({ API_KEY, ETL_TASK_QUEUE: queue, ETL_SOURCES_FILE: sourcesFile, ETL_SCHEDULE_ID: `etl-ingest-${queue}`, TEMPORAL_UI_URL: 'http://ui.test' });
-    worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
+    settings = loadSettings({
+      API_KEY,
+      ETL_TASK_QUEUE: queue,
+      ETL_SOURCES_FILE: sourcesFile,
+      ETL_SCHEDULE_ID: `etl-ingest-${queue}`,
+      TEMPORAL_UI_URL: 'http://ui.test',
+    });
+    worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile,
+    });
     working = worker.run();
     api = createApp({ db, temporal: env.client, log: quietLog, settings }).listen(0, '127.0.0.1');
     await once(api, 'listening');
@@ -67,7 +85,11 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
   });
 
   const post = (p: string, body: unknown, key: string | null = API_KEY) =>
-    fetchJson(url + p, { method: 'POST', headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'X-API-Key': key }) }, body: JSON.stringify(body) });
+    fetchJson(url + p, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'X-API-Key': key }) },
+      body: JSON.stringify(body),
+    });
   const get = (p: string) => fetchJson(url + p);
 
   it('POST /runs starts the ingest workflow (202), and GET /runs/:id/history summarizes its real history, retries included', async () => {
@@ -80,7 +102,10 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
     RunStarted.parse(started.body);
     assert.match(started.body.workflow_id, /^etl-manual-[0-9a-f-]{36}$/);
     assert.deepEqual(started.body.source_ids, ['csv-assets']);
-    assert.equal(started.body.ui_url, `http://ui.test/namespaces/default/workflows/${started.body.workflow_id}/${started.body.temporal_run_id}`);
+    assert.equal(
+      started.body.ui_url,
+      `http://ui.test/namespaces/default/workflows/${started.body.workflow_id}/${started.body.temporal_run_id}`,
+    );
 
     const summary = await env.client.workflow.getHandle(started.body.workflow_id).result();
     assert.equal(summary.status, 'succeeded');
@@ -99,20 +124,35 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
     assert.equal(data.workflow_type, 'ingest');
     assert.ok(data.duration_ms > 0);
     const byType = Object.fromEntries(data.activities.map((a: { type: string }) => [a.type, a]));
-    for (const type of ['startRun', 'fetchSource', 'storeRaw', 'normalize', 'dedupe', 'softDeleteOrphans', 'resolveEntities', 'finishRun']) {
+    for (const type of [
+      'startRun',
+      'fetchSource',
+      'storeRaw',
+      'normalize',
+      'dedupe',
+      'softDeleteOrphans',
+      'resolveEntities',
+      'finishRun',
+    ]) {
       assert.equal(byType[type]?.scheduled, 1, `${type} scheduled once`);
       assert.equal(byType[type]?.completed, 1, `${type} completed`);
     }
     assert.equal(byType.fetchSource.attempts, 2, 'the 503 cost one retry');
     assert.equal(byType.fetchSource.retries, 1);
-    assert.ok(byType.fetchSource.failures.some((f: string) => /503/.test(f)), JSON.stringify(byType.fetchSource.failures));
+    assert.ok(
+      byType.fetchSource.failures.some((f: string) => /503/.test(f)),
+      JSON.stringify(byType.fetchSource.failures),
+    );
     assert.ok(byType.fetchSource.total_duration_ms >= 1000, 'retry backoff is part of the duration');
     assert.equal(byType.normalize.retries, 0);
   });
 
   it('GET /runs/:id says how far a running run is: the stage of each source and the pages its fetch has landed', async () => {
     // the first page answers at once, the second waits: the fetch is seen running with one page landed
-    sources.setFaults([{ path: '/coingecko', times: 1 }, { path: '/coingecko', latencyMs: 6000, times: 1 }]);
+    sources.setFaults([
+      { path: '/coingecko', times: 1 },
+      { path: '/coingecko', latencyMs: 6000, times: 1 },
+    ]);
     const started = await post('/runs', { source_ids: ['coingecko'] });
     assert.equal(started.status, 202);
     const handle = env.client.workflow.getHandle(started.body.workflow_id);
@@ -144,7 +184,9 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
   });
 
   it('GET /runs/:id/history answers 404 when Temporal does not know the run', async () => {
-    const { rows } = await db.pool.query(`INSERT INTO run (workflow_id, temporal_run_id, status) VALUES ('gone-workflow', '9d7a1c1e-0000-4000-8000-000000000000', 'succeeded') RETURNING id`);
+    const { rows } = await db.pool.query(
+      `INSERT INTO run (workflow_id, temporal_run_id, status) VALUES ('gone-workflow', '9d7a1c1e-0000-4000-8000-000000000000', 'succeeded') RETURNING id`,
+    );
     const res = await get(`/runs/${rows[0].id}/history`);
     assert.equal(res.status, 404);
     assert.match(res.body.detail, /no history/);

@@ -9,7 +9,20 @@ import net, { type AddressInfo, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApp } from '../../src/api/app.ts';
-import { DataPage, EntityDetail, EntityPage, EntityQuotes, Health, ObservationPage, RecordDetail, RunAnomalies, RunDetail, RunPage, Stats, CompareRuns } from '../../src/api/schemas.ts';
+import {
+  DataPage,
+  EntityDetail,
+  EntityPage,
+  EntityQuotes,
+  Health,
+  ObservationPage,
+  RecordDetail,
+  RunAnomalies,
+  RunDetail,
+  RunPage,
+  Stats,
+  CompareRuns,
+} from '../../src/api/schemas.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
 import { listRecords } from '../../src/db/queries.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -21,10 +34,20 @@ import { SEED, seedApiData } from '../schemathesis/seed.ts';
 const API_KEY = 'test-key-0123456789abcdef';
 
 function apiSettings(overrides: Record<string, string> = {}): Settings {
-  return loadSettings({ API_KEY, CORS_ORIGINS: 'https://dash.example', TEMPORAL_UI_URL: 'http://ui.test:8233', ...overrides });
+  return loadSettings({
+    API_KEY,
+    CORS_ORIGINS: 'https://dash.example',
+    TEMPORAL_UI_URL: 'http://ui.test:8233',
+    ...overrides,
+  });
 }
 
-async function serve(db: Database, temporal: Client, settings: Settings, log: Logger = quietLog): Promise<{ server: Server; url: string }> {
+async function serve(
+  db: Database,
+  temporal: Client,
+  settings: Settings,
+  log: Logger = quietLog,
+): Promise<{ server: Server; url: string }> {
   const server = createApp({ db, temporal, log, settings }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -49,7 +72,14 @@ async function request(url: string, init: RequestInit = {}): Promise<Res> {
   } catch {
     // not JSON: the test looks at text
   }
-  return { status: res.status, headers: res.headers, type: res.headers.get('content-type') ?? '', requestId: res.headers.get('x-request-id'), text, body };
+  return {
+    status: res.status,
+    headers: res.headers,
+    type: res.headers.get('content-type') ?? '',
+    requestId: res.headers.get('x-request-id'),
+    text,
+    body,
+  };
 }
 
 function assertProblem(res: Res, status: number, param?: string): void {
@@ -60,7 +90,11 @@ function assertProblem(res: Res, status: number, param?: string): void {
   assert.equal(typeof res.body.detail, 'string');
   assert.equal(res.body.request_id, res.requestId);
   assert.doesNotMatch(res.text, /\bat .*\.(ts|js):\d+/, 'no stack trace');
-  if (param) assert.ok(res.body.invalid_params?.some((p: { name: string }) => p.name === param), `names ${param}: ${res.text}`);
+  if (param)
+    assert.ok(
+      res.body.invalid_params?.some((p: { name: string }) => p.name === param),
+      `names ${param}: ${res.text}`,
+    );
 }
 
 describe('API (real PostgreSQL, Temporal unreachable)', () => {
@@ -109,7 +143,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(last.body.next_cursor, null, 'no cursor on the last page');
       const all = [...ids(first), ...ids(await get('/data?limit=50&offset=50')), ...ids(last)];
       assert.equal(new Set(all).size, 125);
-      assert.deepEqual(all, [...all].sort((x, y) => x - y));
+      assert.deepEqual(
+        all,
+        [...all].sort((x, y) => x - y),
+      );
     });
 
     it('filters by source, kind, symbol (case-insensitive), entity, updated_since and include_deleted', async () => {
@@ -121,31 +158,52 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.ok(btc.body.data.every((r: { symbol: string; source: string }) => r.symbol === 'BTC' && r.source === 'b'));
       const articles = await get('/data?kind=article');
       assert.equal(articles.body.total, SEED.articles);
-      assert.deepEqual(Object.keys(articles.body.data[0]).filter((k) => ['title', 'url', 'published_at', 'price_usd'].includes(k)).sort(), ['published_at', 'title', 'url']);
+      assert.deepEqual(
+        Object.keys(articles.body.data[0])
+          .filter((k) => ['title', 'url', 'published_at', 'price_usd'].includes(k))
+          .sort(),
+        ['published_at', 'title', 'url'],
+      );
       const entity = await get('/data?entity_id=1');
       assert.deepEqual(ids(entity), [1, 4]);
       // key-i was updated at 01:00 + i minutes; articles at 2026-01-02
       const since = await get('/data?updated_since=2026-01-01T02:50:00Z&kind=asset&include_deleted=true');
       assert.deepEqual(ids(since), [111, 112, 113, 114, 115, 116, 117, 118, 119, 120]);
-      const offsetSince = await get(`/data?updated_since=${encodeURIComponent('2026-01-01T04:50:00+02:00')}&kind=asset`);
+      const offsetSince = await get(
+        `/data?updated_since=${encodeURIComponent('2026-01-01T04:50:00+02:00')}&kind=asset`,
+      );
       assert.equal(offsetSince.body.total, 9, 'an offset in the timestamp counts; the deleted one is left out');
       const withDeleted = await get('/data?source=b&include_deleted=true&limit=1000');
       assert.equal(withDeleted.body.total, 60);
-      assert.ok(withDeleted.body.data.some((r: { source_key: string; deleted_at: string | null }) => r.source_key === 'key-119' && r.deleted_at));
+      assert.ok(
+        withDeleted.body.data.some(
+          (r: { source_key: string; deleted_at: string | null }) => r.source_key === 'key-119' && r.deleted_at,
+        ),
+      );
     });
 
     it('counts totals exactly while small; above the threshold it gives the planner estimate and says so', async () => {
       await db.pool.query('ANALYZE record');
       // a filter no other test uses: estimates are cached per query for a few seconds
-      const page = { filter: { source: 'a', kind: 'asset' as const, includeDeleted: true }, sort: 'id' as const, limit: 10, offset: 10 };
+      const page = {
+        filter: { source: 'a', kind: 'asset' as const, includeDeleted: true },
+        sort: 'id' as const,
+        limit: 10,
+        offset: 10,
+      };
       const exact = await listRecords(db.em(), page);
       assert.deepEqual(exact.total, { total: SEED.assetsOfA, exact: true });
       // a threshold of 1 row: the total is what the planner expects the filter to match
       const estimated = await listRecords(db.em(), page, 1);
       assert.equal(estimated.total.exact, false);
-      const { rows } = await db.pool.query(`EXPLAIN (FORMAT JSON) SELECT * FROM record WHERE source_id = 'a' AND kind = 'asset'`);
+      const { rows } = await db.pool.query(
+        `EXPLAIN (FORMAT JSON) SELECT * FROM record WHERE source_id = 'a' AND kind = 'asset'`,
+      );
       assert.equal(estimated.total.total, Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']));
-      assert.ok(Math.abs(estimated.total.total - SEED.assetsOfA) <= 6, `a fresh estimate is close: ${estimated.total.total}`);
+      assert.ok(
+        Math.abs(estimated.total.total - SEED.assetsOfA) <= 6,
+        `a fresh estimate is close: ${estimated.total.total}`,
+      );
       // a short first page is the whole result: exact without counting, whatever the threshold
       const short = await listRecords(db.em(), { ...page, offset: 0, limit: 1000 }, 1);
       assert.deepEqual(short.total, { total: SEED.assetsOfA, exact: true });
@@ -163,7 +221,9 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         let cursor: string | null = null;
         let pages = 0;
         do {
-          const res: Res = await get(`/data?limit=17&sort=${sort}&include_deleted=true${cursor ? `&cursor=${cursor}` : ''}`);
+          const res: Res = await get(
+            `/data?limit=17&sort=${sort}&include_deleted=true${cursor ? `&cursor=${cursor}` : ''}`,
+          );
           assert.equal(res.status, 200, res.text);
           assert.equal(res.body.total, 126);
           seen.push(...ids(res));
@@ -173,7 +233,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         assert.equal(pages, 8);
         assert.equal(seen.length, 126);
         assert.equal(new Set(seen).size, 126);
-        assert.deepEqual(seen, [...seen].sort((x, y) => (sort === 'id' ? x - y : y - x)));
+        assert.deepEqual(
+          seen,
+          [...seen].sort((x, y) => (sort === 'id' ? x - y : y - x)),
+        );
       }
     });
 
@@ -199,13 +262,17 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
           }
           assert.equal(new Set(seen).size, seen.length, `${sort}: no row repeated`);
           for (const id of before) assert.ok(seen.includes(id), `${sort}: row ${id} not skipped`);
-          if (sort === '-id') assert.deepEqual(seen, before, 'newest first: rows inserted after the first page are not in this walk');
+          if (sort === '-id')
+            assert.deepEqual(seen, before, 'newest first: rows inserted after the first page are not in this walk');
         }
         // what offset paging does under the same inserts, for contrast: the newest-first pages shift and repeat rows
         const page1 = ids(await get('/data?source=b&limit=7&sort=-id'));
         await insert(3);
         const page2 = ids(await get('/data?source=b&limit=7&offset=7&sort=-id'));
-        assert.ok(page2.some((id) => page1.includes(id)), 'offset paging repeats rows after inserts (why cursors exist)');
+        assert.ok(
+          page2.some((id) => page1.includes(id)),
+          'offset paging repeats rows after inserts (why cursors exist)',
+        );
       } finally {
         await db.pool.query(`DELETE FROM record WHERE source_key LIKE 'late-%'`);
       }
@@ -217,8 +284,16 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assertProblem(await get(`/data?source=a&limit=5&sort=-id&cursor=${body.next_cursor}`), 400, 'cursor');
       assertProblem(await get(`/data?source=a&symbol=btc&cursor=${body.next_cursor}`), 400, 'cursor');
       assertProblem(await get(`/data?source=a&include_deleted=true&cursor=${body.next_cursor}`), 400, 'cursor');
-      assert.equal((await get(`/data?source=a&limit=9&cursor=${body.next_cursor}`)).status, 200, 'another limit is fine');
-      assertProblem(await get(`/data?cursor=${Buffer.from('{"v":1,"after":"x"}').toString('base64url')}`), 400, 'cursor');
+      assert.equal(
+        (await get(`/data?source=a&limit=9&cursor=${body.next_cursor}`)).status,
+        200,
+        'another limit is fine',
+      );
+      assertProblem(
+        await get(`/data?cursor=${Buffer.from('{"v":1,"after":"x"}').toString('base64url')}`),
+        400,
+        'cursor',
+      );
       assertProblem(await get('/data?cursor=bm90IGpzb24'), 400, 'cursor');
       assertProblem(await get(`/data?source=a&offset=5&cursor=${body.next_cursor}`), 400, 'offset');
     });
@@ -259,7 +334,12 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(res.body.data.source_key, 'key-0');
       const { lineage } = res.body;
       assert.deepEqual(
-        { id: lineage.raw_payload.id, url: lineage.raw_payload.url, status: lineage.raw_payload.status, http_status: lineage.raw_payload.http_status },
+        {
+          id: lineage.raw_payload.id,
+          url: lineage.raw_payload.url,
+          status: lineage.raw_payload.status,
+          http_status: lineage.raw_payload.http_status,
+        },
         { id: 1, url: 'file:///a.csv', status: 'stored', http_status: 200 },
       );
       assert.equal(lineage.raw_payload.content_hash, 'sha256-a');
@@ -267,7 +347,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(lineage.raw_position, 0);
       assert.equal(lineage.run.workflow_id, 'wf-1');
       assert.equal(lineage.run.temporal_run_id, '00000000-0000-4000-8000-000000000001');
-      assert.equal(lineage.run.ui_url, 'http://ui.test:8233/namespaces/default/workflows/wf-1/00000000-0000-4000-8000-000000000001');
+      assert.equal(
+        lineage.run.ui_url,
+        'http://ui.test:8233/namespaces/default/workflows/wf-1/00000000-0000-4000-8000-000000000001',
+      );
       assert.equal(res.body.entity_link.entity_id, 1);
       assert.equal(res.body.entity_link.rule, 'seed');
       assert.deepEqual(
@@ -291,7 +374,8 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
 
     it('answers 404 for an unknown id and 400 for a malformed one', async () => {
       assertProblem(await get('/data/999999'), 404);
-      for (const id of ['abc', '0', '-1', '1.5', '99999999999999999999']) assertProblem(await get(`/data/${id}`), 400, 'id');
+      for (const id of ['abc', '0', '-1', '1.5', '99999999999999999999'])
+        assertProblem(await get(`/data/${id}`), 400, 'id');
       assertProblem(await get('/data/1?x=1'), 400, 'x');
     });
   });
@@ -325,14 +409,24 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       EntityDetail.parse(res.body);
       assert.equal(res.body.data.symbol, 'BTC');
       assert.deepEqual(
-        res.body.records.map((r: { record: { source: string; source_key: string }; link: { rule: string; confidence: number } }) => [r.record.source, r.record.source_key, r.link.rule, r.link.confidence]),
+        res.body.records.map(
+          (r: { record: { source: string; source_key: string }; link: { rule: string; confidence: number } }) => [
+            r.record.source,
+            r.record.source_key,
+            r.link.rule,
+            r.link.confidence,
+          ],
+        ),
         [
           ['a', 'key-0', 'seed', 1],
           ['b', 'key-3', 'symbol+name', 0.9],
         ],
       );
       assert.equal(res.body.records[1].link.evidence.name_similarity, 0.93);
-      assert.deepEqual(res.body.anomalies.map((a: { rule: string; run_id: number }) => [a.rule, a.run_id]), [['price_divergence', 12]]);
+      assert.deepEqual(
+        res.body.anomalies.map((a: { rule: string; run_id: number }) => [a.rule, a.run_id]),
+        [['price_divergence', 12]],
+      );
       assertProblem(await get('/entities/42'), 404);
     });
 
@@ -361,14 +455,36 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(res.body.raw_from, SEED.rawFrom);
       assert.equal(res.body.data.length, 12, '10 rolled-up days and 2 raw ones');
       const first = res.body.data[0];
-      assert.deepEqual([first.start, first.sources.length, first.sources[0].open_usd, first.sources[0].close_usd, first.sources[0].observations, first.spread], ['2025-12-01T00:00:00.000Z', 1, '90', '91', 4, null]);
+      assert.deepEqual(
+        [
+          first.start,
+          first.sources.length,
+          first.sources[0].open_usd,
+          first.sources[0].close_usd,
+          first.sources[0].observations,
+          first.spread,
+        ],
+        ['2025-12-01T00:00:00.000Z', 1, '90', '91', 4, null],
+      );
       const jan1 = res.body.data[10];
       assert.equal(jan1.start, '2026-01-01T00:00:00.000Z');
       // hours 0..23: a at 100..123, b at 102..125
-      assert.deepEqual(jan1.sources.map((s: { source: string; open_usd: string; high_usd: string; low_usd: string; close_usd: string; observations: number }) => [s.source, s.open_usd, s.high_usd, s.low_usd, s.close_usd, s.observations]), [
-        ['a', '100', '123', '100', '123', 24],
-        ['b', '102', '125', '102', '125', 24],
-      ]);
+      assert.deepEqual(
+        jan1.sources.map(
+          (s: {
+            source: string;
+            open_usd: string;
+            high_usd: string;
+            low_usd: string;
+            close_usd: string;
+            observations: number;
+          }) => [s.source, s.open_usd, s.high_usd, s.low_usd, s.close_usd, s.observations],
+        ),
+        [
+          ['a', '100', '123', '100', '123', 24],
+          ['b', '102', '125', '102', '125', 24],
+        ],
+      );
       assert.deepEqual([jan1.median_usd, jan1.spread], ['124', Math.round((2 / 124) * 1e6) / 1e6]);
     });
 
@@ -380,10 +496,16 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const page2 = await get(`/entities/1/quotes?limit=50&cursor=${page1.body.next_cursor}`);
       assert.equal(page2.body.data.length, SEED.quoteHours * 2 - 50);
       assert.equal(page2.body.next_cursor, null);
-      const all = [...page1.body.data, ...page2.body.data].map((o: { observed_at: string; record_id: number }) => `${o.observed_at}/${o.record_id}`);
+      const all = [...page1.body.data, ...page2.body.data].map(
+        (o: { observed_at: string; record_id: number }) => `${o.observed_at}/${o.record_id}`,
+      );
       assert.deepEqual(all, [...all].sort(), 'oldest first, then by record');
       assertProblem(await get(`/entities/1/quotes?limit=50&source=a&cursor=${page1.body.next_cursor}`), 400, 'cursor');
-      assertProblem(await get('/entities/1/quotes?interval=1h&from=2025-12-31T00:00:00Z&to=2026-01-01T12:00:00Z'), 400, 'from');
+      assertProblem(
+        await get('/entities/1/quotes?interval=1h&from=2025-12-31T00:00:00Z&to=2026-01-01T12:00:00Z'),
+        400,
+        'from',
+      );
       assertProblem(await get('/entities/42/quotes'), 404);
       const csv = await get('/entities/1/quotes?source=b&limit=2', { accept: 'text/csv' });
       assert.match(csv.type, /^text\/csv/);
@@ -404,11 +526,14 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const latest = res.body.data[0];
       assert.equal(latest.status, 'partial');
       assert.equal(latest.duration_ms, 40_000);
-      assert.deepEqual(latest.sources.map((s: { source: string; status: string }) => [s.source, s.status]), [
-        ['a', 'succeeded'],
-        ['b', 'failed'],
-        ['news', 'unchanged'],
-      ]);
+      assert.deepEqual(
+        latest.sources.map((s: { source: string; status: string }) => [s.source, s.status]),
+        [
+          ['a', 'succeeded'],
+          ['b', 'failed'],
+          ['news', 'unchanged'],
+        ],
+      );
       assert.deepEqual(ids(await get('/runs?status=partial')), [12]);
       assert.equal((await get('/runs?source=news&limit=1000')).body.total, 12);
       assert.equal((await get('/runs?source=nobody')).body.total, 0);
@@ -421,18 +546,47 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       RunDetail.parse(res.body);
       const a = res.body.data.sources.find((s: { source: string }) => s.source === 'a');
       assert.deepEqual(
-        [a.fetched_bytes, a.fetched_pages, a.parsed, a.staged, a.quarantined, a.soft_deleted, a.drift_events, a.duration_ms],
+        [
+          a.fetched_bytes,
+          a.fetched_pages,
+          a.parsed,
+          a.staged,
+          a.quarantined,
+          a.soft_deleted,
+          a.drift_events,
+          a.duration_ms,
+        ],
         [10000, 1, 30, 15, 15, 4, 2, 30_000],
       );
-      assert.ok(res.body.errors.some((e: { source: string; message: string }) => e.source === 'b' && /HTTP 503/.test(e.message)));
+      assert.ok(
+        res.body.errors.some(
+          (e: { source: string; message: string }) => e.source === 'b' && /HTTP 503/.test(e.message),
+        ),
+      );
       const b = res.body.data.sources.find((s: { source: string }) => s.source === 'b');
       assert.deepEqual(b.attempts, { fetchSource: 5 });
-      assert.deepEqual(b.attempt_errors.map((e: { stage: string; attempt: number; error: string }) => [e.stage, e.attempt, e.error]), [['fetchSource', 1, 'HTTP 503']]);
-      assert.equal(res.body.data.ui_url, 'http://ui.test:8233/namespaces/default/workflows/wf-12/00000000-0000-4000-8000-000000000012');
-      assert.deepEqual(res.body.anomalies.map((a: { rule: string; source: string | null }) => [a.rule, a.source]), [['source_failed', 'b'], ['record_count_change', 'a'], ['price_divergence', null]]);
+      assert.deepEqual(
+        b.attempt_errors.map((e: { stage: string; attempt: number; error: string }) => [e.stage, e.attempt, e.error]),
+        [['fetchSource', 1, 'HTTP 503']],
+      );
+      assert.equal(
+        res.body.data.ui_url,
+        'http://ui.test:8233/namespaces/default/workflows/wf-12/00000000-0000-4000-8000-000000000012',
+      );
+      assert.deepEqual(
+        res.body.anomalies.map((a: { rule: string; source: string | null }) => [a.rule, a.source]),
+        [
+          ['source_failed', 'b'],
+          ['record_count_change', 'a'],
+          ['price_divergence', null],
+        ],
+      );
       const divergence = res.body.anomalies[2];
       assert.equal(divergence.entity_id, 1);
-      assert.deepEqual(divergence.details.quotes.map((q: { source: string }) => q.source), ['a', 'b']);
+      assert.deepEqual(
+        divergence.details.quotes.map((q: { source: string }) => q.source),
+        ['a', 'b'],
+      );
       const guarded = await get('/runs/11');
       assert.ok(guarded.body.errors.some((e: { message: string }) => /delete guard: held 25 of 50/.test(e.message)));
       assert.deepEqual(guarded.body.anomalies, []);
@@ -447,14 +601,24 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const a = res.body.sources.find((s: { source: string }) => s.source === 'a');
       assert.equal(a.delta.parsed, -70);
       assert.equal(a.delta.duration_ms, 20_000);
-      assert.deepEqual(a.anomalies.map((x: { rule: string }) => x.rule).sort(), ['duration_spike', 'quarantine_spike', 'record_count_change']);
+      assert.deepEqual(a.anomalies.map((x: { rule: string }) => x.rule).sort(), [
+        'duration_spike',
+        'quarantine_spike',
+        'record_count_change',
+      ]);
       const b = res.body.sources.find((s: { source: string }) => s.source === 'b');
-      assert.deepEqual(b.anomalies.map((x: { rule: string }) => x.rule), ['source_failed']);
+      assert.deepEqual(
+        b.anomalies.map((x: { rule: string }) => x.rule),
+        ['source_failed'],
+      );
       const news = res.body.sources.find((s: { source: string }) => s.source === 'news');
       assert.deepEqual(news.anomalies, [], 'an unchanged source parsed nothing: not a record drop');
       // the other way round, only the record count of a (30 → 100) stands out: b failed in the reference, so it has none
       const reverse = await get('/compare-runs?run_id_1=12&run_id_2=11');
-      assert.deepEqual(reverse.body.anomalies.map((x: { rule: string; source: string }) => `${x.source}:${x.rule}`), ['a:record_count_change']);
+      assert.deepEqual(
+        reverse.body.anomalies.map((x: { rule: string; source: string }) => `${x.source}:${x.rule}`),
+        ['a:record_count_change'],
+      );
       const same = await get('/compare-runs?run_id_1=3&run_id_2=4');
       assert.deepEqual(same.body.anomalies, []);
       assert.equal(same.body.duration_ms_delta, 0);
@@ -478,13 +642,15 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(res.body.run.id, 12);
       const a = res.body.sources.find((s: { source: string }) => s.source === 'a');
       assert.deepEqual(a.baseline, { runs: 10, records: 100, quarantine_share: 0.01, duration_ms: 10_000 });
-      assert.deepEqual(a.anomalies.map((x: { rule: string }) => x.rule).sort(), ['duration_spike', 'quarantine_spike', 'record_count_change']);
-      assert.deepEqual(res.body.anomalies.map((x: { rule: string; source: string | null }) => `${x.source}:${x.rule}`).sort(), [
-        'a:duration_spike',
-        'a:quarantine_spike',
-        'a:record_count_change',
-        'b:source_failed',
+      assert.deepEqual(a.anomalies.map((x: { rule: string }) => x.rule).sort(), [
+        'duration_spike',
+        'quarantine_spike',
+        'record_count_change',
       ]);
+      assert.deepEqual(
+        res.body.anomalies.map((x: { rule: string; source: string | null }) => `${x.source}:${x.rule}`).sort(),
+        ['a:duration_spike', 'a:quarantine_spike', 'a:record_count_change', 'b:source_failed'],
+      );
       const older = await get('/runs/anomalies?run_id=6');
       assert.deepEqual(older.body.anomalies, []);
       assert.equal(older.body.sources[0].baseline.runs, 5);
@@ -527,7 +693,10 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(news.last_success.run_id, 12, 'unchanged counts as a success');
       const { totals } = res.body;
       assert.deepEqual(totals.records, { live: 125, deleted: 1 });
-      assert.deepEqual(totals.records_by_source.find((r: { source: string }) => r.source === 'b'), { source: 'b', kind: 'asset', live: 59, deleted: 1 });
+      assert.deepEqual(
+        totals.records_by_source.find((r: { source: string }) => r.source === 'b'),
+        { source: 'b', kind: 'asset', live: 59, deleted: 1 },
+      );
       assert.equal(totals.entities.total, 3);
       assert.equal(totals.quarantine.total, 3);
       assert.equal(totals.drift_events.total, 3);
@@ -562,14 +731,17 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(value('etl_source_run_duration_seconds_sum{source="a"}'), 11 * 10 + 30);
       assert.equal(value('etl_run_duration_seconds_count'), 12);
       assert.match(res.text, /# TYPE etl_source_run_duration_seconds histogram/);
-      assert.ok(value('etl_api_http_request_duration_seconds_count{method="GET",route="/data/:id",status="200"}') >= 2, 'by route template, not path');
+      assert.ok(
+        value('etl_api_http_request_duration_seconds_count{method="GET",route="/data/:id",status="200"}') >= 2,
+        'by route template, not path',
+      );
       assert.ok(value('etl_api_http_request_duration_seconds_count{method="GET",route="/data/:id",status="400"}') >= 1);
       assert.doesNotMatch(res.text, /route="\/data\/5"/);
     });
   });
 
   describe('Temporal unreachable', () => {
-    it('GET /health answers 200 degraded with the last run and each source\'s latest outcome', async () => {
+    it("GET /health answers 200 degraded with the last run and each source's latest outcome", async () => {
       const res = await get('/health');
       assert.equal(res.status, 200);
       Health.parse(res.body);
@@ -578,11 +750,14 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(res.body.temporal, 'down');
       assert.equal(res.body.schedule, null);
       assert.equal(res.body.last_run.workflow_id, 'wf-12');
-      assert.deepEqual(res.body.sources.map((s: { source: string; run_id: number; status: string }) => [s.source, s.run_id, s.status]), [
-        ['a', 12, 'succeeded'],
-        ['b', 12, 'failed'],
-        ['news', 12, 'unchanged'],
-      ]);
+      assert.deepEqual(
+        res.body.sources.map((s: { source: string; run_id: number; status: string }) => [s.source, s.run_id, s.status]),
+        [
+          ['a', 12, 'succeeded'],
+          ['b', 12, 'failed'],
+          ['news', 12, 'unchanged'],
+        ],
+      );
     });
 
     it('answers 503 problems for history, POST /runs and the schedule switch, while database reads go on', async () => {
@@ -619,7 +794,11 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assertProblem(await post('/runs', { source_ids: 'nope' }, { 'X-API-Key': API_KEY }), 400, 'source_ids');
       assertProblem(await post('/runs', { source_ids: [] }, { 'X-API-Key': API_KEY }), 400, 'source_ids');
       assertProblem(await post('/runs', { source_ids: ['Bad Id'] }, { 'X-API-Key': API_KEY }), 400, 'source_ids.0');
-      assertProblem(await post('/runs', { source_ids: ['no-such-source'] }, { 'X-API-Key': API_KEY }), 400, 'source_ids');
+      assertProblem(
+        await post('/runs', { source_ids: ['no-such-source'] }, { 'X-API-Key': API_KEY }),
+        400,
+        'source_ids',
+      );
       assertProblem(await post('/runs', { sources: ['csv-assets'] }, { 'X-API-Key': API_KEY }), 400, 'sources');
       assertProblem(await post('/runs', [1], { 'X-API-Key': API_KEY }), 400, 'body');
       assertProblem(await post('/schedules/etl-ingest/pause', { note: 7 }, { 'X-API-Key': API_KEY }), 400, 'note');
@@ -629,9 +808,15 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
       const logged = await serve(db, temporal, apiSettings(), pino({ level: 'info' }, sink));
       try {
-        const res = await request(`${logged.url}/runs`, { method: 'POST', headers: { 'X-API-Key': API_KEY, 'X-Request-Id': 'trace-me-1' } });
+        const res = await request(`${logged.url}/runs`, {
+          method: 'POST',
+          headers: { 'X-API-Key': API_KEY, 'X-Request-Id': 'trace-me-1' },
+        });
         assert.equal(res.status, 503);
-        await request(`${logged.url}/runs`, { method: 'POST', headers: { 'X-API-Key': 'a-wrong-key-to-hide', 'X-Request-Id': 'trace-me-2' } });
+        await request(`${logged.url}/runs`, {
+          method: 'POST',
+          headers: { 'X-API-Key': 'a-wrong-key-to-hide', 'X-Request-Id': 'trace-me-2' },
+        });
       } finally {
         logged.server.close();
       }
@@ -647,7 +832,14 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const key = { 'X-API-Key': API_KEY };
       assertProblem(await post('/runs', JSON.stringify({ source_ids: ['a'.repeat(17_000)] }), key), 413);
       assertProblem(await post('/runs', '{"source_ids": [', key), 400, 'body');
-      assertProblem(await request(`${url}/runs`, { method: 'POST', headers: { ...key, 'content-type': 'text/plain' }, body: 'source_ids=a' }), 415);
+      assertProblem(
+        await request(`${url}/runs`, {
+          method: 'POST',
+          headers: { ...key, 'content-type': 'text/plain' },
+          body: 'source_ids=a',
+        }),
+        415,
+      );
     });
 
     it('sets security headers, answers CORS only for configured origins, 405 for other methods, 404 for unknown routes', async () => {
@@ -661,7 +853,11 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(other.headers.get('access-control-allow-origin'), null);
       const preflight = await request(`${url}/runs`, {
         method: 'OPTIONS',
-        headers: { Origin: 'https://dash.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'x-api-key,content-type' },
+        headers: {
+          Origin: 'https://dash.example',
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'x-api-key,content-type',
+        },
       });
       assert.equal(preflight.status, 204);
       assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /X-API-Key/i);
@@ -682,16 +878,34 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       const spec = await get('/openapi.json');
       assert.equal(spec.status, 200);
       assert.equal(spec.body.openapi, '3.1.0');
-      const operations = Object.entries(spec.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+      const operations = Object.entries(spec.body.paths as Record<string, Record<string, unknown>>).flatMap(
+        ([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+      );
       for (const op of [
-        'GET /health', 'GET /data', 'GET /data/{id}', 'GET /entities', 'GET /entities/{id}', 'GET /runs', 'GET /runs/{id}', 'GET /runs/{id}/history',
-        'GET /runs/anomalies', 'GET /compare-runs', 'GET /stats', 'GET /metrics', 'POST /runs', 'POST /schedules/{scheduleId}/pause',
-        'POST /schedules/{scheduleId}/unpause', 'GET /openapi.json',
+        'GET /health',
+        'GET /data',
+        'GET /data/{id}',
+        'GET /entities',
+        'GET /entities/{id}',
+        'GET /runs',
+        'GET /runs/{id}',
+        'GET /runs/{id}/history',
+        'GET /runs/anomalies',
+        'GET /compare-runs',
+        'GET /stats',
+        'GET /metrics',
+        'POST /runs',
+        'POST /schedules/{scheduleId}/pause',
+        'POST /schedules/{scheduleId}/unpause',
+        'GET /openapi.json',
       ]) {
         assert.ok(operations.includes(op), op);
       }
       const limit = spec.body.paths['/data'].get.parameters.find((p: { name: string }) => p.name === 'limit');
-      assert.deepEqual([limit.schema.type, limit.schema.minimum, limit.schema.maximum, limit.required], ['integer', 1, 1000, false]);
+      assert.deepEqual(
+        [limit.schema.type, limit.schema.minimum, limit.schema.maximum, limit.required],
+        ['integer', 1, 1000, false],
+      );
       assert.deepEqual(spec.body.paths['/runs'].post.security, [{ ApiKey: [] }]);
       assert.ok(spec.body.components.schemas.DataPage);
 
@@ -710,7 +924,8 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
     });
 
     it('refuses unknown query parameters on every endpoint', async () => {
-      for (const path of ['/health', '/stats', '/metrics', '/runs/1', '/entities/1', '/openapi.json']) assertProblem(await get(`${path}?x=1`), 400, 'x');
+      for (const path of ['/health', '/stats', '/metrics', '/runs/1', '/entities/1', '/openapi.json'])
+        assertProblem(await get(`${path}?x=1`), 400, 'x');
     });
   });
 
@@ -738,7 +953,16 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         assert.equal((await request(`${app.url}/data?limit=1`)).status, 200);
         proxy.close();
         for (const s of sockets) s.destroy();
-        for (const path of ['/data?limit=1', '/data/1', '/entities', '/runs', '/runs/1', '/stats', '/metrics', '/compare-runs?run_id_1=1&run_id_2=2']) {
+        for (const path of [
+          '/data?limit=1',
+          '/data/1',
+          '/entities',
+          '/runs',
+          '/runs/1',
+          '/stats',
+          '/metrics',
+          '/compare-runs?run_id_1=1&run_id_2=2',
+        ]) {
           assertProblem(await request(app.url + path), 503);
         }
         const health = await request(`${app.url}/health`);

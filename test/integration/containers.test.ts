@@ -11,7 +11,8 @@ const run = promisify(execFile);
 
 function composeCli(): string {
   const cli = process.env.DOCKER_COMPOSE ?? path.join(projectRoot, '.tools', 'bin', 'docker-compose');
-  if (!fs.existsSync(cli)) throw new Error(`no docker-compose at ${cli}: run the tests with 'make test', which installs it`);
+  if (!fs.existsSync(cli))
+    throw new Error(`no docker-compose at ${cli}: run the tests with 'make test', which installs it`);
   return cli;
 }
 
@@ -24,8 +25,21 @@ const compose = (env: Record<string, string>, ...args: string[]) =>
 describe('docker-compose.yml (validated by Docker Compose v2)', () => {
   it('is a valid compose file with every service the stack needs, each with a health check', async () => {
     const { stdout } = await compose({ POSTGRES_PASSWORD: 'only-for-this-test' }, 'config', '--format', 'json');
-    const config = JSON.parse(stdout) as { services: Record<string, { healthcheck?: { test?: string[]; disable?: boolean }; depends_on?: Record<string, { condition: string }> }> };
-    assert.deepEqual(Object.keys(config.services).sort(), ['api', 'migrate', 'postgres', 'schedule', 'temporal', 'temporal-ui', 'worker']);
+    const config = JSON.parse(stdout) as {
+      services: Record<
+        string,
+        { healthcheck?: { test?: string[]; disable?: boolean }; depends_on?: Record<string, { condition: string }> }
+      >;
+    };
+    assert.deepEqual(Object.keys(config.services).sort(), [
+      'api',
+      'migrate',
+      'postgres',
+      'schedule',
+      'temporal',
+      'temporal-ui',
+      'worker',
+    ]);
     for (const name of ['postgres', 'temporal', 'temporal-ui', 'api', 'worker']) {
       const check = config.services[name]!.healthcheck;
       assert.ok(check && !check.disable && check.test?.length, `${name} has a health check`);
@@ -45,8 +59,14 @@ describe('docker-compose.yml (validated by Docker Compose v2)', () => {
 describe('Dockerfile (linted by hadolint)', () => {
   it('passes hadolint with no warning', async () => {
     const hadolint = process.env.HADOLINT ?? path.join(projectRoot, '.tools', 'bin', 'hadolint');
-    if (!fs.existsSync(hadolint)) throw new Error(`no hadolint at ${hadolint}: run the tests with 'make test', which installs it`);
-    const { stdout } = await run(hadolint, ['--no-color', '--failure-threshold', 'warning', path.join(projectRoot, 'Dockerfile')]).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+    if (!fs.existsSync(hadolint))
+      throw new Error(`no hadolint at ${hadolint}: run the tests with 'make test', which installs it`);
+    const { stdout } = await run(hadolint, [
+      '--no-color',
+      '--failure-threshold',
+      'warning',
+      path.join(projectRoot, 'Dockerfile'),
+    ]).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
     assert.equal(stdout.trim(), '', 'hadolint findings');
   });
 });

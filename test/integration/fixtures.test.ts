@@ -20,7 +20,8 @@ interface Outcome {
 
 // what an operator would declare for these files in the sources file
 const DECLARED: Record<string, string> = {
-  'kasparro__shashank4227+kasparro-backend-shashank-mudavath__legacy_crypto_data.csv': 'csv: { date_format: dd-mm-yyyy }',
+  'kasparro__shashank4227+kasparro-backend-shashank-mudavath__legacy_crypto_data.csv':
+    'csv: { date_format: dd-mm-yyyy }',
   'kaggle-cmc-history__kartik31_bitcoin_price.csv': "csv: { date_format: 'mon dd, yyyy' }",
   'kaggle-cmc-history__kartik31_ethereum_price.csv': "csv: { date_format: 'mon dd, yyyy' }",
 };
@@ -38,7 +39,10 @@ describe('recorded real-world fixtures (../shared/fixtures, real activities, rea
       for (const file of fs.readdirSync(path.join(fixtures, kind)).sort()) {
         const id = `f-${outcomes.size}`;
         const sourcesFile = path.join(dir, `${id}.yaml`);
-        fs.writeFileSync(sourcesFile, `sources:\n  - id: ${id}\n    kind: ${kind}\n    url: ${path.join(fixtures, kind, file)}\n    ${DECLARED[file] ?? ''}\n`);
+        fs.writeFileSync(
+          sourcesFile,
+          `sources:\n  - id: ${id}\n    kind: ${kind}\n    url: ${path.join(fixtures, kind, file)}\n    ${DECLARED[file] ?? ''}\n`,
+        );
         outcomes.set(file, await ingest(db, sourcesFile, id, file));
       }
     }
@@ -59,13 +63,18 @@ describe('recorded real-world fixtures (../shared/fixtures, real activities, rea
     assert.deepEqual([pandas.staged, pandas.quarantined], [100, 0]);
     const legacy = outcomes.get('kasparro__shashank4227+kasparro-backend-shashank-mudavath__legacy_crypto_data.csv')!;
     assert.ok(legacy.staged > 0 && legacy.quarantined === 0, 'Ticker/LastPrice/Vol/RecordedDate (dd-mm-yyyy) all map');
-    const bitcoinHistory = outcomes.get('kasparro__shuraih775+kasparro-backend-Mohammed-Shuraih-Shaikh__data_coin_Bitcoin.csv')!;
+    const bitcoinHistory = outcomes.get(
+      'kasparro__shuraih775+kasparro-backend-Mohammed-Shuraih-Shaikh__data_coin_Bitcoin.csv',
+    )!;
     assert.ok(bitcoinHistory.staged > 2000);
   });
 
   it('rejects files that are not asset quotes, naming the missing fields and what the file has', () => {
     const history = outcomes.get('kaggle-cmc-history__kartik31_bitcoin_price.csv')!;
-    assert.match(history.rejected!, /nothing maps to source_key, symbol; fields: Close, Date, High, Low, Market Cap, Open, Volume/);
+    assert.match(
+      history.rejected!,
+      /nothing maps to source_key, symbol; fields: Close, Date, High, Low, Market Cap, Open, Volume/,
+    );
     assert.match(outcomes.get('issues-cjs__303.csv')!.rejected!, /fields: Height, Index, Weight/);
   });
 
@@ -77,7 +86,16 @@ describe('recorded real-world fixtures (../shared/fixtures, real activities, rea
 
   it('reads feeds in every flavour and encoding, and refuses a document that is not a feed', () => {
     assert.match(outcomes.get('unrecognized.rss')!.rejected!, /not an RSS or Atom feed \(root element <head>\)/);
-    for (const file of ['rss-1.rss', 'craigslist.rss', 'heise.atom', 'feedburner.atom', 'guardian.rss', 'reddit-home.rss', 'many-links.rss', 'encoding.rss']) {
+    for (const file of [
+      'rss-1.rss',
+      'craigslist.rss',
+      'heise.atom',
+      'feedburner.atom',
+      'guardian.rss',
+      'reddit-home.rss',
+      'many-links.rss',
+      'encoding.rss',
+    ]) {
       assert.ok(outcomes.get(file)!.staged > 0, file);
     }
     assert.match(outcomes.get('missing-fields.atom')!.reasons[0]!, /title is required/);
@@ -88,10 +106,14 @@ describe('recorded real-world fixtures (../shared/fixtures, real activities, rea
       `SELECT count(*)::int AS n FROM record WHERE concat(title, summary, name, author) LIKE '%' || chr(65533) || '%'`,
     );
     assert.equal(rows[0]!.n, 0);
-    const latin1 = await db.pool.query<{ title: string }>(`SELECT title FROM record WHERE source_id = $1 ORDER BY raw_position LIMIT 3`, [
-      sourceIdOf(outcomes, 'encoding.rss'),
-    ]);
-    assert.ok(latin1.rows.some((r) => /[áéíóúãõç]/.test(r.title)), `Portuguese accents decoded: ${latin1.rows.map((r) => r.title).join(' | ')}`);
+    const latin1 = await db.pool.query<{ title: string }>(
+      `SELECT title FROM record WHERE source_id = $1 ORDER BY raw_position LIMIT 3`,
+      [sourceIdOf(outcomes, 'encoding.rss')],
+    );
+    assert.ok(
+      latin1.rows.some((r) => /[áéíóúãõç]/.test(r.title)),
+      `Portuguese accents decoded: ${latin1.rows.map((r) => r.title).join(' | ')}`,
+    );
   });
 });
 

@@ -53,7 +53,10 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     elsewhere = createSourceServer({ root });
     homeUrl = await home.listen(0);
     elsewhereUrl = await elsewhere.listen(0);
-    api = createApp({ db, temporal: env.client, log: quietLog, settings: loadSettings({ API_KEY }) }).listen(0, '127.0.0.1');
+    api = createApp({ db, temporal: env.client, log: quietLog, settings: loadSettings({ API_KEY }) }).listen(
+      0,
+      '127.0.0.1',
+    );
     await once(api, 'listening');
     url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
@@ -100,9 +103,18 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
     try {
-      const handle = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] });
+      const handle = await env.client.workflow.start(ingest, {
+        taskQueue: queue,
+        workflowId: `hostile-${queue}`,
+        args: [{}],
+      });
       const summary = (await handle.result()) as RunSummary;
-      return { summary, output: () => output, history: JSON.stringify(await handle.fetchHistory()), peakRssMb: peakRssMb(child.pid!) };
+      return {
+        summary,
+        output: () => output,
+        history: JSON.stringify(await handle.fetchHistory()),
+        peakRssMb: peakRssMb(child.pid!),
+      };
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
@@ -111,12 +123,21 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
   }
 
   /** A process's peak resident set size so far (VmHWM), in MiB. */
-  const peakRssMb = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  const peakRssMb = (pid: number) =>
+    Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
   async function runInProcess(sourcesFile: string): Promise<RunSummary> {
     const queue = taskQueue('hostile');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
-    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile,
+    });
+    return worker.runUntil(
+      env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `hostile-${queue}`, args: [{}] }),
+    );
   }
 
   const write = (name: string, content: string | Buffer) => fs.writeFileSync(path.join(dir, name), content);
@@ -127,12 +148,14 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
   };
   /** Every text the database holds about runs, payloads and records, as one string. */
   const databaseText = async () =>
-    (await db.pool.query(
-      `SELECT string_agg(t, ' ') AS text FROM (
+    (
+      await db.pool.query(
+        `SELECT string_agg(t, ' ') AS text FROM (
          SELECT row_to_json(x)::text AS t FROM raw_payload x UNION ALL SELECT row_to_json(x)::text FROM run x
          UNION ALL SELECT row_to_json(x)::text FROM run_source x UNION ALL SELECT row_to_json(x)::text FROM quarantine x
          UNION ALL SELECT row_to_json(x)::text FROM record x UNION ALL SELECT row_to_json(x)::text FROM drift_event x) s`,
-    )).rows[0].text as string;
+      )
+    ).rows[0].text as string;
 
   it('keeps the credential with its origin across a redirect, and plants it nowhere: logs, database, API, workflow history', async function () {
     this.timeout(120_000);
@@ -148,16 +171,26 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
         '',
       ].join('\n'),
     );
-    const { summary, output, history } = await runInWorkerProcess(file, { PLANTED_HEADER_KEY: HEADER_SECRET, PLANTED_QUERY_KEY: QUERY_SECRET });
+    const { summary, output, history } = await runInWorkerProcess(file, {
+      PLANTED_HEADER_KEY: HEADER_SECRET,
+      PLANTED_QUERY_KEY: QUERY_SECRET,
+    });
     assert.equal(summary.status, 'succeeded', JSON.stringify(summary));
     const asked = home.requests.filter((r) => r.path.startsWith('/coingecko'));
     const followed = elsewhere.requests.filter((r) => r.path.startsWith('/coingecko'));
     assert.ok(asked.length > 0 && asked.every((r) => r.hasApiKey), 'the configured origin gets the credential');
     assert.ok(followed.length > 0 && followed.every((r) => !r.hasApiKey), 'the host it redirects to does not');
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'gecko'`)).rows[0].n, 100);
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'gecko'`)).rows[0].n,
+      100,
+    );
 
     const record = (await db.pool.query(`SELECT id, run_id FROM record WHERE source_id = 'gecko' LIMIT 1`)).rows[0];
-    const responses = await Promise.all([`/runs/${record.run_id}`, `/data/${record.id}`, '/health', '/stats', '/runs'].map(async (p) => (await fetch(url + p)).text()));
+    const responses = await Promise.all(
+      [`/runs/${record.run_id}`, `/data/${record.id}`, '/health', '/stats', '/runs'].map(async (p) =>
+        (await fetch(url + p)).text(),
+      ),
+    );
     const everywhere = [output(), await databaseText(), history, ...responses].join('\n');
     for (const secret of [HEADER_SECRET, QUERY_SECRET]) assert.ok(!everywhere.includes(secret), `${secret} leaked`);
     assert.match(await databaseText(), /api_key=REDACTED/, 'the stored URL says a credential was there');
@@ -181,22 +214,46 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     const summary = await runInProcess(sources('values', '  - id: values\n    kind: csv\n    url: ./values.csv\n'));
     assert.equal(summary.status, 'succeeded', JSON.stringify(summary));
     // the observation time and the key cost the record; a price or rank out of its domain costs only the field
-    const reasons = (await db.pool.query(`SELECT reason FROM quarantine ORDER BY raw_position`)).rows.map((r) => r.reason);
+    const reasons = (await db.pool.query(`SELECT reason FROM quarantine ORDER BY raw_position`)).rows.map(
+      (r) => r.reason,
+    );
     assert.equal(reasons.length, 2);
     assert.match(reasons[0], /source_updated_at is out of range/);
     assert.match(reasons[1], /source_key is longer than 200 characters/);
-    const issues = (await db.pool.query(`SELECT source_key, field, value, reason FROM field_issue ORDER BY raw_position`)).rows;
-    assert.deepEqual(issues.map((i) => [i.source_key, i.field]), [['huge', 'price_usd'], ['long', 'price_usd'], ['rank', 'rank']]);
+    const issues = (
+      await db.pool.query(`SELECT source_key, field, value, reason FROM field_issue ORDER BY raw_position`)
+    ).rows;
+    assert.deepEqual(
+      issues.map((i) => [i.source_key, i.field]),
+      [
+        ['huge', 'price_usd'],
+        ['long', 'price_usd'],
+        ['rank', 'rank'],
+      ],
+    );
     assert.match(issues[0].reason, /is out of range \(about 1e131000/);
     assert.match(issues[1].reason, /has more than 40 significant digits/);
     assert.match(issues[2].reason, /is out of range/);
-    assert.ok([...reasons, ...issues.flatMap((i) => [i.reason, i.value])].every((r) => r.length < 300), 'a reason quotes a value, it does not repeat it');
+    assert.ok(
+      [...reasons, ...issues.flatMap((i) => [i.reason, i.value])].every((r) => r.length < 300),
+      'a reason quotes a value, it does not repeat it',
+    );
     assert.equal((await db.pool.query(`SELECT field_issues FROM run_source`)).rows[0].field_issues, 3);
     const live = (await db.pool.query(`SELECT source_key, name, price_usd, rank FROM record ORDER BY source_key`)).rows;
-    assert.deepEqual(live.map((r) => r.source_key), ['good-1', 'good-2', 'huge', 'long', 'nul', 'rank']);
-    assert.deepEqual(live.filter((r) => ['huge', 'long'].includes(r.source_key)).map((r) => r.price_usd), [null, null]);
+    assert.deepEqual(
+      live.map((r) => r.source_key),
+      ['good-1', 'good-2', 'huge', 'long', 'nul', 'rank'],
+    );
+    assert.deepEqual(
+      live.filter((r) => ['huge', 'long'].includes(r.source_key)).map((r) => r.price_usd),
+      [null, null],
+    );
     assert.equal(live.find((r) => r.source_key === 'rank').rank, null);
-    assert.equal(live.find((r) => r.source_key === 'nul').name, 'Nul\uFFFDName', 'a NUL in a cell is kept visibly, not a failed COPY');
+    assert.equal(
+      live.find((r) => r.source_key === 'nul').name,
+      'Nul\uFFFDName',
+      'a NUL in a cell is kept visibly, not a failed COPY',
+    );
     const page = await fetch(`${url}/data?limit=1000`);
     assert.equal(page.status, 200);
     assert.ok((await page.text()).length < 20_000);
@@ -213,52 +270,90 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     gzip.end();
     await once(gzip, 'end');
     const bomb = Buffer.concat(compressed);
-    const bombServer = http.createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb));
+    const bombServer = http.createServer(
+      (_req, res) =>
+        void res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'content-encoding': 'gzip',
+            'content-length': bomb.length,
+          })
+          .end(bomb),
+    );
     bombServer.listen(0, '127.0.0.1');
     await once(bombServer, 'listening');
     try {
       const bombUrl = `http://127.0.0.1:${(bombServer.address() as AddressInfo).port}/v1/tickers`;
       write('endless.csv', `symbol,name,price_usd\nAAA,Alpha,1\nBAD,${'x'.repeat(64 << 20)}\nBBB,Beta,2\n`);
       // (a coinpaprika source is read over http: the source server serves the file)
-      fs.writeFileSync(path.join(root, 'deep.json'), `[{"id":"deep-deep","symbol":"DEEP","quotes":{"USD":{"price":1}},"x":${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}}]`);
+      fs.writeFileSync(
+        path.join(root, 'deep.json'),
+        `[{"id":"deep-deep","symbol":"DEEP","quotes":{"USD":{"price":1}},"x":${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}}]`,
+      );
       // a feed just under the limit loads (parsed whole, the costliest document the worker holds), one over it is refused
-      const item = (i: number) => `<item><title>Item ${i}</title><link>https://example.com/${i}</link><guid>${i}</guid><description>${'words of a &lt;b&gt;summary&lt;/b&gt; '.repeat(20)}</description></item>`;
-      const feed = (items: number) => `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>${Array.from({ length: items }, (_, i) => item(i)).join('')}</channel></rss>`;
+      const item = (i: number) =>
+        `<item><title>Item ${i}</title><link>https://example.com/${i}</link><guid>${i}</guid><description>${'words of a &lt;b&gt;summary&lt;/b&gt; '.repeat(20)}</description></item>`;
+      const feed = (items: number) =>
+        `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>${Array.from({ length: items }, (_, i) => item(i)).join('')}</channel></rss>`;
       let itemsUnder = Math.floor(MAX_FEED_BYTES / item(0).length);
       while (Buffer.byteLength(feed(itemsUnder)) > MAX_FEED_BYTES) itemsUnder -= 100;
       write('full.rss', feed(itemsUnder));
       write('huge.rss', feed(itemsUnder + 200));
-      const entities = Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`).join('');
-      write('laughs.rss', `<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">${entities}]><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><guid>a</guid></item></channel></rss>`);
-      const file = sources('bounded', [
-        `  - { id: bomb, kind: coinpaprika, url: "${bombUrl}", http: { max_bytes: 16777216 } }`,
-        '  - { id: endless-line, kind: csv, url: ./endless.csv }',
-        `  - { id: deep-json, kind: coinpaprika, url: "${homeUrl}/files/deep.json" }`,
-        '  - { id: full-feed, kind: rss, url: ./full.rss }',
-        '  - { id: huge-feed, kind: rss, url: ./huge.rss }',
-        '  - { id: laughs, kind: rss, url: ./laughs.rss }',
-        '',
-      ].join('\n'));
+      const entities = Array.from(
+        { length: 9 },
+        (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`,
+      ).join('');
+      write(
+        'laughs.rss',
+        `<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">${entities}]><rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><guid>a</guid></item></channel></rss>`,
+      );
+      const file = sources(
+        'bounded',
+        [
+          `  - { id: bomb, kind: coinpaprika, url: "${bombUrl}", http: { max_bytes: 16777216 } }`,
+          '  - { id: endless-line, kind: csv, url: ./endless.csv }',
+          `  - { id: deep-json, kind: coinpaprika, url: "${homeUrl}/files/deep.json" }`,
+          '  - { id: full-feed, kind: rss, url: ./full.rss }',
+          '  - { id: huge-feed, kind: rss, url: ./huge.rss }',
+          '  - { id: laughs, kind: rss, url: ./laughs.rss }',
+          '',
+        ].join('\n'),
+      );
       const { summary, peakRssMb } = await runInWorkerProcess(file);
       const outcome = Object.fromEntries(summary.sources.map((s) => [s.sourceId, s.error ?? s.status]));
       assert.match(outcome.bomb!, /larger than max_bytes \(16777216 bytes\) once decompressed/);
       assert.equal(outcome['endless-line'], 'succeeded');
       assert.match(outcome['deep-json']!, /nests objects deeper than 32 levels/);
       assert.equal(outcome['full-feed'], 'succeeded');
-      assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'full-feed'`)).rows[0].n, itemsUnder);
+      assert.equal(
+        (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'full-feed'`)).rows[0].n,
+        itemsUnder,
+      );
       assert.match(outcome['huge-feed']!, new RegExp(`a feed larger than ${MAX_FEED_BYTES} bytes`));
       assert.match(outcome.laughs!, /not an RSS or Atom feed .*Invalid character entity/);
       // the rows around the endless line arrived; the line is quarantined, by an excerpt
-      const live = (await db.pool.query(`SELECT source_key FROM record WHERE source_id = 'endless-line' ORDER BY 1`)).rows.map((r) => r.source_key);
+      const live = (
+        await db.pool.query(`SELECT source_key FROM record WHERE source_id = 'endless-line' ORDER BY 1`)
+      ).rows.map((r) => r.source_key);
       assert.deepEqual(live, ['AAA', 'BBB']);
-      const quarantined = (await db.pool.query(`SELECT reason, length(fields::text) AS size FROM quarantine WHERE source_id = 'endless-line'`)).rows;
+      const quarantined = (
+        await db.pool.query(
+          `SELECT reason, length(fields::text) AS size FROM quarantine WHERE source_id = 'endless-line'`,
+        )
+      ).rows;
       assert.equal(quarantined.length, 1);
       assert.match(quarantined[0].reason, /a record longer than 1048576 characters \(from line 3\)/);
       assert.ok(quarantined[0].size < 20_000);
       // one attempt per stage: a refusal is final (the document cannot change), and no stage starved another's heartbeat
-      const attempts = (await db.pool.query(`SELECT source_id, attempts FROM run_source WHERE run_id = $1`, [summary.runId])).rows;
+      const attempts = (
+        await db.pool.query(`SELECT source_id, attempts FROM run_source WHERE run_id = $1`, [summary.runId])
+      ).rows;
       assert.equal(attempts.length, 6);
-      for (const { source_id, attempts: perStage } of attempts) assert.ok(Object.values(perStage as Record<string, number>).every((n) => n === 1), `${source_id}: ${JSON.stringify(perStage)}`);
+      for (const { source_id, attempts: perStage } of attempts)
+        assert.ok(
+          Object.values(perStage as Record<string, number>).every((n) => n === 1),
+          `${source_id}: ${JSON.stringify(perStage)}`,
+        );
       // the bound stated in the README ("Failure modes and recovery")
       assert.ok(peakRssMb < WORKER_RSS_BOUND_MB, `worker peak RSS ${peakRssMb.toFixed(0)} MiB`);
     } finally {
@@ -277,23 +372,48 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     write('nulheader.csv', 'na\u0000me,price\nBitcoin,1\n'); // fails, with a NUL in the reason (its field list)
     const file = sources(
       'bookkeeping',
-      ['  - { id: utf16, kind: rss, url: ./utf16.rss, delete_policy: never }', '  - { id: nulfeed, kind: rss, url: ./nul.rss, delete_policy: never }', '  - { id: nulheader, kind: csv, url: ./nulheader.csv }', '  - { id: nofile, kind: csv, url: ./missing.csv }', ''].join('\n'),
+      [
+        '  - { id: utf16, kind: rss, url: ./utf16.rss, delete_policy: never }',
+        '  - { id: nulfeed, kind: rss, url: ./nul.rss, delete_policy: never }',
+        '  - { id: nulheader, kind: csv, url: ./nulheader.csv }',
+        '  - { id: nofile, kind: csv, url: ./missing.csv }',
+        '',
+      ].join('\n'),
     );
     const summary = await runInProcess(file);
     assert.equal(summary.status, 'partial', JSON.stringify(summary));
-    const run = (await db.pool.query(`SELECT status, finished_at, error FROM run WHERE id = $1`, [summary.runId])).rows[0];
+    const run = (await db.pool.query(`SELECT status, finished_at, error FROM run WHERE id = $1`, [summary.runId]))
+      .rows[0];
     assert.equal(run.status, 'partial', 'the run row is closed');
     assert.ok(run.finished_at);
-    const outcomes = Object.fromEntries((await db.pool.query(`SELECT source_id, status, error FROM run_source WHERE run_id = $1`, [summary.runId])).rows.map((r) => [r.source_id, r]));
+    const outcomes = Object.fromEntries(
+      (
+        await db.pool.query(`SELECT source_id, status, error FROM run_source WHERE run_id = $1`, [summary.runId])
+      ).rows.map((r) => [r.source_id, r]),
+    );
     assert.equal(outcomes.utf16.status, 'succeeded', 'UTF-16 without a BOM is read as UTF-16');
-    assert.deepEqual((await db.pool.query(`SELECT title FROM record WHERE source_id = 'utf16' ORDER BY title`)).rows.map((r) => r.title), ['Second', 'Über den Wolken']);
+    assert.deepEqual(
+      (await db.pool.query(`SELECT title FROM record WHERE source_id = 'utf16' ORDER BY title`)).rows.map(
+        (r) => r.title,
+      ),
+      ['Second', 'Über den Wolken'],
+    );
     assert.equal(outcomes.nulheader.status, 'failed');
-    assert.match(outcomes.nulheader.error, /nothing maps to source_key, symbol; fields: na\uFFFDme, price/, 'the reason is stored, its NUL made visible');
+    assert.match(
+      outcomes.nulheader.error,
+      /nothing maps to source_key, symbol; fields: na\uFFFDme, price/,
+      'the reason is stored, its NUL made visible',
+    );
     assert.equal(outcomes.nofile.status, 'failed');
     assert.match(outcomes.nofile.error, /cannot read \.\/missing\.csv \(ENOENT\)/);
     assert.ok(!JSON.stringify(outcomes).includes(dir), 'no server path: a file is named as the sources file names it');
     assert.equal(outcomes.nulfeed.status, 'succeeded');
-    assert.deepEqual((await db.pool.query(`SELECT title FROM record WHERE source_id = 'nulfeed' ORDER BY title`)).rows.map((r) => r.title), ['Broken\uFFFDTitle', 'Second']);
+    assert.deepEqual(
+      (await db.pool.query(`SELECT title FROM record WHERE source_id = 'nulfeed' ORDER BY title`)).rows.map(
+        (r) => r.title,
+      ),
+      ['Broken\uFFFDTitle', 'Second'],
+    );
   });
 
   it('closes a run whose workflow ended without closing it, when the next run starts', async function () {
@@ -301,23 +421,44 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     write('small.csv', 'id,symbol,price\nbtc,BTC,1\n');
     const file = sources('abandoned', '  - { id: small, kind: csv, url: ./small.csv }\n');
     // a run whose workflow was terminated between startRun and finishRun
-    const handle = await env.client.workflow.start(ingest, { taskQueue: taskQueue('nobody'), workflowId: `abandoned-${Date.now()}`, args: [{}] });
+    const handle = await env.client.workflow.start(ingest, {
+      taskQueue: taskQueue('nobody'),
+      workflowId: `abandoned-${Date.now()}`,
+      args: [{}],
+    });
     await handle.terminate('test: an operator terminated it');
-    await db.pool.query(`INSERT INTO run (workflow_id, temporal_run_id, status, started_at) VALUES ($1, $2, 'running', now() - interval '10 minutes')`, [handle.workflowId, handle.firstExecutionRunId]);
-    await db.pool.query(`INSERT INTO run_source (run_id, source_id) SELECT id, 'small' FROM run WHERE workflow_id = $1`, [handle.workflowId]);
+    await db.pool.query(
+      `INSERT INTO run (workflow_id, temporal_run_id, status, started_at) VALUES ($1, $2, 'running', now() - interval '10 minutes')`,
+      [handle.workflowId, handle.firstExecutionRunId],
+    );
+    await db.pool.query(
+      `INSERT INTO run_source (run_id, source_id) SELECT id, 'small' FROM run WHERE workflow_id = $1`,
+      [handle.workflowId],
+    );
     const next = await runInProcess(file);
     assert.equal(next.status, 'succeeded');
-    const stale = (await db.pool.query(`SELECT r.status, r.error, s.status AS source_status FROM run r JOIN run_source s ON s.run_id = r.id WHERE r.workflow_id = $1`, [handle.workflowId])).rows[0];
+    const stale = (
+      await db.pool.query(
+        `SELECT r.status, r.error, s.status AS source_status FROM run r JOIN run_source s ON s.run_id = r.id WHERE r.workflow_id = $1`,
+        [handle.workflowId],
+      )
+    ).rows[0];
     assert.deepEqual([stale.status, stale.source_status], ['failed', 'failed']);
-    assert.match(stale.error, new RegExp(`the workflow ended terminated without closing its run; closed by run ${next.runId}`));
+    assert.match(
+      stale.error,
+      new RegExp(`the workflow ended terminated without closing its run; closed by run ${next.runId}`),
+    );
   });
 
   it('cannot be walked down by snapshots that each stay under max_delete_ratio, and an operator can approve a real shrink', async function () {
     this.timeout(120_000);
-    const snapshot = (count: number) => ['id,symbol,price', ...Array.from({ length: count }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n';
+    const snapshot = (count: number) =>
+      ['id,symbol,price', ...Array.from({ length: count }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n';
     const file = sources('shrink', '  - { id: shrinking, kind: csv, url: ./shrinking.csv, max_delete_ratio: 0.2 }\n');
-    const guard = async (runId: number) => (await db.pool.query(`SELECT soft_deleted, delete_guard FROM run_source WHERE run_id = $1`, [runId])).rows[0];
-    const live = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n;
+    const guard = async (runId: number) =>
+      (await db.pool.query(`SELECT soft_deleted, delete_guard FROM run_source WHERE run_id = $1`, [runId])).rows[0];
+    const live = async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n;
     write('shrinking.csv', snapshot(150));
     await runInProcess(file);
     write('shrinking.csv', snapshot(123)); // 18 % fewer: allowed
@@ -327,12 +468,19 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     const second = await runInProcess(file);
     const held = await guard(second.runId);
     assert.equal(held.soft_deleted, 0);
-    assert.match(held.delete_guard, /held 22 deletes: 101 live records would remain, 32\.7% fewer than the 150 the source had since .*: more than max_delete_ratio 20%/);
+    assert.match(
+      held.delete_guard,
+      /held 22 deletes: 101 live records would remain, 32\.7% fewer than the 150 the source had since .*: more than max_delete_ratio 20%/,
+    );
     assert.equal(await live(), 123);
 
     const refused = await fetchJson(`${url}/sources/shrinking/approve-shrink`, { method: 'POST' });
     assert.equal(refused.status, 401);
-    const approved = await fetchJson(`${url}/sources/shrinking/approve-shrink`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{"note":"the exchange delisted them"}' });
+    const approved = await fetchJson(`${url}/sources/shrinking/approve-shrink`, {
+      method: 'POST',
+      headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+      body: '{"note":"the exchange delisted them"}',
+    });
     assert.equal(approved.status, 200, JSON.stringify(approved.body));
     const third = await runInProcess(file);
     assert.deepEqual([(await guard(third.runId)).soft_deleted, await live()], [22, 101]);
@@ -340,30 +488,43 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     write('shrinking.csv', snapshot(60));
     const fourth = await runInProcess(file);
     assert.match((await guard(fourth.runId)).delete_guard, /held 41 of 101 live records/);
-    assert.equal((await fetchJson(`${url}/sources/nowhere/approve-shrink`, { method: 'POST', headers: { 'x-api-key': API_KEY } })).status, 404);
+    assert.equal(
+      (await fetchJson(`${url}/sources/nowhere/approve-shrink`, { method: 'POST', headers: { 'x-api-key': API_KEY } }))
+        .status,
+      404,
+    );
   });
 
   it('bounds what a request may cost: offsets, strict ids, a statement timeout on every API session', async () => {
     const deep = await fetchJson(`${url}/data?offset=10001`);
     assert.equal(deep.status, 400);
     assert.match(deep.body.invalid_params[0].reason, /page deeper with cursor/);
-    for (const id of ['0x1', '+1', '1e0', '01', '%201']) assert.equal((await fetchJson(`${url}/data/${id}`)).status, 400, id);
+    for (const id of ['0x1', '+1', '1e0', '01', '%201'])
+      assert.equal((await fetchJson(`${url}/data/${id}`)).status, 400, id);
     const timed = await openDatabase(process.env.TEST_DATABASE_URL!, { statementTimeoutMs: 50 });
     try {
-      await assert.rejects(timed.pool.query('SELECT pg_sleep(1)'), (error: { code?: string }) => error.code === '57014');
+      await assert.rejects(
+        timed.pool.query('SELECT pg_sleep(1)'),
+        (error: { code?: string }) => error.code === '57014',
+      );
     } finally {
       await timed.close();
     }
   });
 
   it('answers the source server control endpoints only from this machine', async function () {
-    const address = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    const address = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
     if (!address) this.skip(); // a machine without a network interface has no one else to refuse
     const server = createSourceServer({ root: dir });
     const port = await freePort();
     await server.listen(port, '0.0.0.0');
     try {
-      const remote = await fetch(`http://${address}:${port}/_control/faults`, { method: 'PUT', body: '[{"path":"/","status":500}]' });
+      const remote = await fetch(`http://${address}:${port}/_control/faults`, {
+        method: 'PUT',
+        body: '[{"path":"/","status":500}]',
+      });
       assert.equal(remote.status, 403);
       const local = await fetch(`http://127.0.0.1:${port}/_control/faults`);
       assert.equal(local.status, 200);
@@ -373,4 +534,3 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     }
   });
 });
-

@@ -50,18 +50,32 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   /** A sources file; each entry is a line list under `- id: ...`. */
   function sources(entries: Record<string, string[]>): string {
     const file = path.join(dir, `sources-${Object.keys(entries).join('-')}.yaml`);
-    const body = Object.entries(entries).map(([id, lines]) => [`  - id: ${id}`, ...lines.map((l) => `    ${l}`)].join('\n'));
+    const body = Object.entries(entries).map(([id, lines]) =>
+      [`  - id: ${id}`, ...lines.map((l) => `    ${l}`)].join('\n'),
+    );
     fs.writeFileSync(file, `sources:\n${body.join('\n')}\n`);
     return file;
   }
   const paprika = [`kind: coinpaprika`, `url: URL/coinpaprika/v1/tickers`];
-  const gecko = [`kind: coingecko`, `url: URL/coingecko/api/v3/coins/markets?vs_currency=usd`, `paging: { per_page: 250 }`];
+  const gecko = [
+    `kind: coingecko`,
+    `url: URL/coingecko/api/v3/coins/markets?vs_currency=usd`,
+    `paging: { per_page: 250 }`,
+  ];
   const withUrl = (lines: string[]) => lines.map((l) => l.replace('URL', baseUrl));
 
   async function run(sourcesFile: string, database: Database = db): Promise<RunSummary> {
     const queue = taskQueue('identity');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db: database, sourcesFile });
-    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `identity-${queue}`, args: [{}] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db: database,
+      sourcesFile,
+    });
+    return worker.runUntil(
+      env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `identity-${queue}`, args: [{}] }),
+    );
   }
   const runSource = async (runId: number, sourceId: string) =>
     (await db.pool.query('SELECT * FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId])).rows[0];
@@ -78,12 +92,22 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
 
   it('links the recorded CoinGecko and CoinPaprika snapshots with full precision, measured against the crosswalk', async function () {
     if (!fs.existsSync(fixtures)) this.skip(); // the shared folder is optional; CI has it
-    fs.copyFileSync(path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'), path.join(root, 'coingecko-markets.json'));
-    fs.copyFileSync(path.join(fixtures, 'coinpaprika', 'tickers-default__maikelmclauflin-coinpaprika-api-grpc.json'), path.join(root, 'coinpaprika-tickers.json'));
+    fs.copyFileSync(
+      path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'),
+      path.join(root, 'coingecko-markets.json'),
+    );
+    fs.copyFileSync(
+      path.join(fixtures, 'coinpaprika', 'tickers-default__maikelmclauflin-coinpaprika-api-grpc.json'),
+      path.join(root, 'coinpaprika-tickers.json'),
+    );
     const summary = await run(sources({ coingecko: withUrl(gecko), coinpaprika: withUrl(paprika) }));
     assert.equal(summary.status, 'succeeded');
 
-    const crosswalk = fs.readFileSync(path.join(projectRoot, 'test', 'fixtures', 'crosswalk-coingecko-coinpaprika.csv'), 'utf8').trim().split('\n').slice(1)
+    const crosswalk = fs
+      .readFileSync(path.join(projectRoot, 'test', 'fixtures', 'crosswalk-coingecko-coinpaprika.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
       .map((line) => line.split(','))
       .map(([gid, pid, status]) => ({ gid: gid!, pid: pid!, status: status! }));
     const linked = await linkedPairs('coingecko', 'coinpaprika');
@@ -96,12 +120,27 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     const misses = [...truth].filter((pair) => !linked.has(pair));
     const precision = truePositives.length / judged.length;
     const recall = truePositives.length / truth.size;
-    console.log(`      identity on recorded snapshots: ${truePositives.length} true links, ${falsePositives.length} false, ${misses.length} missed: precision ${precision.toFixed(3)}, recall ${recall.toFixed(3)}; missed: ${misses.join(' ')}`);
+    console.log(
+      `      identity on recorded snapshots: ${truePositives.length} true links, ${falsePositives.length} false, ${misses.length} missed: precision ${precision.toFixed(3)}, recall ${recall.toFixed(3)}; missed: ${misses.join(' ')}`,
+    );
     assert.deepEqual(falsePositives, [], 'a false merge is worse than a miss');
     assert.ok(recall >= 0.9, `recall ${recall}`);
 
     // coins sharing a symbol with a different project stay apart
-    for (const pair of ['uniswap|uni-universe', 'uniswap|uni-uni-coin', 'amp-token|amp-synereo', 'blockstack|stx-stox', 'polkadot|dot-polkadot-iou', 'filecoin|fil-filecoin-futures', 'leo-token|leo-leocoin', 'ftx-token|ftt-farmatrust', 'cosmos|atom-atomic-coin', 'terra-luna|luna-luna-coin', 'holotoken|hot-hydro-protocol', 'harmony|one-menlo-one']) {
+    for (const pair of [
+      'uniswap|uni-universe',
+      'uniswap|uni-uni-coin',
+      'amp-token|amp-synereo',
+      'blockstack|stx-stox',
+      'polkadot|dot-polkadot-iou',
+      'filecoin|fil-filecoin-futures',
+      'leo-token|leo-leocoin',
+      'ftx-token|ftt-farmatrust',
+      'cosmos|atom-atomic-coin',
+      'terra-luna|luna-luna-coin',
+      'holotoken|hot-hydro-protocol',
+      'harmony|one-menlo-one',
+    ]) {
       assert.ok(!linked.has(pair), `${pair} must not be merged`);
     }
     // and within CoinPaprika, two tickers of one symbol never share an entity
@@ -109,7 +148,11 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
       `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id GROUP BY l.entity_id, r.source_id HAVING count(*) > 1`,
     );
     assert.deepEqual(rows, []);
-    const link = (await db.pool.query(`SELECT rule, confidence, evidence FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'btc-bitcoin'`)).rows[0];
+    const link = (
+      await db.pool.query(
+        `SELECT rule, confidence, evidence FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'btc-bitcoin'`,
+      )
+    ).rows[0];
     assert.ok(['crosswalk', 'new'].includes(link.rule));
 
     // what was left alone but came close is kept for review: on these snapshots, projects that only borrow
@@ -121,7 +164,10 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
        WHERE l.rule = 'new' AND l.evidence ? 'review'`,
     );
     const nearMisses = review.filter((r) => r.reason === 'near_miss');
-    assert.ok(nearMisses.some((r) => r.pair === 'polkadot|dot-polkadot-iou'), JSON.stringify(review));
+    assert.ok(
+      nearMisses.some((r) => r.pair === 'polkadot|dot-polkadot-iou'),
+      JSON.stringify(review),
+    );
     for (const miss of nearMisses) {
       assert.ok(miss.confidence >= REVIEW_FLOOR && miss.confidence < LINK_THRESHOLD, JSON.stringify(miss));
       assert.ok(!truth.has(miss.pair), `${miss.pair} is a match the rules missed`);
@@ -129,31 +175,67 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   });
 
   it('makes the same article in two feeds one entity: by canonical URL, or by title and date', async () => {
-    const item = (title: string, link: string, date: string) => `<item><title>${title}</title><link>${link}</link><pubDate>${date}</pubDate></item>`;
-    const feed = (items: string[]) => `<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>${items.join('')}</channel></rss>`;
-    fs.writeFileSync(path.join(root, 'a.rss'), feed([
-      item('Bitcoin holds above $32,000', 'https://news.example.com/btc-32k?utm_source=a', 'Thu, 24 Jun 2021 03:40:00 GMT'),
-      item('Ether slips 4% while gas fees fall', 'https://a.example.com/ether', 'Thu, 24 Jun 2021 05:15:00 GMT'),
-      item('Only in feed A', 'https://a.example.com/only', 'Thu, 24 Jun 2021 06:00:00 GMT'),
-    ]));
-    fs.writeFileSync(path.join(root, 'b.rss'), feed([
-      item('Bitcoin holds above $32,000', 'https://NEWS.example.com/btc-32k/#comments', 'Thu, 24 Jun 2021 03:41:00 GMT'),
-      item('Ether slips 4% while gas fees fall!', 'https://b.example.org/markets/ether-slips', 'Thu, 24 Jun 2021 07:00:00 GMT'),
-      item('Ether slips again', 'https://b.example.org/markets/ether-again', 'Sat, 26 Jun 2021 07:00:00 GMT'),
-    ]));
+    const item = (title: string, link: string, date: string) =>
+      `<item><title>${title}</title><link>${link}</link><pubDate>${date}</pubDate></item>`;
+    const feed = (items: string[]) =>
+      `<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>${items.join('')}</channel></rss>`;
+    fs.writeFileSync(
+      path.join(root, 'a.rss'),
+      feed([
+        item(
+          'Bitcoin holds above $32,000',
+          'https://news.example.com/btc-32k?utm_source=a',
+          'Thu, 24 Jun 2021 03:40:00 GMT',
+        ),
+        item('Ether slips 4% while gas fees fall', 'https://a.example.com/ether', 'Thu, 24 Jun 2021 05:15:00 GMT'),
+        item('Only in feed A', 'https://a.example.com/only', 'Thu, 24 Jun 2021 06:00:00 GMT'),
+      ]),
+    );
+    fs.writeFileSync(
+      path.join(root, 'b.rss'),
+      feed([
+        item(
+          'Bitcoin holds above $32,000',
+          'https://NEWS.example.com/btc-32k/#comments',
+          'Thu, 24 Jun 2021 03:41:00 GMT',
+        ),
+        item(
+          'Ether slips 4% while gas fees fall!',
+          'https://b.example.org/markets/ether-slips',
+          'Thu, 24 Jun 2021 07:00:00 GMT',
+        ),
+        item('Ether slips again', 'https://b.example.org/markets/ether-again', 'Sat, 26 Jun 2021 07:00:00 GMT'),
+      ]),
+    );
     const rss = (file: string) => [`kind: rss`, `url: ${baseUrl}/files/${file}`, `delete_policy: never`];
     await run(sources({ 'feed-a': rss('a.rss'), 'feed-b': rss('b.rss') }));
     const { rows } = await db.pool.query(
       `SELECT r.source_id, r.title, l.rule, l.entity_id FROM record r JOIN entity_link l ON l.record_id = r.id WHERE r.source_id = 'feed-b' ORDER BY r.raw_position`,
     );
     const entityOf = async (source: string, title: string) =>
-      (await db.pool.query(`SELECT l.entity_id FROM record r JOIN entity_link l ON l.record_id = r.id WHERE r.source_id = $1 AND r.title = $2`, [source, title])).rows[0].entity_id;
+      (
+        await db.pool.query(
+          `SELECT l.entity_id FROM record r JOIN entity_link l ON l.record_id = r.id WHERE r.source_id = $1 AND r.title = $2`,
+          [source, title],
+        )
+      ).rows[0].entity_id;
     assert.equal(rows.length, 3);
-    assert.equal(await entityOf('feed-a', 'Bitcoin holds above $32,000'), await entityOf('feed-b', 'Bitcoin holds above $32,000'));
-    assert.equal(await entityOf('feed-a', 'Ether slips 4% while gas fees fall'), await entityOf('feed-b', 'Ether slips 4% while gas fees fall!'));
-    assert.notEqual(await entityOf('feed-a', 'Ether slips 4% while gas fees fall'), await entityOf('feed-b', 'Ether slips again'));
+    assert.equal(
+      await entityOf('feed-a', 'Bitcoin holds above $32,000'),
+      await entityOf('feed-b', 'Bitcoin holds above $32,000'),
+    );
+    assert.equal(
+      await entityOf('feed-a', 'Ether slips 4% while gas fees fall'),
+      await entityOf('feed-b', 'Ether slips 4% while gas fees fall!'),
+    );
+    assert.notEqual(
+      await entityOf('feed-a', 'Ether slips 4% while gas fees fall'),
+      await entityOf('feed-b', 'Ether slips again'),
+    );
     // whichever feed is resolved second links to the first one's entity, by the rule that matched
-    const rules = (await db.pool.query(`SELECT l.rule FROM entity_link l WHERE l.rule <> 'new' ORDER BY l.rule`)).rows.map((r) => r.rule);
+    const rules = (
+      await db.pool.query(`SELECT l.rule FROM entity_link l WHERE l.rule <> 'new' ORDER BY l.rule`)
+    ).rows.map((r) => r.rule);
     assert.deepEqual(rules, ['canonical_url', 'title+date']);
     assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM entity WHERE kind = 'article'`)).rows[0].n, 4);
   });
@@ -168,12 +250,19 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
        ('asset', 'force', 'coingecko', 'dogecoin', 'coinpaprika', 'xrp-xrp', 'test: deliberately wrong, to see it obeyed')`,
     );
     const second = await run(file);
-    assert.ok(second.sources.every((s) => s.status === 'unchanged'), 'overrides apply although no source changed');
+    assert.ok(
+      second.sources.every((s) => s.status === 'unchanged'),
+      'overrides apply although no source changed',
+    );
     const pairs = await linkedPairs('coingecko', 'coinpaprika');
     assert.ok(!pairs.has('bitcoin|btc-bitcoin'));
     assert.ok(pairs.has('dogecoin|xrp-xrp'));
     assert.ok(!pairs.has('dogecoin|doge-dogecoin'));
-    const forced = (await db.pool.query(`SELECT l.rule, l.confidence FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'coingecko' AND r.source_key = 'dogecoin'`)).rows[0];
+    const forced = (
+      await db.pool.query(
+        `SELECT l.rule, l.confidence FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'coingecko' AND r.source_key = 'dogecoin'`,
+      )
+    ).rows[0];
     assert.deepEqual(forced, { rule: 'override', confidence: 1 });
     // and the run after that leaves everything as it is
     const before = await tableChecksum('entity_link');
@@ -188,10 +277,13 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     assert.ok(restored.has('bitcoin|btc-bitcoin'));
     assert.ok(restored.has('dogecoin|doge-dogecoin'));
     assert.ok(!restored.has('dogecoin|xrp-xrp'));
-    assert.deepEqual((await db.pool.query(`SELECT count(*)::int AS n FROM entity_link WHERE rule = 'override'`)).rows[0].n, 0);
+    assert.deepEqual(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM entity_link WHERE rule = 'override'`)).rows[0].n,
+      0,
+    );
   });
 
-  it('keeps each entity\'s count of live sources (the min_sources filter) true through links, deletes, restores and overrides', async () => {
+  it("keeps each entity's count of live sources (the min_sources filter) true through links, deletes, restores and overrides", async () => {
     const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko) });
     const tickersFile = path.join(root, 'coinpaprika-tickers.json');
     const tickers = JSON.parse(fs.readFileSync(tickersFile, 'utf8')) as { id: string }[];
@@ -201,14 +293,22 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
       WHERE r.deleted_at IS NULL GROUP BY 1) c ON c.entity_id = e.id`;
     const wrong = async () => (await db.pool.query(`${counted} WHERE e.live_sources <> coalesce(c.n, 0)`)).rows;
     const bitcoin = async (source: string) =>
-      (await db.pool.query(`SELECT e.live_sources FROM entity e JOIN entity_link l ON l.entity_id = e.id JOIN record r ON r.id = l.record_id WHERE r.source_id = $1 AND r.source_key = $2`,
-        [source, source === 'coingecko' ? 'bitcoin' : 'btc-bitcoin'])).rows[0]?.live_sources;
+      (
+        await db.pool.query(
+          `SELECT e.live_sources FROM entity e JOIN entity_link l ON l.entity_id = e.id JOIN record r ON r.id = l.record_id WHERE r.source_id = $1 AND r.source_key = $2`,
+          [source, source === 'coingecko' ? 'bitcoin' : 'btc-bitcoin'],
+        )
+      ).rows[0]?.live_sources;
 
     await run(file);
     assert.deepEqual(await wrong(), []);
     assert.equal(await bitcoin('coingecko'), 2);
-    const twoSources = (await listEntities(db.em(), { filter: { minSources: 2 }, limit: 1000, offset: 0 })).rows.map((e) => e.id);
-    const expected = (await db.pool.query(`SELECT id FROM (${counted}) x WHERE actual >= 2 ORDER BY id`)).rows.map((r) => Number(r.id));
+    const twoSources = (await listEntities(db.em(), { filter: { minSources: 2 }, limit: 1000, offset: 0 })).rows.map(
+      (e) => e.id,
+    );
+    const expected = (await db.pool.query(`SELECT id FROM (${counted}) x WHERE actual >= 2 ORDER BY id`)).rows.map(
+      (r) => Number(r.id),
+    );
     assert.ok(expected.length > 50, 'the demo snapshots share most of their coins');
     assert.deepEqual(twoSources, expected);
 
@@ -235,11 +335,18 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   it('skips resolution when the last payload is resolved already, and resolves again when it is not', async () => {
     const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko) });
     await run(file);
-    const state = await db.pool.query(`SELECT source_id, last_payload_id = resolved_payload_id AND resolved_at IS NOT NULL AS settled FROM source_state ORDER BY source_id`);
-    assert.deepEqual(state.rows, [{ source_id: 'coingecko', settled: true }, { source_id: 'coinpaprika', settled: true }]);
+    const state = await db.pool.query(
+      `SELECT source_id, last_payload_id = resolved_payload_id AND resolved_at IS NOT NULL AS settled FROM source_state ORDER BY source_id`,
+    );
+    assert.deepEqual(state.rows, [
+      { source_id: 'coingecko', settled: true },
+      { source_id: 'coinpaprika', settled: true },
+    ]);
     // a link lost behind the pipeline's back: an unchanged run does not look for unlinked records
     const unlinked = `SELECT count(*)::int AS n FROM record r WHERE NOT EXISTS (SELECT 1 FROM entity_link l WHERE l.record_id = r.id)`;
-    await db.pool.query(`DELETE FROM entity_link WHERE record_id = (SELECT id FROM record WHERE source_id = 'coingecko' AND source_key = 'bitcoin')`);
+    await db.pool.query(
+      `DELETE FROM entity_link WHERE record_id = (SELECT id FROM record WHERE source_id = 'coingecko' AND source_key = 'bitcoin')`,
+    );
     const second = await run(file);
     assert.ok(second.sources.every((s) => s.status === 'unchanged'));
     assert.equal((await db.pool.query(unlinked)).rows[0].n, 1, 'resolution skipped');
@@ -251,7 +358,11 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   });
 
   it('re-runs unchanged data with identical tables: 0 rows written (pg_stat_user_tables), 0 duplicates', async () => {
-    const file = sources({ coinpaprika: withUrl(paprika), coingecko: withUrl(gecko), 'csv-assets': ['kind: csv', `url: ${path.join(projectRoot, 'data', 'demo', 'assets.csv')}`] });
+    const file = sources({
+      coinpaprika: withUrl(paprika),
+      coingecko: withUrl(gecko),
+      'csv-assets': ['kind: csv', `url: ${path.join(projectRoot, 'data', 'demo', 'assets.csv')}`],
+    });
     // each run gets its own connections, closed after it, so their table statistics are flushed before we read them
     const runAndFlush = async () => {
       const before = await backends();
@@ -274,12 +385,18 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     const tickers = path.join(root, 'coinpaprika-tickers.json');
     fs.writeFileSync(tickers, fs.readFileSync(tickers, 'utf8').replaceAll('},{"id"', '},\n  {"id"'));
     const second = await runAndFlush();
-    assert.deepEqual(Object.fromEntries(second.sources.map((s) => [s.sourceId, s.status])), { coinpaprika: 'succeeded', coingecko: 'unchanged', 'csv-assets': 'unchanged' });
+    assert.deepEqual(Object.fromEntries(second.sources.map((s) => [s.sourceId, s.status])), {
+      coinpaprika: 'succeeded',
+      coingecko: 'unchanged',
+      'csv-assets': 'unchanged',
+    });
     const merged = await runSource(second.runId, 'coinpaprika');
     assert.deepEqual([merged.inserted, merged.updated, merged.unchanged, merged.duplicates], [0, 0, 150, 0]);
     assert.deepEqual(await Promise.all(tables.map(tableChecksum)), checksums);
     assert.deepEqual(await tableWrites(tables), writes, 'no insert, update or delete in record, entity or entity_link');
-    const duplicates = await db.pool.query(`SELECT source_id, source_key FROM record GROUP BY 1, 2 HAVING count(*) > 1`);
+    const duplicates = await db.pool.query(
+      `SELECT source_id, source_key FROM record GROUP BY 1, 2 HAVING count(*) > 1`,
+    );
     assert.equal(duplicates.rowCount, 0);
     const entitiesPerRecord = await db.pool.query(`SELECT record_id FROM entity_link GROUP BY 1 HAVING count(*) > 1`);
     assert.equal(entitiesPerRecord.rowCount, 0);
@@ -287,69 +404,130 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
 
   it('soft-deletes exactly the 5 % a snapshot lost, restores them when they return, and holds a 50 % loss', async () => {
     const file = sources({ coinpaprika: withUrl(paprika) });
-    const tickers = JSON.parse(fs.readFileSync(path.join(root, 'coinpaprika-tickers.json'), 'utf8')) as { id: string }[];
+    const tickers = JSON.parse(fs.readFileSync(path.join(root, 'coinpaprika-tickers.json'), 'utf8')) as {
+      id: string;
+    }[];
     await run(file);
     const removed = tickers.filter((_, i) => i % 20 === 7).map((t) => t.id); // 8 of 150: about 5 %
-    fs.writeFileSync(path.join(root, 'coinpaprika-tickers.json'), JSON.stringify(tickers.filter((t) => !removed.includes(t.id))));
+    fs.writeFileSync(
+      path.join(root, 'coinpaprika-tickers.json'),
+      JSON.stringify(tickers.filter((t) => !removed.includes(t.id))),
+    );
     const second = await run(file);
-    const deleted = (await db.pool.query<{ source_key: string }>(`SELECT source_key FROM record WHERE deleted_at IS NOT NULL ORDER BY source_key`)).rows.map((r) => r.source_key);
+    const deleted = (
+      await db.pool.query<{ source_key: string }>(
+        `SELECT source_key FROM record WHERE deleted_at IS NOT NULL ORDER BY source_key`,
+      )
+    ).rows.map((r) => r.source_key);
     assert.deepEqual(deleted, [...removed].sort());
     assert.equal((await runSource(second.runId, 'coinpaprika')).soft_deleted, removed.length);
 
     fs.writeFileSync(path.join(root, 'coinpaprika-tickers.json'), JSON.stringify(tickers));
     const third = await run(file);
     assert.equal((await runSource(third.runId, 'coinpaprika')).restored, removed.length);
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n, 150);
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n,
+      150,
+    );
 
     fs.writeFileSync(path.join(root, 'coinpaprika-tickers.json'), JSON.stringify(tickers.slice(0, 75)));
     const fourth = await run(file);
     const held = await runSource(fourth.runId, 'coinpaprika');
     assert.equal(held.soft_deleted, 0);
     assert.match(held.delete_guard, /held 75 of 150 live records \(50%\): more than max_delete_ratio 20%/);
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n, 150);
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NULL`)).rows[0].n,
+      150,
+    );
   });
 
   it('deletes nothing when a paged fetch fails midway, and never deletes feed items that rolled off', async () => {
-    const file = sources({ coingecko: withUrl([...gecko.slice(0, 2), 'paging: { per_page: 25 }']), 'rss-news': [`kind: rss`, `url: ${baseUrl}/files/news.rss`, 'delete_policy: never'] });
+    const file = sources({
+      coingecko: withUrl([...gecko.slice(0, 2), 'paging: { per_page: 25 }']),
+      'rss-news': [`kind: rss`, `url: ${baseUrl}/files/news.rss`, 'delete_policy: never'],
+    });
     await run(file);
     // page 1 answers, page 2 is refused: the listing is incomplete and the source fails
-    server.setFaults([{ path: '/coingecko', latencyMs: 1, times: 1 }, { path: '/coingecko', status: 404 }]);
+    server.setFaults([
+      { path: '/coingecko', latencyMs: 1, times: 1 },
+      { path: '/coingecko', status: 404 },
+    ]);
     const feed = fs.readFileSync(path.join(root, 'news.rss'), 'utf8');
     fs.writeFileSync(path.join(root, 'news.rss'), feed.replace(/<item>\s*<title>Bitcoin holds[\s\S]*?<\/item>/, ''));
     const second = await run(file);
-    assert.deepEqual(Object.fromEntries(second.sources.map((s) => [s.sourceId, s.status])), { coingecko: 'failed', 'rss-news': 'succeeded' });
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NOT NULL`)).rows[0].n, 0);
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'coingecko'`)).rows[0].n, 100);
+    assert.deepEqual(Object.fromEntries(second.sources.map((s) => [s.sourceId, s.status])), {
+      coingecko: 'failed',
+      'rss-news': 'succeeded',
+    });
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE deleted_at IS NOT NULL`)).rows[0].n,
+      0,
+    );
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE source_id = 'coingecko'`)).rows[0].n,
+      100,
+    );
   });
 
   it('hard-deletes records soft-deleted longer ago than the retention period, and only those', async () => {
     const file = sources({ coinpaprika: withUrl(paprika) });
     await run(file);
-    await db.pool.query(`UPDATE record SET deleted_at = now() - interval '91 days' WHERE source_key IN ('btc-bitcoin', 'eth-ethereum')`);
+    await db.pool.query(
+      `UPDATE record SET deleted_at = now() - interval '91 days' WHERE source_key IN ('btc-bitcoin', 'eth-ethereum')`,
+    );
     await db.pool.query(`UPDATE record SET deleted_at = now() - interval '10 days' WHERE source_key = 'xrp-xrp'`);
     const queue = taskQueue('retention');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: file });
-    const purged = await worker.runUntil(env.client.workflow.execute(retention, { taskQueue: queue, workflowId: `retention-${queue}`, args: [{ olderThanDays: 90 }] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: file,
+    });
+    const purged = await worker.runUntil(
+      env.client.workflow.execute(retention, {
+        taskQueue: queue,
+        workflowId: `retention-${queue}`,
+        args: [{ olderThanDays: 90 }],
+      }),
+    );
     assert.deepEqual([purged.records, purged.entities], [2, 2]);
-    const keys = (await db.pool.query(`SELECT source_key FROM record WHERE source_key IN ('btc-bitcoin', 'eth-ethereum', 'xrp-xrp')`)).rows.map((r) => r.source_key);
+    const keys = (
+      await db.pool.query(
+        `SELECT source_key FROM record WHERE source_key IN ('btc-bitcoin', 'eth-ethereum', 'xrp-xrp')`,
+      )
+    ).rows.map((r) => r.source_key);
     assert.deepEqual(keys, ['xrp-xrp']);
     // their observations went with them; the others' stayed (the 2019 demo quotes are past the raw retention: daily rollups now)
     assert.deepEqual(purged.quotes?.dropped, ['quote_y2019m09']);
-    const quoted = (await db.pool.query(`SELECT count(DISTINCT record_id)::int AS n FROM (SELECT record_id FROM quote UNION ALL SELECT record_id FROM quote_daily) q`)).rows[0].n;
+    const quoted = (
+      await db.pool.query(
+        `SELECT count(DISTINCT record_id)::int AS n FROM (SELECT record_id FROM quote UNION ALL SELECT record_id FROM quote_daily) q`,
+      )
+    ).rows[0].n;
     assert.equal(quoted, (await db.pool.query(`SELECT count(*)::int AS n FROM record`)).rows[0].n);
     const orphaned = `SELECT count(*)::int AS n FROM quote_daily q WHERE NOT EXISTS (SELECT 1 FROM record r WHERE r.id = q.record_id)`;
     assert.equal((await db.pool.query(orphaned)).rows[0].n, 0);
   });
 
   async function backends(): Promise<number> {
-    return (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0]!.n;
+    return (
+      await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`,
+      )
+    ).rows[0]!.n;
   }
 
   async function tableChecksum(table: string): Promise<string> {
-    return (await db.pool.query(`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS sum FROM ${table} t`)).rows[0].sum;
+    return (
+      await db.pool.query(`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS sum FROM ${table} t`)
+    ).rows[0].sum;
   }
   async function tableWrites(tables: string[]): Promise<Record<string, number>> {
-    const { rows } = await db.pool.query(`SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS writes FROM pg_stat_user_tables WHERE relname = ANY($1)`, [tables]);
+    const { rows } = await db.pool.query(
+      `SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS writes FROM pg_stat_user_tables WHERE relname = ANY($1)`,
+      [tables],
+    );
     return Object.fromEntries(rows.map((r) => [r.relname, Number(r.writes)]));
   }
 });

@@ -10,7 +10,10 @@ describe('database migrations (real PostgreSQL)', () => {
 
   it('are all applied by the test setup, in order', async () => {
     const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM mikro_orm_migrations ORDER BY id');
-    assert.deepEqual(rows.map((r) => r.name), migrations.map((m) => m.name));
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      migrations.map((m) => m.name),
+    );
   });
 
   it('produce exactly the schema the entities describe (no migration is missing)', async () => {

@@ -27,7 +27,12 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
     this.timeout(30_000);
     db = await testDatabase();
     env = await startTemporal();
-    api = createApp({ db, temporal: env.client, log: quietLog, settings: loadSettings({ API_KEY: 'real-world-key-0123456789' }) }).listen(0, '127.0.0.1');
+    api = createApp({
+      db,
+      temporal: env.client,
+      log: quietLog,
+      settings: loadSettings({ API_KEY: 'real-world-key-0123456789' }),
+    }).listen(0, '127.0.0.1');
     await once(api, 'listening');
     url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
@@ -50,23 +55,42 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
 
   async function runIngest(sourcesFile: string): Promise<RunSummary> {
     const queue = taskQueue('real-world');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue: queue, db, sourcesFile });
-    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `real-world-${queue}`, args: [{}] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile,
+    });
+    return worker.runUntil(
+      env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `real-world-${queue}`, args: [{}] }),
+    );
   }
   const get = async (p: string) => (await fetch(url + p)).json() as Promise<any>;
 
   it('keeps a record whose optional field does not parse, and shows the field, value and reason in the run, the record and the metrics', async () => {
-    write('quotes.csv', ['id,symbol,name,rank,price,last_updated', 'bitcoin,BTC,Bitcoin,1,twelve,2024-03-01T00:00:00Z', 'ether,ETH,Ether,first,3000,2024-03-01T00:00:00Z', 'sol,SOL,Solana,5,150,2024-03-01T00:00:00Z'].join('\n') + '\n');
+    write(
+      'quotes.csv',
+      [
+        'id,symbol,name,rank,price,last_updated',
+        'bitcoin,BTC,Bitcoin,1,twelve,2024-03-01T00:00:00Z',
+        'ether,ETH,Ether,first,3000,2024-03-01T00:00:00Z',
+        'sol,SOL,Solana,5,150,2024-03-01T00:00:00Z',
+      ].join('\n') + '\n',
+    );
     const summary = await runIngest(sources('  - id: quotes\n    kind: csv\n    url: ./quotes.csv\n'));
     assert.equal(summary.status, 'succeeded');
 
     const run = await get(`/runs/${summary.runId}`);
     const source = run.data.sources[0];
     assert.deepEqual([source.staged, source.quarantined, source.field_issues, source.warnings], [3, 0, 2, []]);
-    const bitcoin = (await db.pool.query(`SELECT id, price_usd, rank FROM record WHERE source_key = 'bitcoin'`)).rows[0];
+    const bitcoin = (await db.pool.query(`SELECT id, price_usd, rank FROM record WHERE source_key = 'bitcoin'`))
+      .rows[0];
     assert.deepEqual([bitcoin.price_usd, bitcoin.rank], [null, 1]);
     const detail = await get(`/data/${bitcoin.id}`);
-    assert.deepEqual(detail.field_issues, [{ run_id: summary.runId, field: 'price_usd', value: '"twelve"', reason: 'not a number: "twelve"' }]);
+    assert.deepEqual(detail.field_issues, [
+      { run_id: summary.runId, field: 'price_usd', value: '"twelve"', reason: 'not a number: "twelve"' },
+    ]);
     assert.deepEqual(detail.quarantine, []);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /^etl_field_issues\{source="quotes"\} 2$/m);
@@ -78,10 +102,15 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
     write('many.csv', ['id,symbol,price,rank', ...rows].join('\n') + '\n');
     const summary = await runIngest(sources('  - id: many\n    kind: csv\n    url: ./many.csv\n'));
     assert.equal(summary.status, 'succeeded');
-    const counts = (await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT raw_position)::int AS positions FROM field_issue`)).rows[0];
+    const counts = (
+      await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT raw_position)::int AS positions FROM field_issue`)
+    ).rows[0];
     assert.deepEqual([counts.n, counts.positions], [12_000, 12_000]);
     assert.equal((await get(`/runs/${summary.runId}`)).data.sources[0].field_issues, 12_000);
-    assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE price_usd IS NULL`)).rows[0].n, 12_000);
+    assert.equal(
+      (await db.pool.query(`SELECT count(*)::int AS n FROM record WHERE price_usd IS NULL`)).rows[0].n,
+      12_000,
+    );
   });
 
   it('says a header-only file is empty, and deletes nothing because of it', async () => {
@@ -100,23 +129,40 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
   });
 
   it('refuses a product catalogue as asset quotes, saying what its symbol column holds, and reads it when the sources file maps the symbol', async () => {
-    const products = ['Mechanical Keyboard', 'USB-C Hub 7-in-1', 'Wireless Mouse', 'Laptop Stand Pro', 'Noise Cancelling Headphones', 'HDMI'];
-    write('products.csv', ['id,symbol,name,price', ...products.map((p, i) => `${i + 1},${p},${p} by Acme,${(i + 1) * 10}.99`)].join('\n') + '\n');
+    const products = [
+      'Mechanical Keyboard',
+      'USB-C Hub 7-in-1',
+      'Wireless Mouse',
+      'Laptop Stand Pro',
+      'Noise Cancelling Headphones',
+      'HDMI',
+    ];
+    write(
+      'products.csv',
+      ['id,symbol,name,price', ...products.map((p, i) => `${i + 1},${p},${p} by Acme,${(i + 1) * 10}.99`)].join('\n') +
+        '\n',
+    );
     const refused = await runIngest(sources('  - id: products\n    kind: csv\n    url: ./products.csv\n'));
     assert.equal(refused.status, 'failed');
     const source = (await get(`/runs/${refused.runId}`)).data.sources[0];
     assert.equal(source.status, 'failed');
-    assert.match(source.error, /nothing maps to symbol; fields: id, name, price, symbol; closest below the threshold: symbol → symbol \(0\.5: its values are not tickers \("Mechanical Keyboard", "USB-C Hub 7-in-1"\)\)/);
+    assert.match(
+      source.error,
+      /nothing maps to symbol; fields: id, name, price, symbol; closest below the threshold: symbol → symbol \(0\.5: its values are not tickers \("Mechanical Keyboard", "USB-C Hub 7-in-1"\)\)/,
+    );
     assert.equal(source.attempts.normalize, 1, 'not retried: the file will not change its mind');
     assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM record')).rows[0].n, 0);
 
-    const forced = await runIngest(sources('  - id: products\n    kind: csv\n    url: ./products.csv\n    mapping: { symbol: symbol }\n'));
+    const forced = await runIngest(
+      sources('  - id: products\n    kind: csv\n    url: ./products.csv\n    mapping: { symbol: symbol }\n'),
+    );
     assert.equal(forced.status, 'succeeded');
     assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM record')).rows[0].n, 6);
   });
 
   it('reads a feed with the slips feed readers forgive, its foreign and zone-less dates, in the zone the sources file gives', async () => {
-    const feed = (items: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<rss><channel><title>Markt & Börse</title>\n${items}\n</channel></rss>\n`;
+    const feed = (items: string) =>
+      `<?xml version="1.0" encoding="UTF-8"?>\n<rss><channel><title>Markt & Börse</title>\n${items}\n</channel></rss>\n`;
     write(
       'news.rss',
       feed(
@@ -127,25 +173,51 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
         ].join('\n'),
       ),
     );
-    const entry = (extra = '') => `  - id: news\n    kind: rss\n    url: ./news.rss\n    delete_policy: never\n${extra}`;
+    const entry = (extra = '') =>
+      `  - id: news\n    kind: rss\n    url: ./news.rss\n    delete_policy: never\n${extra}`;
     const utc = await runIngest(sources(entry()));
     assert.equal(utc.status, 'succeeded');
-    const articles = async () => (await db.pool.query(`SELECT source_key, title, url, published_at FROM record ORDER BY source_key`)).rows;
+    const articles = async () =>
+      (await db.pool.query(`SELECT source_key, title, url, published_at FROM record ORDER BY source_key`)).rows;
     const read = await articles();
-    assert.deepEqual(read.map((r) => [r.source_key, r.title]), [['a', 'Anleihen & Renditen'], ['b', 'Ohne Zone'], ['c', 'Unlesbar']]);
+    assert.deepEqual(
+      read.map((r) => [r.source_key, r.title]),
+      [
+        ['a', 'Anleihen & Renditen'],
+        ['b', 'Ohne Zone'],
+        ['c', 'Unlesbar'],
+      ],
+    );
     assert.equal(read[0].url, 'https://news.example/a?x=1&y=2');
-    assert.deepEqual(read.map((r) => r.published_at && new Date(r.published_at).toISOString()), ['2024-10-02T11:00:00.000Z', '2024-10-02T09:30:00.000Z', null]);
-    const issues = async (runId: number) => (await db.pool.query(`SELECT source_key, field, value, reason FROM field_issue WHERE run_id = $1 ORDER BY raw_position`, [runId])).rows;
-    assert.deepEqual((await issues(utc.runId)).map((i) => [i.source_key, i.field, i.value]), [['c', 'published_at', '"gegen Mittag"']]);
+    assert.deepEqual(
+      read.map((r) => r.published_at && new Date(r.published_at).toISOString()),
+      ['2024-10-02T11:00:00.000Z', '2024-10-02T09:30:00.000Z', null],
+    );
+    const issues = async (runId: number) =>
+      (
+        await db.pool.query(
+          `SELECT source_key, field, value, reason FROM field_issue WHERE run_id = $1 ORDER BY raw_position`,
+          [runId],
+        )
+      ).rows;
+    assert.deepEqual(
+      (await issues(utc.runId)).map((i) => [i.source_key, i.field, i.value]),
+      [['c', 'published_at', '"gegen Mittag"']],
+    );
     const warnings = async (runId: number) => (await get(`/runs/${runId}`)).data.sources[0].warnings;
-    assert.deepEqual(await warnings(utc.runId), ['published_at: read as UTC in 1 record, written without a time zone (e.g. "2024-10-02 09:30:00"); set timezone in the sources file']);
+    assert.deepEqual(await warnings(utc.runId), [
+      'published_at: read as UTC in 1 record, written without a time zone (e.g. "2024-10-02 09:30:00"); set timezone in the sources file',
+    ]);
 
     // the same feed from a source that says its zone: the zone-less time is Berlin's summer time, and not flagged
     await truncateAll(db);
     const berlin = await runIngest(sources(entry('    timezone: Europe/Berlin\n')));
     assert.equal(berlin.status, 'succeeded');
     assert.equal(new Date((await articles())[1].published_at).toISOString(), '2024-10-02T07:30:00.000Z');
-    assert.deepEqual((await issues(berlin.runId)).map((i) => i.source_key), ['c']);
+    assert.deepEqual(
+      (await issues(berlin.runId)).map((i) => i.source_key),
+      ['c'],
+    );
     assert.deepEqual(await warnings(berlin.runId), []);
   });
 });

@@ -13,9 +13,21 @@ const dir = path.join(projectRoot, 'test', 'replay', 'histories');
 
 describe('workflow replay against recorded histories', () => {
   it('replays every recorded run without a determinism error', async () => {
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-    assert.deepEqual(files, ['ingest-first-run.json', 'ingest-partial.json', 'ingest-unchanged.json', 'reprocess-dry-run.json', 'retention.json']);
-    const histories = files.map((f) => ({ workflowId: path.basename(f, '.json'), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))) }));
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    assert.deepEqual(files, [
+      'ingest-first-run.json',
+      'ingest-partial.json',
+      'ingest-unchanged.json',
+      'reprocess-dry-run.json',
+      'retention.json',
+    ]);
+    const histories = files.map((f) => ({
+      workflowId: path.basename(f, '.json'),
+      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))),
+    }));
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowsPath, replayName: 'recorded-runs' }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -28,16 +40,24 @@ describe('workflow replay against recorded histories', () => {
     const copy = fs.mkdtempSync(path.join(projectRoot, '.data', 'replay-'));
     const workflows = path.join(projectRoot, 'src', 'workflows');
     for (const file of fs.readdirSync(workflows)) {
-      const source = fs.readFileSync(path.join(workflows, file), 'utf8').replaceAll("'../activities/index.ts'", `'${path.join(projectRoot, 'src', 'activities', 'index.ts')}'`);
+      const source = fs
+        .readFileSync(path.join(workflows, file), 'utf8')
+        .replaceAll("'../activities/index.ts'", `'${path.join(projectRoot, 'src', 'activities', 'index.ts')}'`);
       fs.writeFileSync(path.join(copy, file), source);
     }
     const ingest = fs.readFileSync(path.join(copy, 'ingest.ts'), 'utf8');
-    const broken = ingest.replace(/(\n\s*)(const fetched = await [^;]*fetchSource\(step\);)/, '$1await stage("extra").resolveEntities(step);$1$2');
+    const broken = ingest.replace(
+      /(\n\s*)(const fetched = await [^;]*fetchSource\(step\);)/,
+      '$1await stage("extra").resolveEntities(step);$1$2',
+    );
     assert.notEqual(broken, ingest, 'the test changes the real workflow');
     fs.writeFileSync(path.join(copy, 'ingest.ts'), broken);
     try {
       const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, 'ingest-first-run.json'), 'utf8')));
-      await assert.rejects(Worker.runReplayHistory({ workflowsPath: path.join(copy, 'index.ts'), replayName: 'broken' }, history), /[Nn]ondetermin|DeterminismViolation/);
+      await assert.rejects(
+        Worker.runReplayHistory({ workflowsPath: path.join(copy, 'index.ts'), replayName: 'broken' }, history),
+        /[Nn]ondetermin|DeterminismViolation/,
+      );
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }

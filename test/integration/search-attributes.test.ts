@@ -10,14 +10,18 @@ describe('search attributes on a cluster without them (real Temporal dev server)
 
   before(async function () {
     this.timeout(30_000);
-    env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' } } });
+    env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: temporalCli() }, log: { format: 'json', level: 'error' } },
+    });
   });
   after(async () => {
     await env?.teardown();
   });
 
   it('registers EtlSources and EtlOutcome with their types, and leaves them alone the second time', async () => {
-    const listed = async () => (await env.client.connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {};
+    const listed = async () =>
+      (await env.client.connection.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ??
+      {};
     assert.ok(!('EtlOutcome' in (await listed())), 'a fresh dev server has none of them');
     await ensureSearchAttributes(env.client, 'default', quietLog);
     const registered = await listed();

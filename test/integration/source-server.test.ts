@@ -12,9 +12,14 @@ const tickers = [
   { id: 'btc-bitcoin', symbol: 'BTC', quotes: { USD: { price: 64000.5 } } },
   { id: 'eth-ethereum', symbol: 'ETH', quotes: { USD: { price: 3100.25 } } },
 ];
-const coins = Array.from({ length: 7 }, (_, i) => ({ id: `coin-${i + 1}`, symbol: `c${i + 1}`, current_price: i + 0.5 }));
+const coins = Array.from({ length: 7 }, (_, i) => ({
+  id: `coin-${i + 1}`,
+  symbol: `c${i + 1}`,
+  current_price: i + 0.5,
+}));
 const csv = 'symbol,name,price_usd\nBTC,Bitcoin,64000.5\nETH,Ethereum,3100.25\n';
-const rss = '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>';
+const rss =
+  '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>t</title><item><title>a</title></item></channel></rss>';
 
 interface RawResponse {
   status: number;
@@ -31,7 +36,14 @@ function rawGet(base: string, requestPath: string, headers: Record<string, strin
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', () => undefined);
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), complete: res.complete }));
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          complete: res.complete,
+        }),
+      );
     });
     req.on('error', reject);
   });
@@ -84,8 +96,14 @@ describe('source server', () => {
         assert.equal(res.status, 200);
         pages.push(res.body.map((coin: { id: string }) => coin.id));
       }
-      assert.deepEqual(pages.map((p) => p.length), [3, 3, 1, 0]);
-      assert.deepEqual(pages.flat(), coins.map((coin) => coin.id));
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [3, 3, 1, 0],
+      );
+      assert.deepEqual(
+        pages.flat(),
+        coins.map((coin) => coin.id),
+      );
       const all = await gecko('vs_currency=usd');
       assert.equal(all.body.length, 7, 'per_page defaults to 100 and page to 1');
       assert.deepEqual(
@@ -95,7 +113,15 @@ describe('source server', () => {
     });
 
     it('answers bad CoinGecko parameters with 400 and a JSON error', async () => {
-      for (const query of ['per_page=0', 'per_page=251', 'per_page=abc', 'per_page=2.5', 'page=0', 'page=-1', 'page=x']) {
+      for (const query of [
+        'per_page=0',
+        'per_page=251',
+        'per_page=abc',
+        'per_page=2.5',
+        'page=0',
+        'page=-1',
+        'page=x',
+      ]) {
         const res = await gecko(`vs_currency=usd&${query}`);
         assert.equal(res.status, 400, query);
         assert.match(res.body.error, /per_page|page|vs_currency/, query);
@@ -198,7 +224,8 @@ describe('source server', () => {
 
     it('gives every CoinGecko page its own ETag', async () => {
       const tags = new Set<string | null>();
-      for (const page of [1, 2, 3]) tags.add((await gecko(`vs_currency=usd&per_page=3&page=${page}`)).headers.get('etag'));
+      for (const page of [1, 2, 3])
+        tags.add((await gecko(`vs_currency=usd&per_page=3&page=${page}`)).headers.get('etag'));
       assert.equal(tags.size, 3);
       assert.ok(!tags.has(null));
     });
@@ -218,7 +245,11 @@ describe('source server', () => {
       assert.equal(await since('Sat, 02 Mar 2024 00:00:00 GMT'), 304);
       assert.equal(await since('Fri, 01 Mar 2024 11:59:59 GMT'), 200);
       assert.equal(await since('not a date'), 200);
-      assert.equal(await since('Sat, 02 Mar 2024 00:00:00 GMT', { 'if-none-match': '"other"' }), 200, 'If-None-Match takes precedence');
+      assert.equal(
+        await since('Sat, 02 Mar 2024 00:00:00 GMT', { 'if-none-match': '"other"' }),
+        200,
+        'If-None-Match takes precedence',
+      );
       assert.equal(server.requests[1]?.ifModifiedSince, 'Fri, 01 Mar 2024 12:00:00 GMT');
     });
 
@@ -248,7 +279,7 @@ describe('source server', () => {
       assert.equal(limited.status, 429);
       assert.equal(limited.headers.get('retry-after'), '7');
       assert.match(limited.body.error, /Too Many Requests/);
-      assert.equal((await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status)), 200);
+      assert.equal(await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status), 200);
       server.setFaults([{ path: '/files', status: 503, retryAfter: 'Wed, 21 Oct 2037 07:28:00 GMT' }]);
       const unavailable = await fetchJson(`${url}/files/sample.csv`);
       assert.equal(unavailable.status, 503);
@@ -264,7 +295,10 @@ describe('source server', () => {
       const statuses = [];
       for (let i = 0; i < 5; i++) statuses.push(await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status));
       assert.deepEqual(statuses, [500, 500, 502, 200, 200]);
-      assert.deepEqual(server.requests.map((r) => r.status), statuses);
+      assert.deepEqual(
+        server.requests.map((r) => r.status),
+        statuses,
+      );
     });
 
     it('delays answers by latencyMs', async () => {
@@ -273,7 +307,9 @@ describe('source server', () => {
       const res = await fetchJson(`${url}/coinpaprika/v1/tickers`);
       assert.ok(performance.now() - started >= 280, 'answered after the latency');
       assert.deepEqual(res.body, tickers);
-      await assert.rejects(fetch(`${url}/coinpaprika/v1/tickers`, { signal: AbortSignal.timeout(100) }), { name: 'TimeoutError' });
+      await assert.rejects(fetch(`${url}/coinpaprika/v1/tickers`, { signal: AbortSignal.timeout(100) }), {
+        name: 'TimeoutError',
+      });
     });
 
     it('truncates the body after truncateAt bytes while promising the full length', async () => {
@@ -300,7 +336,11 @@ describe('source server', () => {
       server.setFaults([{ path: '/coinpaprika', reset: true, times: 1 }]);
       await assert.rejects(fetch(`${url}/coinpaprika/v1/tickers`), TypeError);
       assert.equal(server.requests[0]?.status, 0);
-      assert.equal((await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status)), 200, 'the server itself survives');
+      assert.equal(
+        await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status),
+        200,
+        'the server itself survives',
+      );
     });
 
     it('redirects to itself forever', async () => {
@@ -313,7 +353,10 @@ describe('source server', () => {
     });
 
     it('pads bodies to oversizeBytes with records, keeping them parseable', async () => {
-      server.setFaults([{ path: '/coin', oversizeBytes: 50_000 }, { path: '/files', oversizeBytes: 20_000 }]);
+      server.setFaults([
+        { path: '/coin', oversizeBytes: 50_000 },
+        { path: '/files', oversizeBytes: 20_000 },
+      ]);
       const json = await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.text());
       assert.ok(Buffer.byteLength(json) >= 50_000);
       const records = JSON.parse(json) as unknown[];
@@ -321,7 +364,10 @@ describe('source server', () => {
       assert.deepEqual(records.slice(0, 2), tickers);
       const page = await gecko('vs_currency=usd&per_page=3&page=3');
       assert.ok(JSON.stringify(page.body).length >= 50_000, 'a CoinGecko page grows too');
-      assert.ok(page.body.every((coin: { id: string }) => coin.id === 'coin-7'), 'by repeating its own records');
+      assert.ok(
+        page.body.every((coin: { id: string }) => coin.id === 'coin-7'),
+        'by repeating its own records',
+      );
       const text = await fetch(`${url}/files/sample.csv`).then((r) => r.text());
       const lines = text.trimEnd().split('\n');
       assert.ok(Buffer.byteLength(text) >= 20_000);
@@ -333,7 +379,10 @@ describe('source server', () => {
     });
 
     it('overrides the Content-Type', async () => {
-      server.setFaults([{ path: '/files/sample.csv', times: 1, contentType: 'text/html' }, { path: '/files/sample.csv', contentType: 'text/csv; charset=utf-8' }]);
+      server.setFaults([
+        { path: '/files/sample.csv', times: 1, contentType: 'text/html' },
+        { path: '/files/sample.csv', contentType: 'text/csv; charset=utf-8' },
+      ]);
       assert.equal((await rawGet(url, '/files/sample.csv')).headers['content-type'], 'text/html');
       const res = await rawGet(url, '/files/sample.csv');
       assert.equal(res.headers['content-type'], 'text/csv; charset=utf-8');
@@ -342,44 +391,68 @@ describe('source server', () => {
   });
 
   describe('control endpoints', () => {
-    const control = (method: string, endpoint: string, body?: string) => fetch(`${url}/_control/${endpoint}`, { method, ...(body !== undefined && { body }) });
+    const control = (method: string, endpoint: string, body?: string) =>
+      fetch(`${url}/_control/${endpoint}`, { method, ...(body !== undefined && { body }) });
 
     it('replaces, lists and clears fault rules; control requests are neither recorded nor faulted', async () => {
       const rules = [{ path: '/', status: 503 }];
       const put = await control('PUT', 'faults', JSON.stringify(rules));
       assert.equal(put.status, 200);
       assert.deepEqual(await put.json(), rules);
-      assert.equal((await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status)), 503);
+      assert.equal(await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status), 503);
       const listed = await fetchJson(`${url}/_control/faults`);
       assert.equal(listed.status, 200, 'the catch-all rule does not fault control requests');
       assert.deepEqual(listed.body, rules);
       assert.equal((await control('DELETE', 'faults')).status, 204);
-      assert.equal((await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status)), 200);
-      assert.deepEqual(server.requests.map((r) => [r.path, r.status]), [
-        ['/coinpaprika/v1/tickers', 503],
-        ['/coinpaprika/v1/tickers', 200],
-      ]);
+      assert.equal(await fetch(`${url}/coinpaprika/v1/tickers`).then((r) => r.status), 200);
+      assert.deepEqual(
+        server.requests.map((r) => [r.path, r.status]),
+        [
+          ['/coinpaprika/v1/tickers', 503],
+          ['/coinpaprika/v1/tickers', 200],
+        ],
+      );
     });
 
     it('rejects invalid rules with 400 and keeps the current ones', async () => {
       server.setFaults([{ path: '/files', status: 500 }]);
-      for (const body of ['not json', '{"path":"/"}', '[{"status":500}]', '[{"path":"/","probability":2}]', '[{"path":"/","typo":true}]', '[{"path":"/","status":200}]', '[{"path":"/","contentType":"a\\nb"}]']) {
+      for (const body of [
+        'not json',
+        '{"path":"/"}',
+        '[{"status":500}]',
+        '[{"path":"/","probability":2}]',
+        '[{"path":"/","typo":true}]',
+        '[{"path":"/","status":200}]',
+        '[{"path":"/","contentType":"a\\nb"}]',
+      ]) {
         const res = await control('PUT', 'faults', body);
         assert.equal(res.status, 400, body);
         assert.match(((await res.json()) as { error: string }).error, /fault rules/, body);
       }
-      assert.equal((await fetch(`${url}/files/sample.csv`).then((r) => r.status)), 500);
+      assert.equal(await fetch(`${url}/files/sample.csv`).then((r) => r.status), 500);
     });
 
     it('lists and clears recorded requests', async () => {
       const before = Date.now();
-      await fetch(`${url}/coingecko/api/v3/coins/markets?vs_currency=usd&page=2`, { headers: { 'x-cg-demo-api-key': API_KEY, 'if-none-match': '"abc"' } }).then((r) => r.arrayBuffer());
+      await fetch(`${url}/coingecko/api/v3/coins/markets?vs_currency=usd&page=2`, {
+        headers: { 'x-cg-demo-api-key': API_KEY, 'if-none-match': '"abc"' },
+      }).then((r) => r.arrayBuffer());
       const listed = await fetchJson(`${url}/_control/requests`);
       const { at, ...request } = (listed.body as { at: number }[])[0]!;
       assert.ok(at >= before && at <= Date.now(), 'the arrival time is recorded');
-      assert.deepEqual([request], [
-        { method: 'GET', path: '/coingecko/api/v3/coins/markets', query: { vs_currency: 'usd', page: '2' }, ifNoneMatch: '"abc"', hasApiKey: true, status: 200 },
-      ]);
+      assert.deepEqual(
+        [request],
+        [
+          {
+            method: 'GET',
+            path: '/coingecko/api/v3/coins/markets',
+            query: { vs_currency: 'usd', page: '2' },
+            ifNoneMatch: '"abc"',
+            hasApiKey: true,
+            status: 200,
+          },
+        ],
+      );
       assert.equal((await control('DELETE', 'requests')).status, 204);
       assert.deepEqual((await fetchJson(`${url}/_control/requests`)).body, []);
       assert.equal((await control('POST', 'requests')).status, 404);

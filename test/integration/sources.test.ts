@@ -48,13 +48,26 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     server.requests.length = 0;
   });
 
-  async function run(sourcesFile = path.join(projectRoot, 'config', 'sources.demo.yaml'), sourceIds?: string[]): Promise<RunSummary> {
+  async function run(
+    sourcesFile = path.join(projectRoot, 'config', 'sources.demo.yaml'),
+    sourceIds?: string[],
+  ): Promise<RunSummary> {
     const queue = taskQueue('sources');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
-    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `sources-${queue}`, args: [{ sourceIds }] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile,
+    });
+    return worker.runUntil(
+      env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `sources-${queue}`, args: [{ sourceIds }] }),
+    );
   }
   const counts = async (runId: number): Promise<Record<string, any>> =>
-    Object.fromEntries((await db.pool.query('SELECT * FROM run_source WHERE run_id = $1', [runId])).rows.map((r) => [r.source_id, r]));
+    Object.fromEntries(
+      (await db.pool.query('SELECT * FROM run_source WHERE run_id = $1', [runId])).rows.map((r) => [r.source_id, r]),
+    );
   const coingecko = (drift: 'evolve' | 'warn' | 'freeze') => {
     const file = path.join(configDir, `coingecko-${drift}.yaml`);
     fs.writeFileSync(
@@ -68,11 +81,19 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
   const renamePrice = () => {
     const file = path.join(root, 'coingecko-markets.json');
     const coins = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>[];
-    const renamed = coins.map(({ current_price, ...rest }) => ({ ...rest, price_current: rest.id === 'bitcoin' ? 33000 : current_price }));
+    const renamed = coins.map(({ current_price, ...rest }) => ({
+      ...rest,
+      price_current: rest.id === 'bitcoin' ? 33000 : current_price,
+    }));
     fs.writeFileSync(file, JSON.stringify(renamed));
   };
   const price = async (sourceId: string, key: string) =>
-    (await db.pool.query<{ price_usd: string | null }>('SELECT price_usd FROM record WHERE source_id = $1 AND source_key = $2', [sourceId, key])).rows[0]?.price_usd;
+    (
+      await db.pool.query<{ price_usd: string | null }>(
+        'SELECT price_usd FROM record WHERE source_id = $1 AND source_key = $2',
+        [sourceId, key],
+      )
+    ).rows[0]?.price_usd;
 
   it('ingests all five demo sources: records for each id, bad ones quarantined with reasons', async () => {
     const summary = await run();
@@ -89,21 +110,56 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
       },
     );
     // CoinGecko was paged: 4 pages of 25, then the empty page that ends the listing
-    assert.deepEqual(server.requests.filter((r) => r.path.startsWith('/coingecko')).map((r) => r.query.page), ['1', '2', '3', '4', '5']);
-    assert.ok(server.requests.filter((r) => r.path.startsWith('/coingecko')).every((r) => r.hasApiKey), 'the credential is sent');
+    assert.deepEqual(
+      server.requests.filter((r) => r.path.startsWith('/coingecko')).map((r) => r.query.page),
+      ['1', '2', '3', '4', '5'],
+    );
+    assert.ok(
+      server.requests.filter((r) => r.path.startsWith('/coingecko')).every((r) => r.hasApiKey),
+      'the credential is sent',
+    );
     assert.equal(await price('coinpaprika', 'btc-bitcoin'), '10913.27425377');
-    assert.equal((await db.pool.query(`SELECT max_supply FROM record WHERE source_key = 'eth-ethereum'`)).rows[0].max_supply, null, "CoinPaprika's max_supply 0 means none");
+    assert.equal(
+      (await db.pool.query(`SELECT max_supply FROM record WHERE source_key = 'eth-ethereum'`)).rows[0].max_supply,
+      null,
+      "CoinPaprika's max_supply 0 means none",
+    );
     assert.equal(await price('csv-quirky', 'BTC'), '32797.00');
-    const cafe = (await db.pool.query(`SELECT name FROM record WHERE source_id = 'csv-quirky' AND symbol = 'MIOTA'`)).rows[0];
+    const cafe = (await db.pool.query(`SELECT name FROM record WHERE source_id = 'csv-quirky' AND symbol = 'MIOTA'`))
+      .rows[0];
     assert.equal(cafe.name, 'IOTA Café', 'Windows-1252 decoded');
-    const reasons = (await db.pool.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE source_id = 'csv-quirky' ORDER BY raw_position`)).rows.map((r) => r.reason);
+    const reasons = (
+      await db.pool.query<{ reason: string }>(
+        `SELECT reason FROM quarantine WHERE source_id = 'csv-quirky' ORDER BY raw_position`,
+      )
+    ).rows.map((r) => r.reason);
     // a bad time or key costs the record; a bad price or volume only the field, kept beside the record
-    assert.deepEqual(reasons.map((r) => r.split(':')[0]), ['source_updated_at not a valid date', 'source_updated_at not a dd-mm-yyyy date', 'source_key is required; symbol is required']);
-    const issues = (await db.pool.query(`SELECT source_key, field, value, reason FROM field_issue WHERE source_id = 'csv-quirky' ORDER BY raw_position`)).rows;
-    assert.deepEqual(issues.map((i) => [i.source_key, i.field, i.value]), [['ETH', 'price_usd', '"1.913,88"'], ['LTC', 'volume_24h_usd', '"3,1 Mrd"'], ['XMR', 'price_usd', '"€ 219,45"']]);
+    assert.deepEqual(
+      reasons.map((r) => r.split(':')[0]),
+      [
+        'source_updated_at not a valid date',
+        'source_updated_at not a dd-mm-yyyy date',
+        'source_key is required; symbol is required',
+      ],
+    );
+    const issues = (
+      await db.pool.query(
+        `SELECT source_key, field, value, reason FROM field_issue WHERE source_id = 'csv-quirky' ORDER BY raw_position`,
+      )
+    ).rows;
+    assert.deepEqual(
+      issues.map((i) => [i.source_key, i.field, i.value]),
+      [
+        ['ETH', 'price_usd', '"1.913,88"'],
+        ['LTC', 'volume_24h_usd', '"3,1 Mrd"'],
+        ['XMR', 'price_usd', '"€ 219,45"'],
+      ],
+    );
     assert.equal(await price('csv-quirky', 'XMR'), null);
     assert.equal(c['csv-quirky']!.field_issues, 3);
-    assert.deepEqual(c['csv-quirky']!.warnings, ['source_updated_at: read as UTC in 12 records, written without a time zone (e.g. "24-06-2021 03:32"); set timezone in the sources file']);
+    assert.deepEqual(c['csv-quirky']!.warnings, [
+      'source_updated_at: read as UTC in 12 records, written without a time zone (e.g. "24-06-2021 03:32"); set timezone in the sources file',
+    ]);
   });
 
   it('re-runs unchanged sources as unchanged, asking with If-None-Match and writing no row', async () => {
@@ -111,18 +167,32 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     const before = (await db.pool.query('SELECT id, xmin::text FROM record ORDER BY id')).rows;
     server.requests.length = 0;
     const second = await run();
-    assert.ok(second.sources.every((s) => s.status === 'unchanged'), JSON.stringify(second.sources));
+    assert.ok(
+      second.sources.every((s) => s.status === 'unchanged'),
+      JSON.stringify(second.sources),
+    );
     assert.deepEqual((await db.pool.query('SELECT id, xmin::text FROM record ORDER BY id')).rows, before);
     const conditional = server.requests.filter((r) => r.ifNoneMatch);
-    assert.deepEqual(conditional.map((r) => [r.path, r.status]).sort(), [['/coinpaprika/v1/tickers', 304], ['/files/news.rss', 304], ['/files/quirky.csv', 304]]);
-    const payloads = (await db.pool.query(`SELECT source_id, status FROM raw_payload WHERE run_id = $1 ORDER BY source_id`, [second.runId])).rows;
-    assert.deepEqual(payloads.map((p) => [p.source_id, p.status]), [
-      ['coingecko', 'unchanged'],
-      ['coinpaprika', 'not_modified'],
-      ['csv-assets', 'unchanged'],
-      ['csv-quirky', 'not_modified'],
-      ['rss-news', 'not_modified'],
+    assert.deepEqual(conditional.map((r) => [r.path, r.status]).sort(), [
+      ['/coinpaprika/v1/tickers', 304],
+      ['/files/news.rss', 304],
+      ['/files/quirky.csv', 304],
     ]);
+    const payloads = (
+      await db.pool.query(`SELECT source_id, status FROM raw_payload WHERE run_id = $1 ORDER BY source_id`, [
+        second.runId,
+      ])
+    ).rows;
+    assert.deepEqual(
+      payloads.map((p) => [p.source_id, p.status]),
+      [
+        ['coingecko', 'unchanged'],
+        ['coinpaprika', 'not_modified'],
+        ['csv-assets', 'unchanged'],
+        ['csv-quirky', 'not_modified'],
+        ['rss-news', 'not_modified'],
+      ],
+    );
   });
 
   it('evolve: a renamed field is detected with a confidence score and the price is still ingested', async () => {
@@ -130,14 +200,26 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     await run(sources);
     renamePrice();
     const second = await run(sources);
-    const events = (await db.pool.query(`SELECT change, field, previous_field, confidence, action FROM drift_event WHERE run_id = $1`, [second.runId])).rows;
-    assert.deepEqual(events, [{ change: 'renamed', field: 'price_current', previous_field: 'current_price', confidence: 1, action: 'applied' }]);
+    const events = (
+      await db.pool.query(
+        `SELECT change, field, previous_field, confidence, action FROM drift_event WHERE run_id = $1`,
+        [second.runId],
+      )
+    ).rows;
+    assert.deepEqual(events, [
+      { change: 'renamed', field: 'price_current', previous_field: 'current_price', confidence: 1, action: 'applied' },
+    ]);
     assert.equal(await price('coingecko', 'bitcoin'), '33000');
     assert.equal(await price('coingecko', 'ethereum'), '1913.88');
     const c = (await counts(second.runId)).coingecko;
     assert.deepEqual([c.updated, c.unchanged, c.drift_events], [1, 99, 1]);
     // the rename is remembered: the next run maps price_current without a new event
-    fs.writeFileSync(path.join(root, 'coingecko-markets.json'), fs.readFileSync(path.join(root, 'coingecko-markets.json'), 'utf8').replace('"price_current":33000', '"price_current":34000'));
+    fs.writeFileSync(
+      path.join(root, 'coingecko-markets.json'),
+      fs
+        .readFileSync(path.join(root, 'coingecko-markets.json'), 'utf8')
+        .replace('"price_current":33000', '"price_current":34000'),
+    );
     const third = await run(sources);
     assert.equal(await price('coingecko', 'bitcoin'), '34000');
     assert.equal((await counts(third.runId)).coingecko.drift_events, 0);
@@ -148,7 +230,8 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     await run(sources);
     renamePrice();
     const second = await run(sources);
-    const events = (await db.pool.query(`SELECT change, action FROM drift_event WHERE run_id = $1`, [second.runId])).rows;
+    const events = (await db.pool.query(`SELECT change, action FROM drift_event WHERE run_id = $1`, [second.runId]))
+      .rows;
     assert.deepEqual(events, [{ change: 'renamed', action: 'reported' }]);
     assert.equal(await price('coingecko', 'bitcoin'), null, 'current_price is gone and nothing was remapped');
   });
@@ -160,7 +243,8 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     const second = await run(sources);
     const c = (await counts(second.runId)).coingecko;
     assert.deepEqual([c.staged, c.quarantined, c.soft_deleted], [0, 100, 0]);
-    const reason = (await db.pool.query(`SELECT reason FROM quarantine WHERE run_id = $1 LIMIT 1`, [second.runId])).rows[0].reason;
+    const reason = (await db.pool.query(`SELECT reason FROM quarantine WHERE run_id = $1 LIMIT 1`, [second.runId]))
+      .rows[0].reason;
     assert.match(reason, /schema drift \(freeze\): field 'price_current' looks like a rename of 'current_price'/);
     assert.equal(await price('coingecko', 'bitcoin'), '32797', 'the last good price stays');
   });
@@ -186,7 +270,10 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     const summary = await run(undefined, ['coinpaprika']);
     assert.equal(summary.status, 'succeeded');
     const asked = server.requests.filter((r) => r.path.startsWith('/coinpaprika'));
-    assert.deepEqual(asked.map((r) => r.status), [503, 200]);
+    assert.deepEqual(
+      asked.map((r) => r.status),
+      [503, 200],
+    );
     // measured between the two requests the source saw, so nothing else in the run can make up the wait
     assert.ok(asked[1]!.at - asked[0]!.at >= 4000, `asked again ${asked[1]!.at - asked[0]!.at} ms after the 503`);
   });
@@ -206,14 +293,24 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     server.requests.length = 0;
     const capped = await run(file);
     assert.equal(capped.sources[0]!.status, 'succeeded');
-    assert.deepEqual(server.requests.map((r) => r.query.page), ['1', '2', '3'], 'no page past the cap is asked for');
+    assert.deepEqual(
+      server.requests.map((r) => r.query.page),
+      ['1', '2', '3'],
+      'no page past the cap is asked for',
+    );
     const rs = (await counts(capped.runId)).coingecko;
     assert.equal(rs.parsed, 30);
     assert.equal(rs.soft_deleted, 0);
     assert.match(rs.delete_guard, /the snapshot is incomplete \(stopped at max_pages 3 before an empty page\)/);
-    const payload = (await db.pool.query('SELECT status, incomplete_reason FROM raw_payload WHERE id = $1', [rs.payload_id])).rows[0];
+    const payload = (
+      await db.pool.query('SELECT status, incomplete_reason FROM raw_payload WHERE id = $1', [rs.payload_id])
+    ).rows[0];
     assert.equal(payload.incomplete_reason, 'stopped at max_pages 3 before an empty page');
-    const live = (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM record WHERE source_id = 'coingecko' AND deleted_at IS NULL`)).rows[0]!.n;
+    const live = (
+      await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM record WHERE source_id = 'coingecko' AND deleted_at IS NULL`,
+      )
+    ).rows[0]!.n;
     assert.equal(live, served, 'the coins past the cap are still live');
   });
 
@@ -225,7 +322,10 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     after(() => restoreEnv('ETL_FAULT_INJECTION', injection));
     const csvWith = (faults: string) => {
       const file = path.join(configDir, `csv-${faults.replace(/\W+/g, '-')}.yaml`);
-      fs.writeFileSync(file, `sources:\n  - id: csv-assets\n    kind: csv\n    url: ${process.env.ETL_SOURCE_SERVER_URL}/files/assets.csv\n    faults: { ${faults} }\n`);
+      fs.writeFileSync(
+        file,
+        `sources:\n  - id: csv-assets\n    kind: csv\n    url: ${process.env.ETL_SOURCE_SERVER_URL}/files/assets.csv\n    faults: { ${faults} }\n`,
+      );
       return file;
     };
     const attempts = async (runId: number) => (await counts(runId))['csv-assets'].attempts as Record<string, number>;
@@ -235,7 +335,10 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
       assert.equal(summary.status, 'succeeded');
       assert.equal((await attempts(summary.runId)).fetchSource, 3);
       const errors = (await counts(summary.runId))['csv-assets'].errors as { stage: string; error: string }[];
-      assert.deepEqual(errors.map((e) => e.stage), ['fetchSource', 'fetchSource']);
+      assert.deepEqual(
+        errors.map((e) => e.stage),
+        ['fetchSource', 'fetchSource'],
+      );
       assert.match(errors[0]!.error, /injected fetch failure \(attempt 1 of the first 2\)/);
       assert.equal(server.requests.length, 1, 'an injected failure happens before the request');
     });
@@ -246,7 +349,11 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
       assert.equal((await attempts(summary.runId)).normalize, 2);
       const rs = (await counts(summary.runId))['csv-assets'];
       assert.match(rs.errors[0].error, /injected failure at record 7/);
-      const rows = (await db.pool.query<{ n: number; keys: number }>(`SELECT count(*)::int AS n, count(DISTINCT source_key)::int AS keys FROM record WHERE source_id = 'csv-assets'`)).rows[0]!;
+      const rows = (
+        await db.pool.query<{ n: number; keys: number }>(
+          `SELECT count(*)::int AS n, count(DISTINCT source_key)::int AS keys FROM record WHERE source_id = 'csv-assets'`,
+        )
+      ).rows[0]!;
       assert.equal(rs.inserted, rows.n);
       assert.equal(rows.n, rows.keys);
       assert.equal(rs.duplicates, 0, 'nothing the first attempt staged is counted twice');
@@ -255,8 +362,14 @@ describe('sources over HTTP (local source server, real Temporal, real PostgreSQL
     it('latency_ms: every fetch attempt waits that long before it asks', async () => {
       const summary = await run(csvWith('latency_ms: 1500'));
       assert.equal(summary.status, 'succeeded');
-      const started = new Date((await db.pool.query<{ at: string }>('SELECT started_at AS at FROM run WHERE id = $1', [summary.runId])).rows[0]!.at).getTime();
-      assert.ok(server.requests[0]!.at - started >= 1500, `asked ${server.requests[0]!.at - started} ms after the run started`);
+      const started = new Date(
+        (await db.pool.query<{ at: string }>('SELECT started_at AS at FROM run WHERE id = $1', [summary.runId]))
+          .rows[0]!.at,
+      ).getTime();
+      assert.ok(
+        server.requests[0]!.at - started >= 1500,
+        `asked ${server.requests[0]!.at - started} ms after the run started`,
+      );
     });
   });
 });

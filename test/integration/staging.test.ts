@@ -18,13 +18,22 @@ describe('unlogged staging (real activities, real PostgreSQL)', () => {
     const dir = tempDir('staging');
     sourcesFile = path.join(dir, 'sources.yaml');
     fs.writeFileSync(sourcesFile, 'sources:\n  - id: desk\n    kind: csv\n    url: ./desk.csv\n');
-    fs.writeFileSync(path.join(dir, 'desk.csv'), ['id,symbol,price', ...Array.from({ length: 120 }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n');
+    fs.writeFileSync(
+      path.join(dir, 'desk.csv'),
+      ['id,symbol,price', ...Array.from({ length: 120 }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n',
+    );
   });
   beforeEach(() => truncateAll(db));
   after(() => db?.close());
 
   const environment = (heartbeatDetails?: unknown) =>
-    new MockActivityEnvironment({ workflowExecution: { workflowId: 'staging', runId: 'temporal-1' }, ...(heartbeatDetails ? { heartbeatDetails } : {}) }, { logger: new DefaultLogger('ERROR', () => {}) });
+    new MockActivityEnvironment(
+      {
+        workflowExecution: { workflowId: 'staging', runId: 'temporal-1' },
+        ...(heartbeatDetails ? { heartbeatDetails } : {}),
+      },
+      { logger: new DefaultLogger('ERROR', () => {}) },
+    );
   async function normalized() {
     const activities = createActivities({ db, sourcesFile });
     const env = environment();
@@ -47,16 +56,30 @@ describe('unlogged staging (real activities, real PostgreSQL)', () => {
       });
     }
     assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM record')).rows[0].n, 0);
-    assert.equal((await db.pool.query('SELECT last_payload_id FROM source_state')).rowCount, 0, 'the checkpoint did not move: the next run ingests the payload again');
+    assert.equal(
+      (await db.pool.query('SELECT last_payload_id FROM source_state')).rowCount,
+      0,
+      'the checkpoint did not move: the next run ingests the payload again',
+    );
   });
 
   it('starts normalize over when the rows its checkpoint counts on are gone, instead of resuming past them', async () => {
     const { activities, step } = await normalized();
     await db.pool.query('DELETE FROM stage_record WHERE position < 50');
     // a retry whose last heartbeat said 100 records were committed
-    const counts = (await environment({ position: 100 }).run(activities.normalize, step)) as { staged: number; parsed: number };
+    const counts = (await environment({ position: 100 }).run(activities.normalize, step)) as {
+      staged: number;
+      parsed: number;
+    };
     assert.deepEqual([counts.parsed, counts.staged], [120, 120]);
-    assert.equal((await db.pool.query('SELECT count(DISTINCT position)::int AS n FROM stage_record WHERE run_id = $1', [step.runId])).rows[0].n, 120);
+    assert.equal(
+      (
+        await db.pool.query('SELECT count(DISTINCT position)::int AS n FROM stage_record WHERE run_id = $1', [
+          step.runId,
+        ])
+      ).rows[0].n,
+      120,
+    );
     // with the rows intact, the same heartbeat resumes: nothing before 100 is written again
     const before = (await db.pool.query(`SELECT xmin::text FROM stage_record WHERE position = 10`)).rows[0].xmin;
     await environment({ position: 100 }).run(activities.normalize, step);

@@ -21,7 +21,16 @@ import { loadSettings, projectRoot } from '../../src/settings.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, reprocess, retention, type ReprocessResult } from '../../src/workflows/index.ts';
 import { freePort } from '../setup.ts';
-import { fetchJson, quietLog, startTemporal, taskQueue, tempDir, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
+import {
+  fetchJson,
+  quietLog,
+  startTemporal,
+  taskQueue,
+  tempDir,
+  temporalCli,
+  testDatabase,
+  truncateAll,
+} from '../helpers.ts';
 
 const exec = promisify(execFile);
 const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
@@ -42,7 +51,12 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     dir = tempDir('series');
     // the series endpoints read PostgreSQL only: Temporal is left unreachable for the API
     temporal = new Client({ connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}` }) });
-    api = createApp({ db, temporal, log: quietLog, settings: loadSettings({ API_KEY: 'series-test-key-0123456789' }) }).listen(0, '127.0.0.1');
+    api = createApp({
+      db,
+      temporal,
+      log: quietLog,
+      settings: loadSettings({ API_KEY: 'series-test-key-0123456789' }),
+    }).listen(0, '127.0.0.1');
     await once(api, 'listening');
     url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
@@ -58,32 +72,51 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
   });
 
   /** A sources file of CSV sources; each gets its file and the extra lines given. */
-  function csvSources(name: string, entries: Record<string, string[]>): { file: string; write: (id: string, csv: string) => void } {
+  function csvSources(
+    name: string,
+    entries: Record<string, string[]>,
+  ): { file: string; write: (id: string, csv: string) => void } {
     const file = path.join(dir, `${name}.yaml`);
-    const body = Object.entries(entries).map(([id, lines]) => [`  - id: ${id}`, '    kind: csv', `    url: ./${name}-${id}.csv`, ...lines.map((l) => `    ${l}`)].join('\n'));
+    const body = Object.entries(entries).map(([id, lines]) =>
+      [`  - id: ${id}`, '    kind: csv', `    url: ./${name}-${id}.csv`, ...lines.map((l) => `    ${l}`)].join('\n'),
+    );
     fs.writeFileSync(file, `sources:\n${body.join('\n')}\n`);
     return { file, write: (id, csv) => fs.writeFileSync(path.join(dir, `${name}-${id}.csv`), csv) };
   }
 
   async function run(sourcesFile: string, queue = taskQueue('series')): Promise<RunSummary> {
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile });
-    return worker.runUntil(env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `series-${queue}-${++runs}`, args: [{}] }));
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile,
+    });
+    return worker.runUntil(
+      env.client.workflow.execute(ingest, { taskQueue: queue, workflowId: `series-${queue}-${++runs}`, args: [{}] }),
+    );
   }
 
-  const runSource = async (runId: number, sourceId: string) => (await db.pool.query('SELECT * FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId])).rows[0];
-  const count = async (sql: string, params: unknown[] = []) => (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const runSource = async (runId: number, sourceId: string) =>
+    (await db.pool.query('SELECT * FROM run_source WHERE run_id = $1 AND source_id = $2', [runId, sourceId])).rows[0];
+  const count = async (sql: string, params: unknown[] = []) =>
+    (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
   const observations = async (sourceKey: string) =>
-    (await db.pool.query(
-      `SELECT to_char(q.observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at, q.price_usd AS price FROM quote q JOIN record r ON r.id = q.record_id
+    (
+      await db.pool.query(
+        `SELECT to_char(q.observed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at, q.price_usd AS price FROM quote q JOIN record r ON r.id = q.record_id
        WHERE r.source_key = $1 ORDER BY q.observed_at`,
-      [sourceKey],
-    )).rows as { at: string; price: string }[];
+        [sourceKey],
+      )
+    ).rows as { at: string; price: string }[];
   /** Everything the time series holds, independent of ids and runs. */
   const seriesChecksum = async () =>
-    (await db.pool.query(
-      `SELECT md5(string_agg(concat_ws('|', r.source_id, r.source_key, q.observed_at, ${['rank', 'price_usd', 'market_cap_usd', 'volume_24h_usd', 'open_usd', 'high_usd', 'low_usd'].map((c) => `q.${c}`).join(', ')}), ',' ORDER BY r.source_id, r.source_key, q.observed_at)) AS sum
+    (
+      await db.pool.query(
+        `SELECT md5(string_agg(concat_ws('|', r.source_id, r.source_key, q.observed_at, ${['rank', 'price_usd', 'market_cap_usd', 'volume_24h_usd', 'open_usd', 'high_usd', 'low_usd'].map((c) => `q.${c}`).join(', ')}), ',' ORDER BY r.source_id, r.source_key, q.observed_at)) AS sum
        FROM quote q JOIN record r ON r.id = q.record_id`,
-    )).rows[0].sum as string;
+      )
+    ).rows[0].sum as string;
 
   const HISTORY_HEADER = 'SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap';
   /** A daily history of two coins from 2024-01-01, one row per coin per day (the shape of a Kaggle/CoinMarketCap export). */
@@ -91,9 +124,14 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     const rows: string[] = [];
     for (let day = 0; day < days; day++) {
       const date = new Date(Date.UTC(2024, 0, 1 + day)).toISOString().slice(0, 10);
-      for (const [coin, [name, symbol]] of [['Bitcoin', 'BTC'], ['Ethereum', 'ETH']].entries()) {
+      for (const [coin, [name, symbol]] of [
+        ['Bitcoin', 'BTC'],
+        ['Ethereum', 'ETH'],
+      ].entries()) {
         const close = priceOf(coin, day);
-        rows.push(`${rows.length + 1},${name},${symbol},${date} 23:59:59,${close + 5},${close - 5},${close - 1},${close},${1000 + day},${close * 1000}`);
+        rows.push(
+          `${rows.length + 1},${name},${symbol},${date} 23:59:59,${close + 5},${close - 5},${close - 1},${close},${1000 + day},${close * 1000}`,
+        );
       }
     }
     return rows;
@@ -107,14 +145,25 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.equal(first.status, 'succeeded');
     const counts = await runSource(first.runId, 'desk');
     assert.equal(counts.series, 'history');
-    assert.deepEqual([counts.parsed, counts.staged, counts.duplicates, counts.quotes_appended], [81, 81, 1, 80], 'one repeated row of 81; 80 observations');
+    assert.deepEqual(
+      [counts.parsed, counts.staged, counts.duplicates, counts.quotes_appended],
+      [81, 81, 1, 80],
+      'one repeated row of 81; 80 observations',
+    );
     assert.equal(await count('SELECT count(*)::int AS n FROM record'), 2, 'one record per coin: the current view');
     const btc = await observations('BTC');
     assert.equal(btc.length, 40);
     assert.deepEqual(btc[0], { at: '2024-01-01T23:59:59Z', price: '100' });
     // the record is the newest observation, with its open, high and low
-    const record = (await db.pool.query(`SELECT price_usd, open_usd, high_usd, low_usd, observed_at FROM record WHERE source_key = 'BTC'`)).rows[0];
-    assert.deepEqual([record.price_usd, record.open_usd, record.high_usd, record.low_usd], ['139', '138', '144', '134']);
+    const record = (
+      await db.pool.query(
+        `SELECT price_usd, open_usd, high_usd, low_usd, observed_at FROM record WHERE source_key = 'BTC'`,
+      )
+    ).rows[0];
+    assert.deepEqual(
+      [record.price_usd, record.open_usd, record.high_usd, record.low_usd],
+      ['139', '138', '144', '134'],
+    );
     assert.equal(new Date(record.observed_at).toISOString(), '2024-02-09T23:59:59.000Z');
     // January and February: two partitions, made by the pipeline
     assert.deepEqual(await partitionNames(db.pool), ['quote_y2024m01', 'quote_y2024m02']);
@@ -128,14 +177,30 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
   });
 
   it('ingests an export without a symbol column through constants, with a declared two-digit-year date format', async () => {
-    const source = csvSources('constants', { btc: ['constants: { symbol: BTC, name: Bitcoin }', "csv: { date_format: 'dd/mm/yy' }", 'series: history'] });
-    source.write('btc', ['Date,Open,High,Low,Close,Volume,Market Cap', '05/09/17,4228.29,4427.84,3998.11,4376.53,"2,697,970,000","69,954,400,000"', '04/09/17,4591.63,4591.63,4108.40,4236.31,-,"75,955,500,000"', '31/02/17,1,1,1,1,1,1'].join('\n') + '\n');
+    const source = csvSources('constants', {
+      btc: ['constants: { symbol: BTC, name: Bitcoin }', "csv: { date_format: 'dd/mm/yy' }", 'series: history'],
+    });
+    source.write(
+      'btc',
+      [
+        'Date,Open,High,Low,Close,Volume,Market Cap',
+        '05/09/17,4228.29,4427.84,3998.11,4376.53,"2,697,970,000","69,954,400,000"',
+        '04/09/17,4591.63,4591.63,4108.40,4236.31,-,"75,955,500,000"',
+        '31/02/17,1,1,1,1,1,1',
+      ].join('\n') + '\n',
+    );
     const summary = await run(source.file);
     assert.equal(summary.status, 'succeeded');
     const counts = await runSource(summary.runId, 'btc');
     assert.deepEqual([counts.staged, counts.quarantined], [2, 1]);
-    assert.match((await db.pool.query(`SELECT reason FROM quarantine`)).rows[0].reason, /source_updated_at not a valid date: "31\/02\/17"/);
-    assert.deepEqual(await observations('BTC'), [{ at: '2017-09-04T00:00:00Z', price: '4236.31' }, { at: '2017-09-05T00:00:00Z', price: '4376.53' }]);
+    assert.match(
+      (await db.pool.query(`SELECT reason FROM quarantine`)).rows[0].reason,
+      /source_updated_at not a valid date: "31\/02\/17"/,
+    );
+    assert.deepEqual(await observations('BTC'), [
+      { at: '2017-09-04T00:00:00Z', price: '4236.31' },
+      { at: '2017-09-05T00:00:00Z', price: '4376.53' },
+    ]);
     const record = (await db.pool.query(`SELECT symbol, name, volume_24h_usd FROM record`)).rows[0];
     assert.deepEqual([record.symbol, record.name, record.volume_24h_usd], ['BTC', 'Bitcoin', '2697970000']);
   });
@@ -144,34 +209,51 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     const file = path.join(fixtures, 'csv', 'kaggle-cmc-history__kartik31_bitcoin_price.csv');
     if (!fs.existsSync(file)) this.skip(); // ../shared/fixtures is optional outside this machine
     const sourcesFile = path.join(dir, 'kaggle.yaml');
-    fs.writeFileSync(sourcesFile, `sources:\n  - id: kaggle\n    kind: csv\n    url: ${file}\n    constants: { symbol: BTC, name: Bitcoin }\n    csv: { date_format: 'mon dd, yyyy' }\n`);
+    fs.writeFileSync(
+      sourcesFile,
+      `sources:\n  - id: kaggle\n    kind: csv\n    url: ${file}\n    constants: { symbol: BTC, name: Bitcoin }\n    csv: { date_format: 'mon dd, yyyy' }\n`,
+    );
     const summary = await run(sourcesFile);
     assert.equal(summary.status, 'succeeded');
     const counts = await runSource(summary.runId, 'kaggle');
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n').length - 1;
     assert.equal(counts.series, 'history');
     assert.equal(counts.parsed, lines);
-    assert.equal(counts.quotes_appended + counts.quarantined + counts.duplicates, lines, 'every row is an observation, a duplicate or quarantined with a reason');
+    assert.equal(
+      counts.quotes_appended + counts.quarantined + counts.duplicates,
+      lines,
+      'every row is an observation, a duplicate or quarantined with a reason',
+    );
     assert.ok(counts.quotes_appended > 1500, `${counts.quotes_appended} daily observations`);
   });
 
   it('appends one observation per changed snapshot quote, nothing for an unchanged one, and corrects a re-sent timestamp', async () => {
     const source = csvSources('snapshot', { desk: [] });
     const header = 'id,symbol,name,price,last_updated';
-    const write = (btc: string, eth: string) => source.write('desk', [header, `bitcoin,btc,Bitcoin,${btc}`, `ethereum,eth,Ethereum,${eth}`].join('\n') + '\n');
+    const write = (btc: string, eth: string) =>
+      source.write('desk', [header, `bitcoin,btc,Bitcoin,${btc}`, `ethereum,eth,Ethereum,${eth}`].join('\n') + '\n');
     write('100,2024-03-01T10:00:00Z', '10,2024-03-01T10:00:00Z');
     await run(source.file);
     write('101,2024-03-01T11:00:00Z', '10,2024-03-01T10:00:00Z'); // bitcoin moved, ether did not
     const second = await run(source.file);
-    assert.deepEqual([(await runSource(second.runId, 'desk')).quotes_appended, (await runSource(second.runId, 'desk')).quotes_revised], [1, 0]);
-    assert.deepEqual(await observations('bitcoin'), [{ at: '2024-03-01T10:00:00Z', price: '100' }, { at: '2024-03-01T11:00:00Z', price: '101' }]);
+    assert.deepEqual(
+      [(await runSource(second.runId, 'desk')).quotes_appended, (await runSource(second.runId, 'desk')).quotes_revised],
+      [1, 0],
+    );
+    assert.deepEqual(await observations('bitcoin'), [
+      { at: '2024-03-01T10:00:00Z', price: '100' },
+      { at: '2024-03-01T11:00:00Z', price: '101' },
+    ]);
     assert.equal((await observations('ethereum')).length, 1, 'the same quote twice is one observation');
 
     write('102,2024-03-01T11:00:00Z', '10,2024-03-01T10:00:00Z'); // the 11:00 quote again, with another price
     const third = await run(source.file);
     const corrected = await runSource(third.runId, 'desk');
     assert.deepEqual([corrected.quotes_appended, corrected.quotes_revised, corrected.updated], [0, 1, 1]);
-    assert.deepEqual(await observations('bitcoin'), [{ at: '2024-03-01T10:00:00Z', price: '100' }, { at: '2024-03-01T11:00:00Z', price: '102' }]);
+    assert.deepEqual(await observations('bitcoin'), [
+      { at: '2024-03-01T10:00:00Z', price: '100' },
+      { at: '2024-03-01T11:00:00Z', price: '102' },
+    ]);
 
     // the same bytes again: unchanged, not a row written
     const before = await count('SELECT count(*)::int AS n FROM quote');
@@ -189,9 +271,18 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.equal((await runSource(second.runId, 'desk')).quotes_appended, 1);
     assert.equal((await observations('bitcoin')).length, 1);
     const ether = await observations('ethereum');
-    assert.deepEqual(ether.map((o) => o.price), ['10', '11']);
-    const fetched = (await db.pool.query('SELECT run_id, fetched_at FROM raw_payload ORDER BY run_id')).rows.map((r) => new Date(r.fetched_at).toISOString().slice(0, 19) + 'Z');
-    assert.deepEqual(ether.map((o) => o.at), fetched, 'each observation at the fetch time of its payload');
+    assert.deepEqual(
+      ether.map((o) => o.price),
+      ['10', '11'],
+    );
+    const fetched = (await db.pool.query('SELECT run_id, fetched_at FROM raw_payload ORDER BY run_id')).rows.map(
+      (r) => new Date(r.fetched_at).toISOString().slice(0, 19) + 'Z',
+    );
+    assert.deepEqual(
+      ether.map((o) => o.at),
+      fetched,
+      'each observation at the fetch time of its payload',
+    );
     assert.equal(first.status, 'succeeded');
   });
 
@@ -201,9 +292,19 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     await run(source.file);
     const daysOld = Math.floor((Date.now() - Date.UTC(2024, 1, 1)) / 86_400_000) - 1; // January 2024 has expired, February not yet
     const queue = taskQueue('retention');
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: source.file });
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: source.file,
+    });
     const outcome = await worker.runUntil(
-      env.client.workflow.execute(retention, { taskQueue: queue, workflowId: `retention-${queue}`, args: [{ olderThanDays: 90, quoteRetentionDays: daysOld }] }),
+      env.client.workflow.execute(retention, {
+        taskQueue: queue,
+        workflowId: `retention-${queue}`,
+        args: [{ olderThanDays: 90, quoteRetentionDays: daysOld }],
+      }),
     );
     assert.deepEqual(outcome.quotes?.dropped, ['quote_y2024m01']);
     assert.equal(outcome.quotes?.days, 62, '31 days of two coins');
@@ -211,74 +312,156 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.ok(!(await partitionNames(db.pool)).includes('quote_y2024m01'));
     assert.equal(await count(`SELECT count(*)::int AS n FROM quote WHERE observed_at < '2024-02-01'`), 0);
 
-    const btc = (await db.pool.query(`SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'BTC'`)).rows[0].entity_id;
-    const daily = await fetchJson(`${url}/entities/${btc}/quotes?interval=1d&from=2024-01-01T00:00:00Z&to=2024-02-10T00:00:00Z`);
+    const btc = (
+      await db.pool.query(
+        `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'BTC'`,
+      )
+    ).rows[0].entity_id;
+    const daily = await fetchJson(
+      `${url}/entities/${btc}/quotes?interval=1d&from=2024-01-01T00:00:00Z&to=2024-02-10T00:00:00Z`,
+    );
     assert.equal(daily.status, 200, JSON.stringify(daily.body));
     EntityQuotes.parse(daily.body);
     assert.equal(daily.body.data.length, 40, 'January from the rollup, February from raw observations');
-    assert.deepEqual(pick(daily.body.data[0].sources[0], ['open_usd', 'high_usd', 'low_usd', 'close_usd', 'observations']), { open_usd: '99', high_usd: '105', low_usd: '95', close_usd: '100', observations: 1 });
-    assert.deepEqual(pick(daily.body.data[39].sources[0], ['open_usd', 'close_usd']), { open_usd: '138', close_usd: '139' });
+    assert.deepEqual(
+      pick(daily.body.data[0].sources[0], ['open_usd', 'high_usd', 'low_usd', 'close_usd', 'observations']),
+      { open_usd: '99', high_usd: '105', low_usd: '95', close_usd: '100', observations: 1 },
+    );
+    assert.deepEqual(pick(daily.body.data[39].sources[0], ['open_usd', 'close_usd']), {
+      open_usd: '138',
+      close_usd: '139',
+    });
     assert.equal(daily.body.raw_from, '2024-02-01T00:00:00.000Z');
-    const weekly = await fetchJson(`${url}/entities/${btc}/quotes?interval=1w&from=2024-01-01T00:00:00Z&to=2024-02-12T00:00:00Z`);
+    const weekly = await fetchJson(
+      `${url}/entities/${btc}/quotes?interval=1w&from=2024-01-01T00:00:00Z&to=2024-02-12T00:00:00Z`,
+    );
     // the week of Monday 29 January straddles the horizon: days from the rollup and from raw observations combine
     const straddling = weekly.body.data.find((b: { start: string }) => b.start === '2024-01-29T00:00:00.000Z');
-    assert.deepEqual(pick(straddling.sources[0], ['open_usd', 'high_usd', 'low_usd', 'close_usd', 'observations']), { open_usd: '127', high_usd: '139', low_usd: '123', close_usd: '134', observations: 7 });
-    const hourly = await fetchJson(`${url}/entities/${btc}/quotes?interval=1h&from=2024-01-20T00:00:00Z&to=2024-01-21T00:00:00Z`);
+    assert.deepEqual(pick(straddling.sources[0], ['open_usd', 'high_usd', 'low_usd', 'close_usd', 'observations']), {
+      open_usd: '127',
+      high_usd: '139',
+      low_usd: '123',
+      close_usd: '134',
+      observations: 7,
+    });
+    const hourly = await fetchJson(
+      `${url}/entities/${btc}/quotes?interval=1h&from=2024-01-20T00:00:00Z&to=2024-01-21T00:00:00Z`,
+    );
     assert.equal(hourly.status, 400);
     assert.match(hourly.body.invalid_params[0].reason, /daily rollups only/);
 
     // a history re-loaded later: the rolled-up days are known, nothing is appended twice
-    source.write('desk', [HISTORY_HEADER, ...history(40), '999,Bitcoin,BTC,2024-01-15 23:59:59,1,1,1,1,1,1'].join('\n') + '\n');
+    source.write(
+      'desk',
+      [HISTORY_HEADER, ...history(40), '999,Bitcoin,BTC,2024-01-15 23:59:59,1,1,1,1,1,1'].join('\n') + '\n',
+    );
     const reload = await run(source.file);
     const counts = await runSource(reload.runId, 'desk');
-    assert.deepEqual([counts.quotes_appended, counts.quotes_revised, counts.quotes_rolled_up], [0, 0, 0], 'a rolled-up day is closed to what it already holds');
+    assert.deepEqual(
+      [counts.quotes_appended, counts.quotes_revised, counts.quotes_rolled_up],
+      [0, 0, 0],
+      'a rolled-up day is closed to what it already holds',
+    );
   });
 
   it('raises a price divergence when two sources disagree about one asset at the same time, and not otherwise', async () => {
     const source = csvSources('divergence', { 'desk-a': [], 'desk-b': [] });
-    const quote = (price: string, at: string) => `id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,${price},${at}\nether,eth,Ether,10,${at}\n`;
+    const quote = (price: string, at: string) =>
+      `id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,${price},${at}\nether,eth,Ether,10,${at}\n`;
     source.write('desk-a', quote('100', '2024-03-01T10:00:00Z'));
     source.write('desk-b', quote('101', '2024-03-01T10:20:00Z'));
     const calm = await run(source.file);
-    assert.equal(await count(`SELECT count(*)::int AS n FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [calm.runId]), 0, '1 % apart');
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [
+        calm.runId,
+      ]),
+      0,
+      '1 % apart',
+    );
 
     source.write('desk-b', quote('112', '2024-03-01T10:30:00Z'));
     const diverged = await run(source.file);
-    const anomalies = (await db.pool.query(`SELECT * FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [diverged.runId])).rows;
+    const anomalies = (
+      await db.pool.query(`SELECT * FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [diverged.runId])
+    ).rows;
     assert.equal(anomalies.length, 1);
     const [anomaly] = anomalies;
-    const btc = (await db.pool.query(`SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'bitcoin' AND r.source_id = 'desk-a'`)).rows[0].entity_id;
+    const btc = (
+      await db.pool.query(
+        `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_key = 'bitcoin' AND r.source_id = 'desk-a'`,
+      )
+    ).rows[0].entity_id;
     assert.equal(anomaly.entity_id, btc);
     assert.equal(anomaly.details.median_usd, '106');
     assert.equal(anomaly.details.spread, 0.113208);
-    assert.deepEqual(anomaly.details.quotes.map((q: { source: string; price_usd: string; observed_at: string }) => [q.source, q.price_usd, q.observed_at]), [
-      ['desk-a', '100', '2024-03-01T10:00:00.000Z'],
-      ['desk-b', '112', '2024-03-01T10:30:00.000Z'],
-    ]);
+    assert.deepEqual(
+      anomaly.details.quotes.map((q: { source: string; price_usd: string; observed_at: string }) => [
+        q.source,
+        q.price_usd,
+        q.observed_at,
+      ]),
+      [
+        ['desk-a', '100', '2024-03-01T10:00:00.000Z'],
+        ['desk-b', '112', '2024-03-01T10:30:00.000Z'],
+      ],
+    );
     assert.match(anomaly.message, /BTC \(entity \d+\): desk-a 100, desk-b 112 spread 11\.3 %/);
     // shown on the entity, by the run, and counted in the metrics
     const entity = await fetchJson(`${url}/entities/${btc}`);
     assert.equal(entity.body.anomalies[0].rule, 'price_divergence');
     assert.equal(entity.body.anomalies[0].run_id, diverged.runId);
     const runDetail = await fetchJson(`${url}/runs/${diverged.runId}`);
-    assert.ok(runDetail.body.anomalies.some((a: { rule: string; entity_id: number }) => a.rule === 'price_divergence' && a.entity_id === Number(btc)));
+    assert.ok(
+      runDetail.body.anomalies.some(
+        (a: { rule: string; entity_id: number }) => a.rule === 'price_divergence' && a.entity_id === Number(btc),
+      ),
+    );
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /etl_run_anomalies_total\{rule="price_divergence",source=""\} 1/);
 
     // hours apart, the same prices are no divergence: they are not the same moment
     source.write('desk-b', quote('113', '2024-03-01T14:00:00Z'));
     const apart = await run(source.file);
-    assert.equal(await count(`SELECT count(*)::int AS n FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [apart.runId]), 0);
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM run_anomaly WHERE run_id = $1 AND rule = 'price_divergence'`, [
+        apart.runId,
+      ]),
+      0,
+    );
   });
 
   it('answers buckets with OHLC per source and the cross-source median and spread, as computed by hand', async () => {
     const source = csvSources('buckets', { 'desk-a': ['series: history'], 'desk-b': ['series: history'] });
-    const rows = (prices: [string, number][]) => ['id,symbol,name,price,high,low,volume,last_updated', ...prices.map(([at, p]) => `bitcoin,btc,Bitcoin,${p},,,${p * 10},${at}`)].join('\n') + '\n';
-    source.write('desk-a', rows([['2024-03-01T00:00:00Z', 100], ['2024-03-01T00:20:00Z', 104], ['2024-03-01T00:40:00Z', 98], ['2024-03-01T01:10:00Z', 101]]));
-    source.write('desk-b', rows([['2024-03-01T00:05:00Z', 110], ['2024-03-01T00:50:00Z', 106]]));
+    const rows = (prices: [string, number][]) =>
+      [
+        'id,symbol,name,price,high,low,volume,last_updated',
+        ...prices.map(([at, p]) => `bitcoin,btc,Bitcoin,${p},,,${p * 10},${at}`),
+      ].join('\n') + '\n';
+    source.write(
+      'desk-a',
+      rows([
+        ['2024-03-01T00:00:00Z', 100],
+        ['2024-03-01T00:20:00Z', 104],
+        ['2024-03-01T00:40:00Z', 98],
+        ['2024-03-01T01:10:00Z', 101],
+      ]),
+    );
+    source.write(
+      'desk-b',
+      rows([
+        ['2024-03-01T00:05:00Z', 110],
+        ['2024-03-01T00:50:00Z', 106],
+      ]),
+    );
     await run(source.file);
-    const btc = (await db.pool.query(`SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'desk-a'`)).rows[0].entity_id;
-    const res = await fetchJson(`${url}/entities/${btc}/quotes?interval=1h&from=2024-03-01T00:00:00Z&to=2024-03-01T02:00:00Z`);
+    const btc = (
+      await db.pool.query(
+        `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = 'desk-a'`,
+      )
+    ).rows[0].entity_id;
+    const res = await fetchJson(
+      `${url}/entities/${btc}/quotes?interval=1h&from=2024-03-01T00:00:00Z&to=2024-03-01T02:00:00Z`,
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     EntityQuotes.parse(res.body);
     const [first, second] = res.body.data;
@@ -286,41 +469,89 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.equal(first.end, '2024-03-01T01:00:00.000Z');
     const [a, b] = first.sources;
     // desk-a 00:00–01:00: 100, 104, 98 → open 100, high 104, low 98, close 98, mean 302 / 3
-    assert.deepEqual(pick(a, ['source', 'open_usd', 'high_usd', 'low_usd', 'close_usd', 'volume_24h_usd', 'observations']), { source: 'desk-a', open_usd: '100', high_usd: '104', low_usd: '98', close_usd: '98', volume_24h_usd: '980', observations: 3 });
+    assert.deepEqual(
+      pick(a, ['source', 'open_usd', 'high_usd', 'low_usd', 'close_usd', 'volume_24h_usd', 'observations']),
+      {
+        source: 'desk-a',
+        open_usd: '100',
+        high_usd: '104',
+        low_usd: '98',
+        close_usd: '98',
+        volume_24h_usd: '980',
+        observations: 3,
+      },
+    );
     assert.equal(Number(a.mean_usd).toFixed(6), (302 / 3).toFixed(6));
-    assert.deepEqual(pick(b, ['source', 'open_usd', 'high_usd', 'low_usd', 'close_usd', 'mean_usd', 'observations']), { source: 'desk-b', open_usd: '110', high_usd: '110', low_usd: '106', close_usd: '106', mean_usd: '108', observations: 2 });
+    assert.deepEqual(pick(b, ['source', 'open_usd', 'high_usd', 'low_usd', 'close_usd', 'mean_usd', 'observations']), {
+      source: 'desk-b',
+      open_usd: '110',
+      high_usd: '110',
+      low_usd: '106',
+      close_usd: '106',
+      mean_usd: '108',
+      observations: 2,
+    });
     // closes 98 and 106: median 102, spread 8 / 102
     assert.equal(first.median_usd, '102');
     assert.equal(first.spread, Math.round((8 / 102) * 1e6) / 1e6);
-    assert.deepEqual([second.sources.length, second.median_usd, second.spread], [1, null, null], 'one source: nothing to compare');
+    assert.deepEqual(
+      [second.sources.length, second.median_usd, second.spread],
+      [1, null, null],
+      'one source: nothing to compare',
+    );
 
     // raw observations page by keyset, in order, across both sources
     const page1 = await fetchJson(`${url}/entities/${btc}/quotes?limit=4`);
     ObservationPage.parse(page1.body);
-    assert.deepEqual(page1.body.data.map((o: { source: string; price_usd: string }) => `${o.source}:${o.price_usd}`), ['desk-a:100', 'desk-b:110', 'desk-a:104', 'desk-a:98']);
+    assert.deepEqual(
+      page1.body.data.map((o: { source: string; price_usd: string }) => `${o.source}:${o.price_usd}`),
+      ['desk-a:100', 'desk-b:110', 'desk-a:104', 'desk-a:98'],
+    );
     const page2 = await fetchJson(`${url}/entities/${btc}/quotes?limit=4&cursor=${page1.body.next_cursor}`);
-    assert.deepEqual(page2.body.data.map((o: { source: string; price_usd: string }) => `${o.source}:${o.price_usd}`), ['desk-b:106', 'desk-a:101']);
+    assert.deepEqual(
+      page2.body.data.map((o: { source: string; price_usd: string }) => `${o.source}:${o.price_usd}`),
+      ['desk-b:106', 'desk-a:101'],
+    );
     assert.equal(page2.body.next_cursor, null);
-    assert.equal(page1.body.data[0].raw_payload_id > 0 && page1.body.data[0].run_id > 0, true, 'each observation leads back to its payload and run');
+    assert.equal(
+      page1.body.data[0].raw_payload_id > 0 && page1.body.data[0].run_id > 0,
+      true,
+      'each observation leads back to its payload and run',
+    );
     const onlyB = await fetchJson(`${url}/entities/${btc}/quotes?source=desk-b`);
     assert.equal(onlyB.body.data.length, 2);
 
     // CSV: the same rows, for a spreadsheet
-    const csv = await fetch(`${url}/entities/${btc}/quotes?interval=1h&from=2024-03-01T00:00:00Z&to=2024-03-01T02:00:00Z`, { headers: { accept: 'text/csv' } });
+    const csv = await fetch(
+      `${url}/entities/${btc}/quotes?interval=1h&from=2024-03-01T00:00:00Z&to=2024-03-01T02:00:00Z`,
+      { headers: { accept: 'text/csv' } },
+    );
     assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
     const lines = (await csv.text()).trim().split('\r\n');
-    assert.equal(lines[0], 'start,end,source,record_id,open_usd,high_usd,low_usd,close_usd,mean_usd,volume_24h_usd,observations,median_usd,spread');
+    assert.equal(
+      lines[0],
+      'start,end,source,record_id,open_usd,high_usd,low_usd,close_usd,mean_usd,volume_24h_usd,observations,median_usd,spread',
+    );
     assert.equal(lines.length, 4);
-    assert.match(lines[2]!, /^2024-03-01T00:00:00.000Z,2024-03-01T01:00:00.000Z,desk-b,\d+,110,110,106,106,108,1060,2,102,0.078431$/);
+    assert.match(
+      lines[2]!,
+      /^2024-03-01T00:00:00.000Z,2024-03-01T01:00:00.000Z,desk-b,\d+,110,110,106,106,108,1060,2,102,0.078431$/,
+    );
     const rawCsv = await fetch(`${url}/entities/${btc}/quotes?limit=2&format=csv`);
-    assert.match(rawCsv.headers.get('link') ?? '', /^<\/entities\/\d+\/quotes\?limit=2&format=csv&cursor=[\w-]+>; rel="next"$/);
+    assert.match(
+      rawCsv.headers.get('link') ?? '',
+      /^<\/entities\/\d+\/quotes\?limit=2&format=csv&cursor=[\w-]+>; rel="next"$/,
+    );
     assert.equal((await rawCsv.text()).trim().split('\r\n').length, 3);
 
     // one record's history
     const recordId = a.record_id;
     const hist = await fetchJson(`${url}/data/${recordId}/history`);
     ObservationPage.parse(hist.body);
-    assert.deepEqual(hist.body.data.map((o: { price_usd: string }) => o.price_usd), ['100', '104', '98', '101']);
+    assert.deepEqual(
+      hist.body.data.map((o: { price_usd: string }) => o.price_usd),
+      ['100', '104', '98', '101'],
+    );
     const detail = await fetchJson(`${url}/data/${recordId}`);
     assert.equal(detail.body.data.observed_at, '2024-03-01T01:10:00.000Z');
     assert.equal(detail.body.data.price_usd, '101', 'the record is the newest observation');
@@ -347,11 +578,16 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     for (const [query, param] of cases) {
       const res = await fetchJson(`${url}/entities/${entity}/quotes?${query}`);
       assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`);
-      assert.ok(res.body.invalid_params.some((p: { name: string }) => p.name === param), `${query} names ${param}: ${JSON.stringify(res.body)}`);
+      assert.ok(
+        res.body.invalid_params.some((p: { name: string }) => p.name === param),
+        `${query} names ${param}: ${JSON.stringify(res.body)}`,
+      );
     }
     // a cursor of /data is not a cursor of a series, nor one of another entity's series
     const page = await fetchJson(`${url}/entities/${entity}/quotes?limit=1`);
-    const other = await fetchJson(`${url}/data/1/history?cursor=${page.body.next_cursor ?? encodeURIComponent('eyJ2IjoxLCJhZnRlciI6MSwiZiI6IngifQ')}`);
+    const other = await fetchJson(
+      `${url}/data/1/history?cursor=${page.body.next_cursor ?? encodeURIComponent('eyJ2IjoxLCJhZnRlciI6MSwiZiI6IngifQ')}`,
+    );
     assert.equal(other.status, 400);
     assert.equal((await fetchJson(`${url}/entities/999999/quotes`)).status, 404);
     assert.equal((await fetchJson(`${url}/data/999999/history`)).status, 404);
@@ -362,7 +598,13 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     source.write('desk-a', 'id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,100,2024-03-01T10:00:00Z\n');
     source.write('desk-b', 'id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,101,2024-03-01T10:00:00Z\n');
     await run(source.file);
-    const entityOf = async (sourceId: string) => (await db.pool.query(`SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = $1`, [sourceId])).rows[0].entity_id;
+    const entityOf = async (sourceId: string) =>
+      (
+        await db.pool.query(
+          `SELECT l.entity_id FROM entity_link l JOIN record r ON r.id = l.record_id WHERE r.source_id = $1`,
+          [sourceId],
+        )
+      ).rows[0].entity_id;
     assert.equal(await entityOf('desk-a'), await entityOf('desk-b'));
     const shared = await fetchJson(`${url}/entities/${await entityOf('desk-a')}/quotes`);
     assert.equal(shared.body.data.length, 2);
@@ -370,13 +612,20 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
                          VALUES ('asset', 'forbid', 'desk-a', 'bitcoin', 'desk-b', 'bitcoin', 'two different coins')`);
     await run(source.file);
     assert.notEqual(await entityOf('desk-a'), await entityOf('desk-b'));
-    const [a, b] = [await fetchJson(`${url}/entities/${await entityOf('desk-a')}/quotes`), await fetchJson(`${url}/entities/${await entityOf('desk-b')}/quotes`)];
-    assert.deepEqual([a.body.data.map((o: { source: string }) => o.source), b.body.data.map((o: { source: string }) => o.source)], [['desk-a'], ['desk-b']]);
+    const [a, b] = [
+      await fetchJson(`${url}/entities/${await entityOf('desk-a')}/quotes`),
+      await fetchJson(`${url}/entities/${await entityOf('desk-b')}/quotes`),
+    ];
+    assert.deepEqual(
+      [a.body.data.map((o: { source: string }) => o.source), b.body.data.map((o: { source: string }) => o.source)],
+      [['desk-a'], ['desk-b']],
+    );
   });
 
   it('leaves the same observations after a reset and a reprocess of an older payload as a clean run, and the record at the newest quote', async () => {
     const source = csvSources('replay', { desk: [] });
-    const snapshot = (day: number, price: number) => `id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,${price},2024-03-0${day}T00:00:00Z\nether,eth,Ether,${price / 10},2024-03-0${day}T00:00:00Z\n`;
+    const snapshot = (day: number, price: number) =>
+      `id,symbol,name,price,last_updated\nbitcoin,btc,Bitcoin,${price},2024-03-0${day}T00:00:00Z\nether,eth,Ether,${price / 10},2024-03-0${day}T00:00:00Z\n`;
     // one task queue for the runs and the reset: a reset run continues on the queue of its workflow
     const queue = taskQueue('replay');
     source.write('desk', snapshot(1, 100));
@@ -386,27 +635,81 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.equal(second.status, 'succeeded', JSON.stringify(second));
     assert.equal(await count('SELECT count(*)::int AS n FROM quote'), 4);
     const clean = await seriesChecksum();
-    const record = async () => (await db.pool.query(`SELECT price_usd, observed_at, content_hash FROM record WHERE source_key = 'bitcoin'`)).rows[0];
+    const record = async () =>
+      (await db.pool.query(`SELECT price_usd, observed_at, content_hash FROM record WHERE source_key = 'bitcoin'`))
+        .rows[0];
     const current = await record();
 
     // reprocess the first (older) payload: no observation twice, and the record stays at the newest quote
-    const worker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: source.file });
-    const reprocessed = (await worker.runUntil(env.client.workflow.execute(reprocess, { taskQueue: queue, workflowId: `reprocess-${queue}`, args: [{ runId: first.runId }] }))) as ReprocessResult;
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: source.file,
+    });
+    const reprocessed = (await worker.runUntil(
+      env.client.workflow.execute(reprocess, {
+        taskQueue: queue,
+        workflowId: `reprocess-${queue}`,
+        args: [{ runId: first.runId }],
+      }),
+    )) as ReprocessResult;
     assert.equal(reprocessed.status, 'succeeded');
-    assert.deepEqual([reprocessed.changes.desk!.quotesAppended, reprocessed.changes.desk!.quotesRevised, reprocessed.changes.desk!.updated], [0, 0, 0]);
+    assert.deepEqual(
+      [
+        reprocessed.changes.desk!.quotesAppended,
+        reprocessed.changes.desk!.quotesRevised,
+        reprocessed.changes.desk!.updated,
+      ],
+      [0, 0, 0],
+    );
     assert.equal(await seriesChecksum(), clean);
     assert.deepEqual(await record(), current, 'an old payload never moves the record back');
 
     // reset the newest run to just after its fetch: it merges again under a new run id and writes nothing new
-    const handle = env.client.workflow.getHandle((await db.pool.query(`SELECT workflow_id FROM run ORDER BY id DESC OFFSET 1 LIMIT 1`)).rows[0].workflow_id);
+    const handle = env.client.workflow.getHandle(
+      (await db.pool.query(`SELECT workflow_id FROM run ORDER BY id DESC OFFSET 1 LIMIT 1`)).rows[0].workflow_id,
+    );
     const events = (await handle.fetchHistory()).events!;
-    const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [Number(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
-    const stored = events.findIndex((e) => e.activityTaskCompletedEventAttributes && scheduled.get(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)) === 'storeRaw');
+    const scheduled = new Map(
+      events
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => [Number(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]),
+    );
+    const stored = events.findIndex(
+      (e) =>
+        e.activityTaskCompletedEventAttributes &&
+        scheduled.get(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)) === 'storeRaw',
+    );
     const resetPoint = events.slice(stored).find((e) => e.workflowTaskCompletedEventAttributes)!;
-    const resetWorker = await createWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: queue, db, sourcesFile: source.file });
+    const resetWorker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: source.file,
+    });
     await resetWorker.runUntil(async () => {
-      const { stdout } = await exec(temporalCli(), ['workflow', 'reset', '--workflow-id', handle.workflowId, '--event-id', String(resetPoint.eventId), '--reason', 'test', '--address', env.address, '--namespace', 'default', '--output', 'json']);
-      const reset = (await env.client.workflow.getHandle(handle.workflowId, (JSON.parse(stdout) as { runId: string }).runId).result()) as RunSummary;
+      const { stdout } = await exec(temporalCli(), [
+        'workflow',
+        'reset',
+        '--workflow-id',
+        handle.workflowId,
+        '--event-id',
+        String(resetPoint.eventId),
+        '--reason',
+        'test',
+        '--address',
+        env.address,
+        '--namespace',
+        'default',
+        '--output',
+        'json',
+      ]);
+      const reset = (await env.client.workflow
+        .getHandle(handle.workflowId, (JSON.parse(stdout) as { runId: string }).runId)
+        .result()) as RunSummary;
       assert.equal(reset.status, 'succeeded');
     });
     assert.equal(await seriesChecksum(), clean);

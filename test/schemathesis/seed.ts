@@ -96,7 +96,9 @@ export async function seedApiData(db: Database): Promise<void> {
            timestamptz '2025-12-01 18:00Z' + d * interval '1 day'
     FROM generate_series(0, 9) AS d`);
   await q(`INSERT INTO quote_horizon (id, raw_from) VALUES (1, timestamptz '2026-01-01 00:00Z')`);
-  await q(`INSERT INTO source_state (source_id, kind, last_payload_id, content_hash) VALUES ('a', 'asset', 1, 'sha256-a')`);
+  await q(
+    `INSERT INTO source_state (source_id, kind, last_payload_id, content_hash) VALUES ('a', 'asset', 1, 'sha256-a')`,
+  );
   await q(`
     INSERT INTO entity (kind, seed_record_id, symbol, name, title, url)
     VALUES ('asset', 1, 'BTC', 'Coin 0', NULL, NULL), ('asset', 7, 'C6', 'Coin 6', NULL, NULL), ('article', 121, NULL, NULL, 'Story 1', 'https://news.example/1')`);

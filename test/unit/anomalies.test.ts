@@ -3,12 +3,28 @@
 // longer; quarantined share at least 2× and 5 points higher; a failed run or source), and only succeeded
 // outcomes compared.
 import assert from 'node:assert/strict';
-import { baselineOf, median, quarantineShare, referenceOf, runAnomalies, sourceAnomalies, THRESHOLDS, type Reference, type SourceFacts } from '../../src/anomalies.ts';
+import {
+  baselineOf,
+  median,
+  quarantineShare,
+  referenceOf,
+  runAnomalies,
+  sourceAnomalies,
+  THRESHOLDS,
+  type Reference,
+  type SourceFacts,
+} from '../../src/anomalies.ts';
 
-const ok = (records: number, quarantined = 0, durationMs: number | null = 1000): SourceFacts => ({ status: 'succeeded', records, quarantined, durationMs });
+const ok = (records: number, quarantined = 0, durationMs: number | null = 1000): SourceFacts => ({
+  status: 'succeeded',
+  records,
+  quarantined,
+  durationMs,
+});
 /** A reference with only the fact under test set: the other rules have nothing to say. */
 const ref = (r: Partial<Reference>): Reference => ({ records: null, quarantineShare: null, durationMs: null, ...r });
-const rules = (current: SourceFacts, reference: Reference) => sourceAnomalies('src', current, reference).map((a) => a.rule);
+const rules = (current: SourceFacts, reference: Reference) =>
+  sourceAnomalies('src', current, reference).map((a) => a.rule);
 
 describe('anomaly rules', () => {
   it('uses the thresholds the README documents', () => {
@@ -124,18 +140,27 @@ describe('anomaly rules', () => {
   });
 
   it('reports every rule that trips at once', () => {
-    assert.deepEqual(rules(ok(300, 150, 10_000), ref({ records: 100, durationMs: 1000, quarantineShare: 0 })).sort(), ['duration_spike', 'quarantine_spike', 'record_count_change']);
+    assert.deepEqual(rules(ok(300, 150, 10_000), ref({ records: 100, durationMs: 1000, quarantineShare: 0 })).sort(), [
+      'duration_spike',
+      'quarantine_spike',
+      'record_count_change',
+    ]);
   });
 
   describe('failures', () => {
     it('a failed source is always source_failed, whatever the reference', () => {
       const failed: SourceFacts = { status: 'failed', records: 0, quarantined: 0, durationMs: 5 };
-      assert.deepEqual(sourceAnomalies('coingecko', failed, ref({})), [{ rule: 'source_failed', source: 'coingecko', message: 'coingecko failed', current: null, reference: null }]);
+      assert.deepEqual(sourceAnomalies('coingecko', failed, ref({})), [
+        { rule: 'source_failed', source: 'coingecko', message: 'coingecko failed', current: null, reference: null },
+      ]);
       assert.deepEqual(rules(failed, ref({ records: 100, durationMs: 5, quarantineShare: 0 })), ['source_failed']);
     });
 
     it('run_failed only when the run failed', () => {
-      assert.deepEqual(runAnomalies('failed').map((a) => [a.rule, a.source]), [['run_failed', null]]);
+      assert.deepEqual(
+        runAnomalies('failed').map((a) => [a.rule, a.source]),
+        [['run_failed', null]],
+      );
       assert.deepEqual(runAnomalies('partial'), []);
       assert.deepEqual(runAnomalies('succeeded'), []);
       assert.deepEqual(runAnomalies('running'), []);
@@ -147,7 +172,11 @@ describe('anomaly rules', () => {
 
     it('an unchanged, superseded or running current outcome gives nothing', () => {
       for (const status of ['unchanged', 'superseded', 'running'] as const) {
-        assert.deepEqual(sourceAnomalies('src', { status, records: 0, quarantined: 0, durationMs: 10_000 }, big), [], status);
+        assert.deepEqual(
+          sourceAnomalies('src', { status, records: 0, quarantined: 0, durationMs: 10_000 }, big),
+          [],
+          status,
+        );
       }
     });
 
@@ -190,12 +219,22 @@ describe('anomaly rules', () => {
         { status: 'failed', records: 0, quarantined: 0, durationMs: 5 },
         { status: 'running', records: 0, quarantined: 0, durationMs: null },
       ];
-      assert.deepEqual(baselineOf([...noise, ok(100, 10, 1000)]), { runs: 1, records: 100, quarantineShare: 0.1, durationMs: 1000 });
+      assert.deepEqual(baselineOf([...noise, ok(100, 10, 1000)]), {
+        runs: 1,
+        records: 100,
+        quarantineShare: 0.1,
+        durationMs: 1000,
+      });
       assert.deepEqual(baselineOf(noise), { runs: 0, records: null, quarantineShare: null, durationMs: null });
     });
 
     it('leaves out shares of runs that parsed nothing and unknown durations', () => {
-      assert.deepEqual(baselineOf([ok(0, 0, null), ok(100, 20, 500)]), { runs: 2, records: 50, quarantineShare: 0.2, durationMs: 500 });
+      assert.deepEqual(baselineOf([ok(0, 0, null), ok(100, 20, 500)]), {
+        runs: 2,
+        records: 50,
+        quarantineShare: 0.2,
+        durationMs: 500,
+      });
     });
 
     it('median of nothing is null', () => {

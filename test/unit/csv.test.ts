@@ -4,14 +4,29 @@ import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { MAX_RECORD_CHARS, csvSource, wholeRecords } from '../../src/sources/csv.ts';
 import type { SourceFields, Unparsed } from '../../src/sources/types.ts';
 
-const sourceWith = (csv = '') => parseSourcesConfig(`sources:\n  - {id: t, kind: csv, url: t.csv${csv ? `, csv: {${csv}}` : ''}}\n`, '/tmp/f.yaml')[0]!;
+const sourceWith = (csv = '') =>
+  parseSourcesConfig(
+    `sources:\n  - {id: t, kind: csv, url: t.csv${csv ? `, csv: {${csv}}` : ''}}\n`,
+    '/tmp/f.yaml',
+  )[0]!;
 
-async function read(content: string | Buffer, options = '', contentType: string | null = 'text/csv', chunkBytes = 7): Promise<(SourceFields | Unparsed)[]> {
+async function read(
+  content: string | Buffer,
+  options = '',
+  contentType: string | null = 'text/csv',
+  chunkBytes = 7,
+): Promise<(SourceFields | Unparsed)[]> {
   const records: (SourceFields | Unparsed)[] = [];
   // split into small chunks so decoding and header detection meet chunk boundaries
   const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  const chunks = Array.from({ length: Math.ceil(bytes.length / chunkBytes) }, (_, i) => bytes.subarray(i * chunkBytes, i * chunkBytes + chunkBytes));
-  for await (const r of csvSource.read(Readable.from(chunks), sourceWith(options), { url: 'file:///t.csv', contentType })) records.push(r);
+  const chunks = Array.from({ length: Math.ceil(bytes.length / chunkBytes) }, (_, i) =>
+    bytes.subarray(i * chunkBytes, i * chunkBytes + chunkBytes),
+  );
+  for await (const r of csvSource.read(Readable.from(chunks), sourceWith(options), {
+    url: 'file:///t.csv',
+    contentType,
+  }))
+    records.push(r);
   return records;
 }
 
@@ -25,22 +40,35 @@ describe('csv source', () => {
   });
 
   it('detects ";" and tab delimiters from the header, ignoring delimiters inside quotes', async () => {
-    assert.deepEqual(await read('symbol;price;"note, with comma"\nBTC;"87,000";x\n'), [{ symbol: 'BTC', price: '87,000', 'note, with comma': 'x' }]);
+    assert.deepEqual(await read('symbol;price;"note, with comma"\nBTC;"87,000";x\n'), [
+      { symbol: 'BTC', price: '87,000', 'note, with comma': 'x' },
+    ]);
     assert.deepEqual(await read('symbol\tprice\nBTC\t1\n'), [{ symbol: 'BTC', price: '1' }]);
   });
 
   it('skips a UTF-8 BOM, comment banners, blank lines and CRLF line ends', async () => {
-    const records = await read('\uFEFF# exported 2024-01-01\r\n#\r\nsymbol,price\r\n\r\nBTC,1\r\n# trailing comment\r\nETH,2\r\n');
-    assert.deepEqual(records, [{ symbol: 'BTC', price: '1' }, { symbol: 'ETH', price: '2' }]);
+    const records = await read(
+      '\uFEFF# exported 2024-01-01\r\n#\r\nsymbol,price\r\n\r\nBTC,1\r\n# trailing comment\r\nETH,2\r\n',
+    );
+    assert.deepEqual(records, [
+      { symbol: 'BTC', price: '1' },
+      { symbol: 'ETH', price: '2' },
+    ]);
   });
 
   it('decodes UTF-16LE with a BOM and Windows-1252 without mojibake', async () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,symbol\r\nCafé,CAF\r\n', 'utf16le')]);
     assert.deepEqual(await read(utf16), [{ name: 'Café', symbol: 'CAF' }]);
     // Latin-1 has no €; Windows-1252, which real "ISO-8859-1" exports use, has it at 0x80
-    const cp1252 = Buffer.concat([Buffer.from('name;symbol\nNaïve ', 'latin1'), Buffer.from([0x80]), Buffer.from(' coin;NAI\n', 'latin1')]);
+    const cp1252 = Buffer.concat([
+      Buffer.from('name;symbol\nNaïve ', 'latin1'),
+      Buffer.from([0x80]),
+      Buffer.from(' coin;NAI\n', 'latin1'),
+    ]);
     assert.deepEqual(await read(cp1252, '', 'text/csv'), [{ name: 'Naïve € coin', symbol: 'NAI' }]);
-    assert.deepEqual(await read(Buffer.from('name,symbol\nCaf\xe9,CAF\n', 'latin1'), 'encoding: latin1'), [{ name: 'Café', symbol: 'CAF' }]);
+    assert.deepEqual(await read(Buffer.from('name,symbol\nCaf\xe9,CAF\n', 'latin1'), 'encoding: latin1'), [
+      { name: 'Café', symbol: 'CAF' },
+    ]);
   });
 
   it('keeps ragged rows and names blank or repeated headers so no value is lost', async () => {
@@ -72,15 +100,27 @@ describe('csv source', () => {
     /** wholeRecords over `text` cut into chunks of `size` characters, with what it refused. */
     async function cut(text: string, size: number, maxChars: number) {
       const refused: [number, string, string][] = [];
-      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, i * size + size));
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) =>
+        text.slice(i * size, i * size + size),
+      );
       let out = '';
-      for await (const part of wholeRecords((async function* () { yield* chunks; })(), ',', maxChars, (line, t, reason) => refused.push([line, t.slice(0, 12), reason]))) out += part;
+      for await (const part of wholeRecords(
+        (async function* () {
+          yield* chunks;
+        })(),
+        ',',
+        maxChars,
+        (line, t, reason) => refused.push([line, t.slice(0, 12), reason]),
+      ))
+        out += part;
       return { out, refused };
     }
 
     it('passes every text without an over-long record through unchanged, however it is cut', async () => {
-      const text = 'a,b,c\r\n1,"two\nlines",3\r\n"x""y",plain "quote" inside,\r\n# a "comment\n4,"""",5\r6,7,8\n"end",,""';
-      for (let size = 1; size <= text.length; size++) assert.deepEqual(await cut(text, size, 40), { out: text, refused: [] }, `chunks of ${size}`);
+      const text =
+        'a,b,c\r\n1,"two\nlines",3\r\n"x""y",plain "quote" inside,\r\n# a "comment\n4,"""",5\r6,7,8\n"end",,""';
+      for (let size = 1; size <= text.length; size++)
+        assert.deepEqual(await cut(text, size, 40), { out: text, refused: [] }, `chunks of ${size}`);
     });
 
     it('refuses the first line of a record over the limit and reads every line after it, however the text is cut', async () => {
@@ -99,7 +139,10 @@ describe('csv source', () => {
         for (const size of [1, 3, 7, 1000]) {
           const { out, refused } = await cut(text, size, 40);
           assert.equal(out, expected, `${JSON.stringify(text.slice(0, 30))} in chunks of ${size}`);
-          assert.deepEqual(refused.map(([line]) => line), refusals.map(([line]) => line));
+          assert.deepEqual(
+            refused.map(([line]) => line),
+            refusals.map(([line]) => line),
+          );
           refused.forEach(([, , reason], i) => assert.ok(reason.includes(refusals[i]![1]), reason));
         }
       }
@@ -108,18 +151,24 @@ describe('csv source', () => {
     it('quarantines a field of megabytes and an unclosed quote in their place, and loses none of the rows after them', async () => {
       const text = `symbol,name,price_usd\nAAA,Alpha,1\nBIG,"${'x'.repeat(MAX_RECORD_CHARS * 2)}",1\nBBB,Beta,2\nCCC,"never closed\nDDD,Delta,4\n`;
       const records = await read(text, '', 'text/csv', 64 * 1024);
-      assert.deepEqual(records.map((r) => ('unparsed' in r ? `quarantined: ${String(r.reason)}` : r.symbol)), [
-        'AAA',
-        `quarantined: unreadable CSV line: a record longer than ${MAX_RECORD_CHARS} characters (from line 3)`,
-        'BBB',
-        'quarantined: unreadable CSV line: a quote opened on line 5 never closes',
-        'DDD',
-      ]);
+      assert.deepEqual(
+        records.map((r) => ('unparsed' in r ? `quarantined: ${String(r.reason)}` : r.symbol)),
+        [
+          'AAA',
+          `quarantined: unreadable CSV line: a record longer than ${MAX_RECORD_CHARS} characters (from line 3)`,
+          'BBB',
+          'quarantined: unreadable CSV line: a quote opened on line 5 never closes',
+          'DDD',
+        ],
+      );
       assert.ok(String((records[1] as Unparsed).unparsed).length <= 10_000, 'the quarantined text is an excerpt');
     });
 
     it('refuses a file whose header line does not end within the limit', async () => {
-      await assert.rejects(read('x'.repeat(MAX_RECORD_CHARS + 10), '', 'text/csv', 64 * 1024), /no CSV header line within the first/);
+      await assert.rejects(
+        read('x'.repeat(MAX_RECORD_CHARS + 10), '', 'text/csv', 64 * 1024),
+        /no CSV header line within the first/,
+      );
     });
   });
 });

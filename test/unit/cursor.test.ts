@@ -2,7 +2,14 @@
 // next_cursor with the same filters and sort; other filters, a tampered cursor, a cursor of another endpoint,
 // or a cursor with an offset is a 400 naming the parameter.
 import assert from 'node:assert/strict';
-import { decodeCursor, encodeCursor, fingerprint, pageAfter, pageFields, timeCursorAfter } from '../../src/api/cursor.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  fingerprint,
+  pageAfter,
+  pageFields,
+  timeCursorAfter,
+} from '../../src/api/cursor.ts';
 import { ProblemError } from '../../src/api/http.ts';
 
 const filters = { source: 'coingecko', kind: 'asset', sort: '-id', include_deleted: false };
@@ -22,13 +29,16 @@ function rejects400(fn: () => unknown, param: string, reason?: RegExp): void {
   });
 }
 
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-const payloadOf = (cursor: string) => JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const payloadOf = (cursor: string) =>
+  JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
 
 describe('keyset cursors', () => {
   describe('round trip', () => {
     it('an id cursor decodes to the id it was issued after', () => {
-      for (const id of [0, 1, 42, Number.MAX_SAFE_INTEGER]) assert.equal(decodeCursor(encodeCursor(id, filters), filters), id);
+      for (const id of [0, 1, 42, Number.MAX_SAFE_INTEGER])
+        assert.equal(decodeCursor(encodeCursor(id, filters), filters), id);
     });
 
     it('a time cursor decodes to its (observed_at, record id)', () => {
@@ -51,7 +61,11 @@ describe('keyset cursors', () => {
       rejects400(() => decodeCursor(cursor, { ...filters, symbol: 'btc' }), 'cursor', /other filters or sort/);
       const { kind: _kind, ...fewer } = filters;
       rejects400(() => decodeCursor(cursor, fewer), 'cursor', /other filters or sort/);
-      rejects400(() => timeCursorAfter(encodeCursor([T, 1], { scope: 'entity', id: 1 }), { scope: 'entity', id: 2 }), 'cursor', /other filters or sort/);
+      rejects400(
+        () => timeCursorAfter(encodeCursor([T, 1], { scope: 'entity', id: 1 }), { scope: 'entity', id: 2 }),
+        'cursor',
+        /other filters or sort/,
+      );
     });
 
     it('the same filters in another key order are the same filters', () => {
@@ -71,7 +85,8 @@ describe('keyset cursors', () => {
     });
 
     it('JSON that is not a cursor object', () => {
-      for (const value of [null, 10, 'abc', [10], {}]) rejects400(() => decodeCursor(b64(value), filters), 'cursor', /not a cursor/);
+      for (const value of [null, 10, 'abc', [10], {}])
+        rejects400(() => decodeCursor(b64(value), filters), 'cursor', /not a cursor/);
     });
 
     it('a field changed, missing or of the wrong type', () => {
@@ -98,14 +113,22 @@ describe('keyset cursors', () => {
     });
 
     it('a fingerprint edited to anything else', () => {
-      rejects400(() => decodeCursor(b64({ ...good, f: 'AAAAAAAAAAAAAAAA' }), filters), 'cursor', /other filters or sort/);
+      rejects400(
+        () => decodeCursor(b64({ ...good, f: 'AAAAAAAAAAAAAAAA' }), filters),
+        'cursor',
+        /other filters or sort/,
+      );
     });
   });
 
   describe('of another endpoint', () => {
     it('a time cursor given to an id endpoint is a 400', () => {
       rejects400(() => decodeCursor(encodeCursor([T, 5], filters), filters), 'cursor', /another endpoint/);
-      rejects400(() => pageAfter({ cursor: encodeCursor([T, 5], filters), offset: 0 }, filters), 'cursor', /another endpoint/);
+      rejects400(
+        () => pageAfter({ cursor: encodeCursor([T, 5], filters), offset: 0 }, filters),
+        'cursor',
+        /another endpoint/,
+      );
     });
 
     it('an id cursor given to a time endpoint is a 400', () => {
@@ -136,7 +159,10 @@ describe('keyset cursors', () => {
 
     it('ignores undefined filters (an absent query parameter)', () => {
       assert.equal(fingerprint({ source: 'coingecko', symbol: undefined }), fingerprint({ source: 'coingecko' }));
-      assert.equal(decodeCursor(encodeCursor(3, { source: 'coingecko', symbol: undefined }), { source: 'coingecko' }), 3);
+      assert.equal(
+        decodeCursor(encodeCursor(3, { source: 'coingecko', symbol: undefined }), { source: 'coingecko' }),
+        3,
+      );
     });
 
     it('tells apart values, keys, types and null from absent', () => {
@@ -170,11 +196,17 @@ describe('keyset cursors', () => {
 
     it('the last page: next_cursor null', () => {
       assert.equal(pageFields(query, filters, { rows: [{ id: 9 }], total, hasMore: false }).next_cursor, null);
-      assert.equal(pageFields(query, filters, { rows: [], total: { total: 0, exact: true }, hasMore: false }).next_cursor, null);
+      assert.equal(
+        pageFields(query, filters, { rows: [], total: { total: 0, exact: true }, hasMore: false }).next_cursor,
+        null,
+      );
     });
 
     it('an estimated total is passed through as not exact', () => {
-      assert.equal(pageFields(query, filters, { rows: [], total: { total: 12_000, exact: false }, hasMore: false }).total_exact, false);
+      assert.equal(
+        pageFields(query, filters, { rows: [], total: { total: 12_000, exact: false }, hasMore: false }).total_exact,
+        false,
+      );
     });
   });
 });

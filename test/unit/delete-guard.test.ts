@@ -26,7 +26,13 @@ describe('delete guard', () => {
   });
 
   it('has nothing to hold when there are no orphans, however bad the snapshot', () => {
-    assert.equal(deleteGuard(facts({ orphans: 0, parsed: 0, quarantined: 50, keyless: 3 }), { ...limits, incompleteReason: 'page cap reached' }), null);
+    assert.equal(
+      deleteGuard(facts({ orphans: 0, parsed: 0, quarantined: 50, keyless: 3 }), {
+        ...limits,
+        incompleteReason: 'page cap reached',
+      }),
+      null,
+    );
   });
 
   it('holds every delete of an incomplete snapshot, with the reason', () => {
@@ -69,7 +75,10 @@ describe('delete guard', () => {
     });
 
     it('holds the README example: 25 of 50 live records', () => {
-      assert.equal(deleteGuard(facts({ orphans: 25, live: 50, baseline: 50, parsed: 25 }), limits), 'held 25 of 50 live records (50%): more than max_delete_ratio 20%');
+      assert.equal(
+        deleteGuard(facts({ orphans: 25, live: 50, baseline: 50, parsed: 25 }), limits),
+        'held 25 of 50 live records (50%): more than max_delete_ratio 20%',
+      );
     });
   });
 
@@ -77,7 +86,10 @@ describe('delete guard', () => {
     it('holds a delete under the ratio of live that would leave under 80 % of the baseline', () => {
       // 90 live now, 100 at the window's high: deleting 11 (12 % of live) leaves 79 < 80
       const reason = deleteGuard(facts({ orphans: 11, live: 90, baseline: 100 }), limits);
-      assert.match(reason!, /held 11 deletes: 79 live records would remain, 21% fewer than the 100 the source had since 2026-10-23T00:00:00\.000Z/);
+      assert.match(
+        reason!,
+        /held 11 deletes: 79 live records would remain, 21% fewer than the 100 the source had since 2026-10-23T00:00:00\.000Z/,
+      );
       assert.match(reason!, /max_delete_ratio 20%/);
       assert.match(reason!, /approve-shrink/);
       // deleting 10 leaves exactly 80: allowed
@@ -85,7 +97,10 @@ describe('delete guard', () => {
     });
 
     it('holds the README example: 101 of 150 would remain', () => {
-      assert.match(deleteGuard(facts({ orphans: 22, live: 123, baseline: 150 }), limits)!, /held 22 deletes: 101 live records would remain, 32\.7% fewer than the 150/);
+      assert.match(
+        deleteGuard(facts({ orphans: 22, live: 123, baseline: 150 }), limits)!,
+        /held 22 deletes: 101 live records would remain, 32\.7% fewer than the 150/,
+      );
     });
 
     it('stops a source being walked down by runs that each stay under the ratio', () => {
@@ -110,7 +125,10 @@ describe('delete guard', () => {
   describe('an approved shrink', () => {
     it('skips the ratio rules once: half the source may go', () => {
       assert.equal(deleteGuard(facts({ orphans: 50, parsed: 50, shrinkApproved: true }), limits), null);
-      assert.equal(deleteGuard(facts({ orphans: 50, live: 60, baseline: 1000, parsed: 10, shrinkApproved: true }), limits), null);
+      assert.equal(
+        deleteGuard(facts({ orphans: 50, live: 60, baseline: 1000, parsed: 10, shrinkApproved: true }), limits),
+        null,
+      );
     });
 
     it('does not skip the rules before them', () => {
@@ -128,13 +146,19 @@ describe('delete guard', () => {
     assert.match(deleteGuard(everything, limits)!, /empty/);
     assert.match(deleteGuard({ ...everything, parsed: 100 }, limits)!, /quarantined \(50%\)/);
     assert.match(deleteGuard({ ...everything, parsed: 100, quarantined: 5 }, limits)!, /no key/);
-    assert.match(deleteGuard({ ...everything, parsed: 100, quarantined: 0, keyless: 0 }, limits)!, /held 90 of 100 live records/);
+    assert.match(
+      deleteGuard({ ...everything, parsed: 100, quarantined: 0, keyless: 0 }, limits)!,
+      /held 90 of 100 live records/,
+    );
   });
 
   it('follows the configured limits, not fixed numbers', () => {
     const loose = { ...limits, maxDeleteRatio: 0.5, maxQuarantineRatio: 0.3 };
     assert.equal(deleteGuard(facts({ orphans: 50, parsed: 50 }), loose), null);
-    assert.match(deleteGuard(facts({ orphans: 51, parsed: 49 }), loose)!, /held 51 of 100 live records \(51%\): more than max_delete_ratio 50%/);
+    assert.match(
+      deleteGuard(facts({ orphans: 51, parsed: 49 }), loose)!,
+      /held 51 of 100 live records \(51%\): more than max_delete_ratio 50%/,
+    );
     assert.equal(deleteGuard(facts({ parsed: 100, quarantined: 30 }), loose), null);
     assert.match(deleteGuard(facts({ parsed: 100, quarantined: 31 }), loose)!, /max_quarantine_ratio 30%/);
   });

@@ -10,13 +10,17 @@ import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { RetryableSourceError } from '../../src/sources/types.ts';
 
 const yaml = (faults: string) => `sources:\n  - id: prices\n    kind: csv\n    url: x.csv\n    faults: { ${faults} }\n`;
-const source = (faults: string) => parseSourcesConfig(yaml(faults), '/etc/etl/sources.yaml', { ETL_FAULT_INJECTION: '1' })[0]!;
+const source = (faults: string) =>
+  parseSourcesConfig(yaml(faults), '/etc/etl/sources.yaml', { ETL_FAULT_INJECTION: '1' })[0]!;
 const never = new AbortController().signal;
 
 describe('faults: in the sources file', () => {
   it('is refused unless ETL_FAULT_INJECTION=1, naming the switch', () => {
     for (const env of [{}, { ETL_FAULT_INJECTION: '0' }, { ETL_FAULT_INJECTION: 'true' }]) {
-      assert.throws(() => parseSourcesConfig(yaml('fetch_failures: 1'), '/etc/etl/sources.yaml', env), /source 'prices': field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1/);
+      assert.throws(
+        () => parseSourcesConfig(yaml('fetch_failures: 1'), '/etc/etl/sources.yaml', env),
+        /source 'prices': field 'faults': fault injection is off; set ETL_FAULT_INJECTION=1/,
+      );
     }
     assert.equal(source('fetch_failures: 1').faults?.fetchFailures, 1);
     assert.throws(() => source('fetch_failure_rate: 2'), /fetch_failure_rate/);
@@ -25,12 +29,17 @@ describe('faults: in the sources file', () => {
 
   it('fetch_failures fails exactly the first N attempts, retryably', async () => {
     const s = source('fetch_failures: 2');
-    for (const attempt of [1, 2]) await assert.rejects(beforeFetch(s, attempt, never), (e: Error) => e instanceof RetryableSourceError && /attempt \d of the first 2/.test(e.message));
+    for (const attempt of [1, 2])
+      await assert.rejects(
+        beforeFetch(s, attempt, never),
+        (e: Error) => e instanceof RetryableSourceError && /attempt \d of the first 2/.test(e.message),
+      );
     await beforeFetch(s, 3, never);
   });
 
   it('fetch_failure_rate fails every attempt at 1 and none at 0', async () => {
-    for (let attempt = 1; attempt <= 20; attempt++) await assert.rejects(beforeFetch(source('fetch_failure_rate: 1'), attempt, never), RetryableSourceError);
+    for (let attempt = 1; attempt <= 20; attempt++)
+      await assert.rejects(beforeFetch(source('fetch_failure_rate: 1'), attempt, never), RetryableSourceError);
     for (let attempt = 1; attempt <= 20; attempt++) await beforeFetch(source('fetch_failure_rate: 0'), attempt, never);
   });
 
@@ -57,7 +66,8 @@ describe('faults: in the sources file', () => {
       const source = { id: 'prices', faults: { crashAtRecord: 3 } };
       for (let position = 0; position < 5; position++) atRecord(source, ${attempt}, position);
       console.log('survived');`;
-    const run = (attempt: number) => spawnSync(process.execPath, ['--input-type=module', '-e', script(attempt)], { encoding: 'utf8' });
+    const run = (attempt: number) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', script(attempt)], { encoding: 'utf8' });
     const first = run(1);
     assert.equal(first.signal, 'SIGKILL');
     assert.equal(first.stdout, '');

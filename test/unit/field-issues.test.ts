@@ -13,7 +13,13 @@ import { recorded } from '../recorded.ts';
 import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { Readable } from 'node:stream';
 
-const asset = { sourceKey: 'bitcoin', symbol: 'btc', name: 'Bitcoin', priceUsd: '1', sourceUpdatedAt: '2024-03-01T00:00:00Z' };
+const asset = {
+  sourceKey: 'bitcoin',
+  symbol: 'btc',
+  name: 'Bitcoin',
+  priceUsd: '1',
+  sourceUpdatedAt: '2024-03-01T00:00:00Z',
+};
 
 describe('field-level rejection', () => {
   it('keeps a record whose optional fields do not parse, with each field, value and reason', () => {
@@ -25,7 +31,11 @@ describe('field-level rejection', () => {
     assert.equal(result.record.symbol, 'BTC');
     assert.deepEqual(
       result.issues.map((i) => [i.field, i.reason]),
-      [['name', 'is longer than 200 characters'], ['rank', 'not a number: "first"'], ['price_usd', 'not a number: "twelve"']],
+      [
+        ['name', 'is longer than 200 characters'],
+        ['rank', 'not a number: "first"'],
+        ['price_usd', 'not a number: "twelve"'],
+      ],
     );
     assert.equal(result.issues.find((i) => i.field === 'price_usd')!.value, '"twelve"');
     assert.ok(result.issues.find((i) => i.field === 'name')!.value.length < 250, 'a long value is quoted by its start');
@@ -60,7 +70,10 @@ describe('field-level rejection', () => {
     const article = validateRecord('article', { sourceKey: 'a', title: 'T', publishedAt: 'vers midi' });
     assert.ok(article.ok);
     assert.equal(article.record.publishedAt, null);
-    assert.deepEqual(article.issues.map((i) => [i.field, i.value]), [['published_at', '"vers midi"']]);
+    assert.deepEqual(
+      article.issues.map((i) => [i.field, i.value]),
+      [['published_at', '"vers midi"']],
+    );
   });
 
   it('says which zone-less times were read as UTC, and reads them in the source zone when one is set', () => {
@@ -70,7 +83,11 @@ describe('field-level rejection', () => {
       assert.equal(utc.record.publishedAt, '2024-03-01T09:30:00.000Z');
       assert.deepEqual([utc.zoneAssumed, utc.issues], [['published_at'], []], publishedAt);
     }
-    const berlin = validateRecord('article', { sourceKey: 'a', title: 'T', publishedAt: '2024-03-01 09:30:00' }, { timeZone: 'Europe/Berlin' });
+    const berlin = validateRecord(
+      'article',
+      { sourceKey: 'a', title: 'T', publishedAt: '2024-03-01 09:30:00' },
+      { timeZone: 'Europe/Berlin' },
+    );
     assert.ok(berlin.ok);
     assert.equal(berlin.record.publishedAt, '2024-03-01T08:30:00.000Z');
     assert.deepEqual(berlin.zoneAssumed, []);
@@ -89,9 +106,25 @@ describe('field-level rejection', () => {
 
 describe('source sentinels', () => {
   it('reads CoinPaprika 0 as "unknown" for rank, supplies and market cap, and leaves other zeros alone', () => {
-    const candidate: Record<string, unknown> = { rank: 0, maxSupply: 0, circulatingSupply: '0', totalSupply: 0, marketCapUsd: 0, priceUsd: 0, percentChange24h: 0 };
+    const candidate: Record<string, unknown> = {
+      rank: 0,
+      maxSupply: 0,
+      circulatingSupply: '0',
+      totalSupply: 0,
+      marketCapUsd: 0,
+      priceUsd: 0,
+      percentChange24h: 0,
+    };
     clearSentinels(candidate, coinpaprikaSource.sentinels);
-    assert.deepEqual(candidate, { rank: null, maxSupply: null, circulatingSupply: null, totalSupply: null, marketCapUsd: null, priceUsd: 0, percentChange24h: 0 });
+    assert.deepEqual(candidate, {
+      rank: null,
+      maxSupply: null,
+      circulatingSupply: null,
+      totalSupply: null,
+      marketCapUsd: null,
+      priceUsd: 0,
+      percentChange24h: 0,
+    });
     // CoinGecko writes whole numbers as floats: its zero supply arrives as 0.0
     const gecko: Record<string, unknown> = { marketCapUsd: 0, circulatingSupply: '0.0', maxSupply: null, rank: 0 };
     clearSentinels(gecko, coingeckoSource.sentinels);
@@ -102,12 +135,32 @@ describe('source sentinels', () => {
     const coins = [
       { id: 'btc-bitcoin', name: 'Bitcoin', symbol: 'BTC', rank: 1, is_new: false, is_active: true, type: 'coin' },
       { id: 'xyz-dead-coin', name: 'Dead Coin', symbol: 'XYZ', rank: 0, is_new: false, is_active: false, type: 'coin' },
-      { id: 'abc-old-token', name: 'Old Token', symbol: 'ABC', rank: 0, is_new: false, is_active: false, type: 'token' },
+      {
+        id: 'abc-old-token',
+        name: 'Old Token',
+        symbol: 'ABC',
+        rank: 0,
+        is_new: false,
+        is_active: false,
+        type: 'token',
+      },
     ];
-    const { mapping } = resolveMapping({ kind: 'asset', declared: coinpaprikaSource.fieldMap, columns: [], configured: {}, renames: {} });
+    const { mapping } = resolveMapping({
+      kind: 'asset',
+      declared: coinpaprikaSource.fieldMap,
+      columns: [],
+      configured: {},
+      renames: {},
+    });
     const ranks: (number | null)[] = [];
-    const source = parseSourcesConfig('sources:\n  - {id: p, kind: coinpaprika, url: "https://api.coinpaprika.test/v1/coins"}\n', '/tmp/f.yaml')[0]!;
-    for await (const fields of coinpaprikaSource.read(Readable.from([Buffer.from(JSON.stringify(coins))]), source, { url: 'https://api.coinpaprika.test/v1/coins', contentType: 'application/json' })) {
+    const source = parseSourcesConfig(
+      'sources:\n  - {id: p, kind: coinpaprika, url: "https://api.coinpaprika.test/v1/coins"}\n',
+      '/tmp/f.yaml',
+    )[0]!;
+    for await (const fields of coinpaprikaSource.read(Readable.from([Buffer.from(JSON.stringify(coins))]), source, {
+      url: 'https://api.coinpaprika.test/v1/coins',
+      contentType: 'application/json',
+    })) {
       const candidate = applyMapping(fields as Record<string, unknown>, mapping);
       clearSentinels(candidate, coinpaprikaSource.sentinels);
       const result = validateRecord('asset', candidate);
@@ -118,29 +171,47 @@ describe('source sentinels', () => {
   });
 
   const fixtures = recorded('coinpaprika');
-  (fixtures ? it : it.skip)('keeps every coin of the recorded CoinPaprika coin list and tickers, inactive (rank 0) ones included', () => {
-    for (const [file, inactive] of [['coins__maikelmclauflin-coinpaprika-api-grpc.json', 1297], ['tickers-default__maikelmclauflin-coinpaprika-api-grpc.json', 0]] as const) {
-      const coins = JSON.parse(fs.readFileSync(path.join(fixtures!, file), 'utf8')) as Record<string, unknown>[];
-      const { mapping } = resolveMapping({ kind: 'asset', declared: coinpaprikaSource.fieldMap, columns: [], configured: {}, renames: {} });
-      let unranked = 0;
-      const refused: string[] = [];
-      for (const coin of coins) {
-        const fields = Object.fromEntries(flatten(coin));
-        const candidate = applyMapping(fields, mapping);
-        clearSentinels(candidate, coinpaprikaSource.sentinels);
-        const result = validateRecord('asset', candidate, { fetchedAt: new Date('2019-09-07T00:00:00Z') });
-        if (!result.ok) refused.push(`${String(coin.id)}: ${result.reason}`);
-        else if (result.record.rank === null) unranked++;
+  (fixtures ? it : it.skip)(
+    'keeps every coin of the recorded CoinPaprika coin list and tickers, inactive (rank 0) ones included',
+    () => {
+      for (const [file, inactive] of [
+        ['coins__maikelmclauflin-coinpaprika-api-grpc.json', 1297],
+        ['tickers-default__maikelmclauflin-coinpaprika-api-grpc.json', 0],
+      ] as const) {
+        const coins = JSON.parse(fs.readFileSync(path.join(fixtures!, file), 'utf8')) as Record<string, unknown>[];
+        const { mapping } = resolveMapping({
+          kind: 'asset',
+          declared: coinpaprikaSource.fieldMap,
+          columns: [],
+          configured: {},
+          renames: {},
+        });
+        let unranked = 0;
+        const refused: string[] = [];
+        for (const coin of coins) {
+          const fields = Object.fromEntries(flatten(coin));
+          const candidate = applyMapping(fields, mapping);
+          clearSentinels(candidate, coinpaprikaSource.sentinels);
+          const result = validateRecord('asset', candidate, { fetchedAt: new Date('2019-09-07T00:00:00Z') });
+          if (!result.ok) refused.push(`${String(coin.id)}: ${result.reason}`);
+          else if (result.record.rank === null) unranked++;
+        }
+        assert.deepEqual(refused, [], file);
+        assert.equal(unranked, inactive, `${file}: the inactive coins are kept without a rank`);
       }
-      assert.deepEqual(refused, [], file);
-      assert.equal(unranked, inactive, `${file}: the inactive coins are kept without a rank`);
-    }
-  });
+    },
+  );
 
   const gecko = recorded('coingecko');
   (gecko ? it : it.skip)('keeps every coin of the recorded CoinGecko /coins/markets payloads', () => {
     for (const file of fs.readdirSync(gecko!).filter((f) => f.startsWith('coins_markets'))) {
-      const { mapping } = resolveMapping({ kind: 'asset', declared: coingeckoSource.fieldMap, columns: [], configured: {}, renames: {} });
+      const { mapping } = resolveMapping({
+        kind: 'asset',
+        declared: coingeckoSource.fieldMap,
+        columns: [],
+        configured: {},
+        renames: {},
+      });
       const refused = (JSON.parse(fs.readFileSync(path.join(gecko!, file), 'utf8')) as Record<string, unknown>[])
         .map((coin) => {
           const candidate = applyMapping(coin, mapping);
@@ -163,8 +234,21 @@ function* flatten(value: Record<string, unknown>, prefix = ''): Generator<[strin
 describe('a symbol that cannot be a ticker', () => {
   it('tells tickers, however listings write them, from names of things', () => {
     // real ones, from CoinGecko and CoinPaprika listings: spaces, case and length alone say nothing
-    for (const t of ['BTC', 'eth', '1INCH', 'stETH', 'BTC.B', 'USDT', '币安人生', 'baby pepe', 'eth 2.0', 'hixokdkekjcjdksicndnaiaihsbznnxnxnduje']) assert.ok(couldBeTicker(t), t);
-    for (const t of ['Mechanical Keyboard', 'USB-C Hub 7-in-1', 'Logitech MX Keys', 'LogitechKeyboard', '']) assert.ok(!couldBeTicker(t), t);
+    for (const t of [
+      'BTC',
+      'eth',
+      '1INCH',
+      'stETH',
+      'BTC.B',
+      'USDT',
+      '币安人生',
+      'baby pepe',
+      'eth 2.0',
+      'hixokdkekjcjdksicndnaiaihsbznnxnxnduje',
+    ])
+      assert.ok(couldBeTicker(t), t);
+    for (const t of ['Mechanical Keyboard', 'USB-C Hub 7-in-1', 'Logitech MX Keys', 'LogitechKeyboard', ''])
+      assert.ok(!couldBeTicker(t), t);
   });
 
   const payloads = recorded();
@@ -172,8 +256,14 @@ describe('a symbol that cannot be a ticker', () => {
     let checked = 0;
     for (const dir of ['coingecko', 'coinpaprika']) {
       for (const file of fs.readdirSync(path.join(payloads!, dir)).filter((f) => f.endsWith('.json'))) {
-        const symbols = (JSON.parse(fs.readFileSync(path.join(payloads!, dir, file), 'utf8')) as { symbol?: unknown }[]).map((c) => String(c.symbol ?? '').trim()).filter(Boolean);
-        assert.deepEqual(symbols.filter((s) => !couldBeTicker(s)), [], file);
+        const symbols = (JSON.parse(fs.readFileSync(path.join(payloads!, dir, file), 'utf8')) as { symbol?: unknown }[])
+          .map((c) => String(c.symbol ?? '').trim())
+          .filter(Boolean);
+        assert.deepEqual(
+          symbols.filter((s) => !couldBeTicker(s)),
+          [],
+          file,
+        );
         checked += symbols.length;
       }
     }

@@ -21,7 +21,13 @@ class HistoryBuilder {
   private add(atMs: number, attributes: Record<string, unknown>): number {
     const eventId = this.events.length + 1;
     const at = T0 + atMs;
-    this.events.push(HistoryEvent.fromObject({ eventId, eventTime: { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1e6 }, ...attributes }));
+    this.events.push(
+      HistoryEvent.fromObject({
+        eventId,
+        eventTime: { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1e6 },
+        ...attributes,
+      }),
+    );
     return eventId;
   }
   started(type = 'ingest', atMs = 0) {
@@ -33,7 +39,13 @@ class HistoryBuilder {
   }
   /** The started event of an activity's last attempt, with the failure of the attempt before it. */
   attempt(scheduledEventId: number, atMs: number, attempt: number, lastFailure?: string) {
-    this.add(atMs, { activityTaskStartedEventAttributes: { scheduledEventId, attempt, ...(lastFailure ? { lastFailure: { message: lastFailure } } : {}) } });
+    this.add(atMs, {
+      activityTaskStartedEventAttributes: {
+        scheduledEventId,
+        attempt,
+        ...(lastFailure ? { lastFailure: { message: lastFailure } } : {}),
+      },
+    });
   }
   completed(scheduledEventId: number, atMs: number) {
     this.add(atMs, { activityTaskCompletedEventAttributes: { scheduledEventId } });
@@ -42,7 +54,9 @@ class HistoryBuilder {
     this.add(atMs, { activityTaskFailedEventAttributes: { scheduledEventId, failure: { message } } });
   }
   timedOut(scheduledEventId: number, atMs: number, message?: string) {
-    this.add(atMs, { activityTaskTimedOutEventAttributes: { scheduledEventId, ...(message ? { failure: { message } } : {}) } });
+    this.add(atMs, {
+      activityTaskTimedOutEventAttributes: { scheduledEventId, ...(message ? { failure: { message } } : {}) },
+    });
   }
   canceled(scheduledEventId: number, atMs: number) {
     this.add(atMs, { activityTaskCanceledEventAttributes: { scheduledEventId } });
@@ -87,14 +101,45 @@ describe('summarizeHistory', () => {
     const summary = summarizeHistory(h.history());
 
     it('counts scheduled activities per type, in the order they were first scheduled', () => {
-      assert.deepEqual(summary.activities.map((a) => [a.type, a.scheduled]), [['fetchSource', 3], ['normalize', 2], ['dedupe', 1]]);
+      assert.deepEqual(
+        summary.activities.map((a) => [a.type, a.scheduled]),
+        [
+          ['fetchSource', 3],
+          ['normalize', 2],
+          ['dedupe', 1],
+        ],
+      );
     });
 
     it('counts how each one ended: completed, failed, timed out, canceled, still running', () => {
-      const outcomes = (a: ActivitySummary) => ({ completed: a.completed, failed: a.failed, timed_out: a.timed_out, canceled: a.canceled, running: a.running });
-      assert.deepEqual(outcomes(activity(summary, 'fetchSource')), { completed: 2, failed: 1, timed_out: 0, canceled: 0, running: 0 });
-      assert.deepEqual(outcomes(activity(summary, 'normalize')), { completed: 0, failed: 0, timed_out: 1, canceled: 0, running: 1 });
-      assert.deepEqual(outcomes(activity(summary, 'dedupe')), { completed: 0, failed: 0, timed_out: 0, canceled: 1, running: 0 });
+      const outcomes = (a: ActivitySummary) => ({
+        completed: a.completed,
+        failed: a.failed,
+        timed_out: a.timed_out,
+        canceled: a.canceled,
+        running: a.running,
+      });
+      assert.deepEqual(outcomes(activity(summary, 'fetchSource')), {
+        completed: 2,
+        failed: 1,
+        timed_out: 0,
+        canceled: 0,
+        running: 0,
+      });
+      assert.deepEqual(outcomes(activity(summary, 'normalize')), {
+        completed: 0,
+        failed: 0,
+        timed_out: 1,
+        canceled: 0,
+        running: 1,
+      });
+      assert.deepEqual(outcomes(activity(summary, 'dedupe')), {
+        completed: 0,
+        failed: 0,
+        timed_out: 0,
+        canceled: 1,
+        running: 0,
+      });
     });
 
     it("reads attempts and retries from the started event's attempt", () => {
@@ -111,7 +156,10 @@ describe('summarizeHistory', () => {
       assert.equal(fetch.total_duration_ms, 300 + 5_000 + 29_950);
       assert.equal(fetch.max_duration_ms, 29_950);
       // a running activity adds no duration
-      assert.deepEqual([activity(summary, 'normalize').total_duration_ms, activity(summary, 'normalize').max_duration_ms], [20_000, 20_000]);
+      assert.deepEqual(
+        [activity(summary, 'normalize').total_duration_ms, activity(summary, 'normalize').max_duration_ms],
+        [20_000, 20_000],
+      );
       assert.equal(activity(summary, 'dedupe').total_duration_ms, 500);
     });
 
@@ -144,7 +192,8 @@ describe('summarizeHistory', () => {
   });
 
   describe('workflow status', () => {
-    const closedWith = (attributes: Record<string, unknown>) => summarizeHistory(new HistoryBuilder().started('ingest', 0).close(2_500, attributes).history());
+    const closedWith = (attributes: Record<string, unknown>) =>
+      summarizeHistory(new HistoryBuilder().started('ingest', 0).close(2_500, attributes).history());
 
     it('completed', () => {
       const s = closedWith({ workflowExecutionCompletedEventAttributes: {} });
@@ -157,7 +206,9 @@ describe('summarizeHistory', () => {
     });
 
     it('failed, with the failure message', () => {
-      const s = closedWith({ workflowExecutionFailedEventAttributes: { failure: { message: 'unknown source ids: nope' } } });
+      const s = closedWith({
+        workflowExecutionFailedEventAttributes: { failure: { message: 'unknown source ids: nope' } },
+      });
       assert.equal(s.status, 'failed');
       assert.equal(s.failure, 'unknown source ids: nope');
       assert.deepEqual(s.closed_at, new Date(T0 + 2_500));
@@ -191,7 +242,15 @@ describe('summarizeHistory', () => {
     });
 
     it('an empty history', () => {
-      assert.deepEqual(summarizeHistory({ events: [] }), { workflow_type: null, status: 'running', started_at: null, closed_at: null, event_count: 0, failure: null, activities: [] });
+      assert.deepEqual(summarizeHistory({ events: [] }), {
+        workflow_type: null,
+        status: 'running',
+        started_at: null,
+        closed_at: null,
+        event_count: 0,
+        failure: null,
+        activities: [],
+      });
       assert.equal(summarizeHistory({}).event_count, 0);
     });
   });
@@ -210,10 +269,19 @@ describe('summarizeHistory', () => {
     function expected(events: JsonEvent[]) {
       const byId = new Map<string, { type: string; outcome: string; attempts: number }>();
       for (const e of events) {
-        const attrs = Object.entries(e).find(([k]) => k.endsWith('EventAttributes'))?.[1] as { activityType?: { name: string }; scheduledEventId?: string; attempt?: number };
-        if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED') byId.set(e.eventId, { type: attrs.activityType!.name, outcome: 'running', attempts: 0 });
-        else if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_STARTED') byId.get(attrs.scheduledEventId!)!.attempts = attrs.attempt!;
-        else if (e.eventType.startsWith('EVENT_TYPE_ACTIVITY_TASK_')) byId.get(attrs.scheduledEventId!)!.outcome = e.eventType.replace('EVENT_TYPE_ACTIVITY_TASK_', '').toLowerCase();
+        const attrs = Object.entries(e).find(([k]) => k.endsWith('EventAttributes'))?.[1] as {
+          activityType?: { name: string };
+          scheduledEventId?: string;
+          attempt?: number;
+        };
+        if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')
+          byId.set(e.eventId, { type: attrs.activityType!.name, outcome: 'running', attempts: 0 });
+        else if (e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_STARTED')
+          byId.get(attrs.scheduledEventId!)!.attempts = attrs.attempt!;
+        else if (e.eventType.startsWith('EVENT_TYPE_ACTIVITY_TASK_'))
+          byId.get(attrs.scheduledEventId!)!.outcome = e.eventType
+            .replace('EVENT_TYPE_ACTIVITY_TASK_', '')
+            .toLowerCase();
       }
       const types = new Map<string, { scheduled: number; completed: number; failed: number; attempts: number }>();
       for (const a of byId.values()) {
@@ -244,7 +312,11 @@ describe('summarizeHistory', () => {
         assert.deepEqual(s.activities.map((a) => a.type).sort(), [...want.keys()].sort());
         for (const a of s.activities) {
           const w = want.get(a.type)!;
-          assert.deepEqual({ scheduled: a.scheduled, completed: a.completed, failed: a.failed, attempts: a.attempts }, w, a.type);
+          assert.deepEqual(
+            { scheduled: a.scheduled, completed: a.completed, failed: a.failed, attempts: a.attempts },
+            w,
+            a.type,
+          );
           assert.equal(a.running, 0, `${a.type}: nothing runs in a completed workflow`);
           assert.ok(a.max_duration_ms <= a.total_duration_ms);
         }
@@ -252,7 +324,9 @@ describe('summarizeHistory', () => {
     }
 
     it('ingest-partial.json: the failed coingecko fetch and its message', () => {
-      const s = summarizeHistory(historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, 'ingest-partial.json'), 'utf8'))));
+      const s = summarizeHistory(
+        historyFromJSON(JSON.parse(fs.readFileSync(path.join(dir, 'ingest-partial.json'), 'utf8'))),
+      );
       const fetch = activity(s, 'fetchSource');
       assert.equal(fetch.failed, 1);
       assert.equal(fetch.completed, fetch.scheduled - 1);

@@ -2,28 +2,84 @@
 // left alone keeps for review (GET /entities/review). Precision first: a near miss never links and never
 // stops a link.
 import assert from 'node:assert/strict';
-import { LINK_THRESHOLD, REVIEW_FLOOR, decide, scoreArticle, scoreAsset, type Candidate, type IdentitySide } from '../../src/normalize/identity.ts';
+import {
+  LINK_THRESHOLD,
+  REVIEW_FLOOR,
+  decide,
+  scoreArticle,
+  scoreAsset,
+  type Candidate,
+  type IdentitySide,
+} from '../../src/normalize/identity.ts';
 
 let nextId = 1;
 function asset(sourceId: string, symbol: string, name: string, extra: Partial<IdentitySide> = {}): IdentitySide {
   const id = nextId++;
-  return { recordId: id, sourceId, sourceKey: `${symbol.toLowerCase()}-${id}`, symbol, name, rank: null, marketCapUsd: null, title: null, publishedAt: null, matchKey: null, ...extra };
+  return {
+    recordId: id,
+    sourceId,
+    sourceKey: `${symbol.toLowerCase()}-${id}`,
+    symbol,
+    name,
+    rank: null,
+    marketCapUsd: null,
+    title: null,
+    publishedAt: null,
+    matchKey: null,
+    ...extra,
+  };
 }
-function article(sourceId: string, title: string, publishedAt: string, extra: Partial<IdentitySide> = {}): IdentitySide {
+function article(
+  sourceId: string,
+  title: string,
+  publishedAt: string,
+  extra: Partial<IdentitySide> = {},
+): IdentitySide {
   const id = nextId++;
-  return { recordId: id, sourceId, sourceKey: `story-${id}`, symbol: null, name: null, rank: null, marketCapUsd: null, title, publishedAt, matchKey: `https://example.com/${id}`, ...extra };
+  return {
+    recordId: id,
+    sourceId,
+    sourceKey: `story-${id}`,
+    symbol: null,
+    name: null,
+    rank: null,
+    marketCapUsd: null,
+    title,
+    publishedAt,
+    matchKey: `https://example.com/${id}`,
+    ...extra,
+  };
 }
 const candidate = (side: IdentitySide, entityId: number): Candidate => ({ ...side, entityId });
 const none = { forced: new Map<number, Candidate>(), forbidden: new Map<number, Set<number>>() };
-type Review = { reason: string; entity_id: number; record_id: number; confidence: number; rule: string; evidence: Record<string, unknown> };
+type Review = {
+  reason: string;
+  entity_id: number;
+  record_id: number;
+  confidence: number;
+  rule: string;
+  evidence: Record<string, unknown>;
+};
 const reviewOf = (evidence: Record<string, unknown>) => evidence.review as Review | undefined;
 
 describe('identity rules', () => {
   describe('scoring a pair', () => {
     it('links what it linked before: the same slug and symbol, or the same symbol and name', () => {
-      assert.equal(scoreAsset(asset('a', 'BTC', 'Bitcoin', { matchKey: 'bitcoin' }), asset('b', 'BTC', 'Bitcoin', { matchKey: 'bitcoin' }))?.rule, 'crosswalk');
-      assert.equal(scoreAsset(asset('a', 'PAX', 'Paxos Standard'), asset('b', 'PAX', 'Paxos Standard Token'))?.rule, 'symbol+name');
-      const close = scoreAsset(asset('a', 'ABC', 'Alphabet Coin', { rank: 10 }), asset('b', 'ABC', 'Alphabit Coins', { rank: 11 }));
+      assert.equal(
+        scoreAsset(
+          asset('a', 'BTC', 'Bitcoin', { matchKey: 'bitcoin' }),
+          asset('b', 'BTC', 'Bitcoin', { matchKey: 'bitcoin' }),
+        )?.rule,
+        'crosswalk',
+      );
+      assert.equal(
+        scoreAsset(asset('a', 'PAX', 'Paxos Standard'), asset('b', 'PAX', 'Paxos Standard Token'))?.rule,
+        'symbol+name',
+      );
+      const close = scoreAsset(
+        asset('a', 'ABC', 'Alphabet Coin', { rank: 10 }),
+        asset('b', 'ABC', 'Alphabit Coins', { rank: 11 }),
+      );
       assert.ok(close && close.confidence >= LINK_THRESHOLD, JSON.stringify(close));
     });
 
@@ -37,35 +93,59 @@ describe('identity rules', () => {
 
     it('a market that agrees raises a near miss, and nothing near a miss reaches the threshold', () => {
       const apart = scoreAsset(asset('a', 'BTC', 'Bitcoin'), asset('b', 'BTC', 'Bitcoin Cash'))!;
-      const agreeing = scoreAsset(asset('a', 'BTC', 'Bitcoin', { rank: 3 }), asset('b', 'BTC', 'Bitcoin Cash', { rank: 4 }))!;
+      const agreeing = scoreAsset(
+        asset('a', 'BTC', 'Bitcoin', { rank: 3 }),
+        asset('b', 'BTC', 'Bitcoin Cash', { rank: 4 }),
+      )!;
       assert.ok(agreeing.confidence > apart.confidence);
       // the same slug with another symbol and a name almost alike: as close as a miss gets
-      const slug = scoreAsset(asset('a', 'XBT', 'Bitcoins', { matchKey: 'bitcoin', rank: 1 }), asset('b', 'BTC', 'Bitcoin', { matchKey: 'bitcoin', rank: 1 }))!;
+      const slug = scoreAsset(
+        asset('a', 'XBT', 'Bitcoins', { matchKey: 'bitcoin', rank: 1 }),
+        asset('b', 'BTC', 'Bitcoin', { matchKey: 'bitcoin', rank: 1 }),
+      )!;
       assert.equal(slug.rule, 'near_miss');
       assert.ok(slug.confidence < LINK_THRESHOLD);
     });
 
     it('is not even a near miss without a shared symbol or slug, or with unrelated names', () => {
-      assert.equal(scoreAsset(asset('a', 'BTC', 'Bitcoin'), asset('b', 'XBT', 'Bitcoin')), null, 'a name alone is nothing');
+      assert.equal(
+        scoreAsset(asset('a', 'BTC', 'Bitcoin'), asset('b', 'XBT', 'Bitcoin')),
+        null,
+        'a name alone is nothing',
+      );
       assert.equal(scoreAsset(asset('a', 'ONE', 'Harmony'), asset('b', 'ONE', 'Menlo One')), null);
     });
 
     it('articles: the same title within two days links; a similar title two days off is a near miss', () => {
       const u = article('feed-b', 'Bitcoin holds above $30,000 again', '2021-06-26T03:40:00Z');
-      assert.equal(scoreArticle(article('feed-a', 'Bitcoin holds above $30,000 again!', '2021-06-25T03:40:00Z'), u)?.rule, 'title+date');
+      assert.equal(
+        scoreArticle(article('feed-a', 'Bitcoin holds above $30,000 again!', '2021-06-25T03:40:00Z'), u)?.rule,
+        'title+date',
+      );
       const miss = scoreArticle(u, article('feed-a', 'Bitcoin holds above $32,000', '2021-06-24T03:40:00Z'));
       assert.equal(miss?.rule, 'near_miss');
       assert.ok(miss!.confidence >= REVIEW_FLOOR && miss!.confidence < LINK_THRESHOLD);
       assert.equal(miss!.evidence.hours_apart, 48);
-      assert.equal(scoreArticle(u, article('feed-a', 'Regulators weigh new stablecoin rules', '2021-06-25T03:40:00Z')), null);
+      assert.equal(
+        scoreArticle(u, article('feed-a', 'Regulators weigh new stablecoin rules', '2021-06-25T03:40:00Z')),
+        null,
+      );
     });
   });
 
   describe('deciding', () => {
     it('leaves a near miss on its own, with the best candidate, its score and evidence for review', async () => {
       const u = asset('b', 'BTC', 'Bitcoin Cash');
-      const [weak, better] = [asset('a', 'BTC', 'Bitcoin Cashless Token Thing'), asset('a', 'BTC', 'Bitcoin', { rank: 1 })];
-      const [d] = await decide('asset', [{ ...u, rank: 2 }], new Map([[u.recordId, [candidate(weak, 7), candidate(better, 8)]]]), none);
+      const [weak, better] = [
+        asset('a', 'BTC', 'Bitcoin Cashless Token Thing'),
+        asset('a', 'BTC', 'Bitcoin', { rank: 1 }),
+      ];
+      const [d] = await decide(
+        'asset',
+        [{ ...u, rank: 2 }],
+        new Map([[u.recordId, [candidate(weak, 7), candidate(better, 8)]]]),
+        none,
+      );
       assert.equal(d!.entityId, null);
       assert.equal(d!.rule, 'new');
       const review = reviewOf(d!.evidence)!;
@@ -78,7 +158,12 @@ describe('identity rules', () => {
 
     it('keeps no review evidence when nothing came close', async () => {
       const u = asset('b', 'ONE', 'Harmony');
-      const [d] = await decide('asset', [u], new Map([[u.recordId, [candidate(asset('a', 'ONE', 'Menlo One'), 3)]]]), none);
+      const [d] = await decide(
+        'asset',
+        [u],
+        new Map([[u.recordId, [candidate(asset('a', 'ONE', 'Menlo One'), 3)]]]),
+        none,
+      );
       assert.deepEqual(d!.evidence, {});
     });
 
@@ -87,8 +172,16 @@ describe('identity rules', () => {
       const linkable = asset('a', 'ABC', 'Alphabit Coins', { rank: 11 });
       // the same slug under another symbol: as close as a miss gets, within the ambiguity margin of the link
       const near = asset('c', 'ABCX', 'Alphabet Cash', { rank: 10, matchKey: 'alphabet' });
-      assert.ok(scoreAsset(u, near)!.confidence < LINK_THRESHOLD && scoreAsset(u, near)!.confidence > scoreAsset(u, linkable)!.confidence - 0.05);
-      const [d] = await decide('asset', [u], new Map([[u.recordId, [candidate(near, 5), candidate(linkable, 6)]]]), none);
+      assert.ok(
+        scoreAsset(u, near)!.confidence < LINK_THRESHOLD &&
+          scoreAsset(u, near)!.confidence > scoreAsset(u, linkable)!.confidence - 0.05,
+      );
+      const [d] = await decide(
+        'asset',
+        [u],
+        new Map([[u.recordId, [candidate(near, 5), candidate(linkable, 6)]]]),
+        none,
+      );
       assert.equal(d!.entityId, 6);
       assert.equal(d!.rule, scoreAsset(u, linkable)!.rule);
       assert.equal(reviewOf(d!.evidence), undefined);
@@ -106,7 +199,15 @@ describe('identity rules', () => {
       const strong = asset('b', 'ETH', 'Ethereum', { matchKey: 'ethereum' });
       const weak = asset('b', 'ETH', 'Ethereum');
       const target = asset('a', 'ETH', 'Ethereum', { matchKey: 'ethereum' });
-      const decisions = await decide('asset', [strong, weak], new Map([[strong.recordId, [candidate(target, 9)]], [weak.recordId, [candidate(target, 9)]]]), none);
+      const decisions = await decide(
+        'asset',
+        [strong, weak],
+        new Map([
+          [strong.recordId, [candidate(target, 9)]],
+          [weak.recordId, [candidate(target, 9)]],
+        ]),
+        none,
+      );
       assert.equal(decisions[0]!.entityId, 9);
       assert.equal(decisions[1]!.entityId, null);
       const lost = reviewOf(decisions[1]!.evidence)!;
@@ -121,10 +222,15 @@ describe('identity rules', () => {
       const linked = asset('b', 'UNI', 'Uniswap');
       const alone = asset('b', 'UNI', 'Uniswap Universe Coin');
       const [uniswap, other] = [asset('a', 'UNI', 'Uniswap'), asset('c', 'UNI', 'Universe Coin')];
-      const decisions = await decide('asset', [linked, alone], new Map([
-        [linked.recordId, [candidate(uniswap, 1)]],
-        [alone.recordId, [candidate(uniswap, 1), candidate(other, 2)]],
-      ]), none);
+      const decisions = await decide(
+        'asset',
+        [linked, alone],
+        new Map([
+          [linked.recordId, [candidate(uniswap, 1)]],
+          [alone.recordId, [candidate(uniswap, 1), candidate(other, 2)]],
+        ]),
+        none,
+      );
       assert.equal(decisions[0]!.entityId, 1);
       assert.equal(decisions[1]!.entityId, null);
       assert.equal(reviewOf(decisions[1]!.evidence)?.entity_id, 2);
@@ -133,22 +239,40 @@ describe('identity rules', () => {
     it('forbidden entities are no near miss; a force wins over everything', async () => {
       const u = asset('b', 'BTC', 'Bitcoin Cash');
       const c = candidate(asset('a', 'BTC', 'Bitcoin'), 4);
-      const [forbidden] = await decide('asset', [u], new Map([[u.recordId, [c]]]), { forced: new Map(), forbidden: new Map([[u.recordId, new Set([4])]]) });
+      const [forbidden] = await decide('asset', [u], new Map([[u.recordId, [c]]]), {
+        forced: new Map(),
+        forbidden: new Map([[u.recordId, new Set([4])]]),
+      });
       assert.deepEqual(forbidden!.evidence, { forbidden_entities: [4] });
-      const [forced] = await decide('asset', [u], new Map([[u.recordId, [c]]]), { forced: new Map([[u.recordId, c]]), forbidden: new Map() });
+      const [forced] = await decide('asset', [u], new Map([[u.recordId, [c]]]), {
+        forced: new Map([[u.recordId, c]]),
+        forbidden: new Map(),
+      });
       assert.equal(forced!.entityId, 4);
       assert.equal(forced!.rule, 'override');
     });
 
     it('over many pairs, every link scores at the threshold and every near miss below it', async () => {
-      const names = ['Bitcoin', 'Bitcoin Cash', 'Bitcoin Gold', 'Bit Coin', 'Bitcoin Token', 'Bitcoins', 'BitCore', 'Wrapped Bitcoin'];
+      const names = [
+        'Bitcoin',
+        'Bitcoin Cash',
+        'Bitcoin Gold',
+        'Bit Coin',
+        'Bitcoin Token',
+        'Bitcoins',
+        'BitCore',
+        'Wrapped Bitcoin',
+      ];
       const unresolved = names.map((name, i) => asset('b', i % 2 ? 'BTC' : 'WBTC', name, { rank: i + 1 }));
-      const others = names.map((name, i) => candidate(asset('a', i % 3 ? 'BTC' : 'WBTC', name, { rank: 2 * i + 1 }), 100 + i));
+      const others = names.map((name, i) =>
+        candidate(asset('a', i % 3 ? 'BTC' : 'WBTC', name, { rank: 2 * i + 1 }), 100 + i),
+      );
       const decisions = await decide('asset', unresolved, new Map(unresolved.map((u) => [u.recordId, others])), none);
       for (const d of decisions) {
         if (d.entityId !== null) assert.ok(d.confidence >= LINK_THRESHOLD, JSON.stringify(d));
         const review = reviewOf(d.evidence);
-        if (review?.reason === 'near_miss') assert.ok(review.confidence >= REVIEW_FLOOR && review.confidence < LINK_THRESHOLD, JSON.stringify(review));
+        if (review?.reason === 'near_miss')
+          assert.ok(review.confidence >= REVIEW_FLOOR && review.confidence < LINK_THRESHOLD, JSON.stringify(review));
       }
       assert.ok(decisions.some((d) => d.entityId !== null));
       assert.ok(decisions.some((d) => reviewOf(d.evidence)?.reason === 'near_miss'));

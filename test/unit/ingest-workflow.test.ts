@@ -10,7 +10,14 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { PayloadStep, RunPlan, RunSummary, SourceOutcome, SourcePlan, SourceStep } from '../../src/activities/index.ts';
+import type {
+  PayloadStep,
+  RunPlan,
+  RunSummary,
+  SourceOutcome,
+  SourcePlan,
+  SourceStep,
+} from '../../src/activities/index.ts';
 import { runStatusOf } from '../../src/db/runs.ts';
 import type { ingest } from '../../src/workflows/ingest.ts';
 import { ETL_OUTCOME, ETL_SOURCES, progressQuery, type Progress } from '../../src/workflows/observability.ts';
@@ -39,7 +46,8 @@ interface Behaviour {
 function mockActivities(sources: SourcePlan[], behaviour: Record<string, Behaviour> = {}) {
   const calls: Call[] = [];
   const blocked = new Map<string, { started: PromiseWithResolvers<void>; cancelled: PromiseWithResolvers<string> }>();
-  for (const [id, b] of Object.entries(behaviour)) if (b.block) blocked.set(id, { started: Promise.withResolvers(), cancelled: Promise.withResolvers() });
+  for (const [id, b] of Object.entries(behaviour))
+    if (b.block) blocked.set(id, { started: Promise.withResolvers(), cancelled: Promise.withResolvers() });
   const payloadIdOf = (sourceId: string) => 1000 + sources.findIndex((s) => s.id === sourceId);
 
   const stage = async (name: string, step: SourceStep) => {
@@ -123,12 +131,18 @@ describe('ingest workflow with mocked activities', function () {
     [env, workflowBundle] = await Promise.all([
       TestWorkflowEnvironment.createLocal({
         server: {
-          executable: { type: 'existing-path', path: process.env.TEMPORAL_CLI ?? path.join(import.meta.dirname, '..', '..', '.tools', 'bin', 'temporal') },
+          executable: {
+            type: 'existing-path',
+            path: process.env.TEMPORAL_CLI ?? path.join(import.meta.dirname, '..', '..', '.tools', 'bin', 'temporal'),
+          },
           log: { format: 'json', level: 'error' },
           searchAttributes: [ETL_SOURCES, ETL_OUTCOME],
         },
       }),
-      bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } }),
+      bundleWorkflowCode({
+        workflowsPath,
+        logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
+      }),
     ]);
   });
 
@@ -137,7 +151,10 @@ describe('ingest workflow with mocked activities', function () {
   });
 
   /** Runs one ingest workflow on a fresh task queue with these activities; `during` runs while it does. */
-  async function run(activities: object, during: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof ingest>>>) => Promise<void>) {
+  async function run(
+    activities: object,
+    during: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof ingest>>>) => Promise<void>,
+  ) {
     const taskQueue = `ingest-unit-${++queue}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -150,7 +167,11 @@ describe('ingest workflow with mocked activities', function () {
       defaultHeartbeatThrottleInterval: '50ms',
     });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start<typeof ingest>('ingest', { taskQueue, workflowId: `${taskQueue}-${Date.now()}`, args: [{}] });
+      const handle = await env.client.workflow.start<typeof ingest>('ingest', {
+        taskQueue,
+        workflowId: `${taskQueue}-${Date.now()}`,
+        args: [{}],
+      });
       await during(handle);
     });
   }
@@ -170,22 +191,29 @@ describe('ingest workflow with mocked activities', function () {
     // each stage gets the run id, its source and that source's own payload
     for (const c of mock.calls.filter((c) => c.arg.sourceId)) {
       assert.equal(c.arg.runId, RUN_ID, c.name);
-      if (c.name !== 'fetchSource' && c.name !== 'resolveEntities') assert.equal(c.arg.payloadId, 1000 + sources.findIndex((s) => s.id === c.arg.sourceId), c.name);
+      if (c.name !== 'fetchSource' && c.name !== 'resolveEntities')
+        assert.equal(c.arg.payloadId, 1000 + sources.findIndex((s) => s.id === c.arg.sourceId), c.name);
     }
-    assert.deepEqual(mock.of('startRun').map((c) => c.arg), [{}]);
-    assert.deepEqual(mock.of('finishRun').map((c) => c.arg), [
-      {
-        runId: RUN_ID,
-        outcomes: [
-          { sourceId: 'same', status: 'unchanged' },
-          { sourceId: 'new', status: 'succeeded' },
-        ],
-      },
-    ]);
+    assert.deepEqual(
+      mock.of('startRun').map((c) => c.arg),
+      [{}],
+    );
+    assert.deepEqual(
+      mock.of('finishRun').map((c) => c.arg),
+      [
+        {
+          runId: RUN_ID,
+          outcomes: [
+            { sourceId: 'same', status: 'unchanged' },
+            { sourceId: 'new', status: 'succeeded' },
+          ],
+        },
+      ],
+    );
     assert.equal(summary!.status, 'succeeded');
   });
 
-  it("a never-delete source is never soft-deleted from; a snapshot source is", async () => {
+  it('a never-delete source is never soft-deleted from; a snapshot source is', async () => {
     const sources: SourcePlan[] = [
       { id: 'history', deletePolicy: 'never' },
       { id: 'snapshot', deletePolicy: 'snapshot' },
@@ -195,8 +223,14 @@ describe('ingest workflow with mocked activities', function () {
       await handle.result();
     });
     assert.deepEqual(mock.stagesOf('history'), ['fetchSource', 'storeRaw', 'normalize', 'dedupe', 'resolveEntities']);
-    assert.deepEqual(mock.of('softDeleteOrphans').map((c) => c.arg), [{ runId: RUN_ID, sourceId: 'snapshot', payloadId: 1001 }]);
-    assert.deepEqual(byId((mock.of('finishRun')[0]!.arg.outcomes as SourceOutcome[])).history, { sourceId: 'history', status: 'succeeded' });
+    assert.deepEqual(
+      mock.of('softDeleteOrphans').map((c) => c.arg),
+      [{ runId: RUN_ID, sourceId: 'snapshot', payloadId: 1001 }],
+    );
+    assert.deepEqual(byId(mock.of('finishRun')[0]!.arg.outcomes as SourceOutcome[]).history, {
+      sourceId: 'history',
+      status: 'succeeded',
+    });
   });
 
   it('a source whose normalize fails ends failed with the message; the others succeed; the run is partial', async () => {
@@ -205,7 +239,10 @@ describe('ingest workflow with mocked activities', function () {
       { id: 'broken', deletePolicy: 'snapshot' },
       { id: 'good-2', deletePolicy: 'never' },
     ];
-    const error = ApplicationFailure.nonRetryable("source 'broken': no column for required field 'symbol'", 'UnreadablePayloadError');
+    const error = ApplicationFailure.nonRetryable(
+      "source 'broken': no column for required field 'symbol'",
+      'UnreadablePayloadError',
+    );
     const mock = mockActivities(sources, { broken: { fail: { stage: 'normalize', error } } });
     let summary: RunSummary | undefined;
     let outcome: string | undefined;

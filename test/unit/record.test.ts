@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { contentHash, validateRecord } from '../../src/normalize/record.ts';
 
 describe('unified record validation', () => {
-  const good = { sourceKey: 'bitcoin', symbol: 'btc', name: 'Bitcoin', rank: '1', priceUsd: '$32,797', maxSupply: '', sourceUpdatedAt: '2021-06-24T03:32:13.383Z' };
+  const good = {
+    sourceKey: 'bitcoin',
+    symbol: 'btc',
+    name: 'Bitcoin',
+    rank: '1',
+    priceUsd: '$32,797',
+    maxSupply: '',
+    sourceUpdatedAt: '2021-06-24T03:32:13.383Z',
+  };
 
   it('cleans and types a valid asset quote', () => {
     const result = validateRecord('asset', good);

@@ -4,12 +4,16 @@
 import assert from 'node:assert/strict';
 import { runStatusOf, type SourceOutcome } from '../../src/db/runs.ts';
 
-const outcome = (sourceId: string, status: SourceOutcome['status']): SourceOutcome => (status === 'failed' ? { sourceId, status, error: `${sourceId} broke` } : { sourceId, status });
+const outcome = (sourceId: string, status: SourceOutcome['status']): SourceOutcome =>
+  status === 'failed' ? { sourceId, status, error: `${sourceId} broke` } : { sourceId, status };
 
 describe('run status', () => {
   it('succeeded when every source succeeded', () => {
     assert.equal(runStatusOf([outcome('a', 'succeeded')]), 'succeeded');
-    assert.equal(runStatusOf([outcome('a', 'succeeded'), outcome('b', 'succeeded'), outcome('c', 'succeeded')]), 'succeeded');
+    assert.equal(
+      runStatusOf([outcome('a', 'succeeded'), outcome('b', 'succeeded'), outcome('c', 'succeeded')]),
+      'succeeded',
+    );
   });
 
   it('failed when every source failed', () => {
@@ -37,7 +41,12 @@ describe('run status', () => {
   });
 
   it('does not depend on the order of the outcomes', () => {
-    const outcomes = [outcome('a', 'failed'), outcome('b', 'succeeded'), outcome('c', 'superseded'), outcome('d', 'unchanged')];
+    const outcomes = [
+      outcome('a', 'failed'),
+      outcome('b', 'succeeded'),
+      outcome('c', 'superseded'),
+      outcome('d', 'unchanged'),
+    ];
     for (let i = 0; i < outcomes.length; i++) {
       const rotated = [...outcomes.slice(i), ...outcomes.slice(0, i)];
       assert.equal(runStatusOf(rotated), 'partial');

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { ValueError, isTimeZone, parseDecimal, parseInteger, parseTimestamp, readTimestamp } from '../../src/normalize/values.ts';
+import {
+  ValueError,
+  isTimeZone,
+  parseDecimal,
+  parseInteger,
+  parseTimestamp,
+  readTimestamp,
+} from '../../src/normalize/values.ts';
 
 describe('value cleanup', () => {
   it('reads the number spellings real sources use, exactly', () => {
@@ -19,7 +26,8 @@ describe('value cleanup', () => {
       [null, null],
       [0.1, '0.1'],
     ];
-    for (const [input, expected] of cases) assert.equal(parseDecimal(input), expected, `parseDecimal(${JSON.stringify(input)})`);
+    for (const [input, expected] of cases)
+      assert.equal(parseDecimal(input), expected, `parseDecimal(${JSON.stringify(input)})`);
   });
 
   it('refuses what is not a number instead of guessing', () => {
@@ -109,8 +117,17 @@ describe('value cleanup', () => {
   });
 
   it('refuses a month word that no language knows', () => {
-    for (const input of ['02 Brumaire 2024 10:00:00 GMT', 'Wed, 02 Octopus 2002 13:00:00 GMT', '02 jui 2024 10:00:00 GMT', '02 Xyz 2024 10:00:00 GMT']) {
-      assert.throws(() => parseTimestamp(input), (e: unknown) => e instanceof ValueError && e.message.startsWith('not a timestamp: '), input);
+    for (const input of [
+      '02 Brumaire 2024 10:00:00 GMT',
+      'Wed, 02 Octopus 2002 13:00:00 GMT',
+      '02 jui 2024 10:00:00 GMT',
+      '02 Xyz 2024 10:00:00 GMT',
+    ]) {
+      assert.throws(
+        () => parseTimestamp(input),
+        (e: unknown) => e instanceof ValueError && e.message.startsWith('not a timestamp: '),
+        input,
+      );
     }
     assert.throws(() => parseTimestamp('Foo 02, 2024', 'mon dd, yyyy'), /not a mon dd, yyyy date/);
   });
@@ -118,15 +135,34 @@ describe('value cleanup', () => {
   it('flags a time of day without a zone as read in UTC, when no zone is declared', () => {
     assert.deepEqual(readTimestamp('2024-01-15T12:00:00'), { iso: '2024-01-15T12:00:00.000Z', zoneAssumed: true });
     assert.deepEqual(readTimestamp('2024-01-15 12:00'), { iso: '2024-01-15T12:00:00.000Z', zoneAssumed: true });
-    assert.deepEqual(readTimestamp('15-01-2024 12:00', 'dd-mm-yyyy'), { iso: '2024-01-15T12:00:00.000Z', zoneAssumed: true });
-    assert.deepEqual(readTimestamp('Mon, 15 Jan 2024 12:00:00'), { iso: '2024-01-15T12:00:00.000Z', zoneAssumed: true }, 'rfc822 without zone');
+    assert.deepEqual(readTimestamp('15-01-2024 12:00', 'dd-mm-yyyy'), {
+      iso: '2024-01-15T12:00:00.000Z',
+      zoneAssumed: true,
+    });
+    assert.deepEqual(
+      readTimestamp('Mon, 15 Jan 2024 12:00:00'),
+      { iso: '2024-01-15T12:00:00.000Z', zoneAssumed: true },
+      'rfc822 without zone',
+    );
     assert.equal(readTimestamp(''), null);
   });
 
   it('reads a time of day without a zone in the declared zone, daylight saving time included', () => {
-    assert.deepEqual(readTimestamp('2024-01-15T12:00:00', 'auto', 'Europe/Berlin'), { iso: '2024-01-15T11:00:00.000Z', zoneAssumed: false }, 'winter, +01:00');
-    assert.deepEqual(readTimestamp('2024-07-15T12:00:00', 'auto', 'Europe/Berlin'), { iso: '2024-07-15T10:00:00.000Z', zoneAssumed: false }, 'summer, +02:00');
-    assert.equal(parseTimestamp('2024-01-15T12:00:00.250', 'auto', 'America/New_York'), '2024-01-15T17:00:00.250Z', 'EST');
+    assert.deepEqual(
+      readTimestamp('2024-01-15T12:00:00', 'auto', 'Europe/Berlin'),
+      { iso: '2024-01-15T11:00:00.000Z', zoneAssumed: false },
+      'winter, +01:00',
+    );
+    assert.deepEqual(
+      readTimestamp('2024-07-15T12:00:00', 'auto', 'Europe/Berlin'),
+      { iso: '2024-07-15T10:00:00.000Z', zoneAssumed: false },
+      'summer, +02:00',
+    );
+    assert.equal(
+      parseTimestamp('2024-01-15T12:00:00.250', 'auto', 'America/New_York'),
+      '2024-01-15T17:00:00.250Z',
+      'EST',
+    );
     assert.equal(parseTimestamp('2024-07-15 12:00', 'auto', 'America/New_York'), '2024-07-15T16:00:00.000Z', 'EDT');
     assert.equal(parseTimestamp('15/07/2024 12:00', 'dd/mm/yyyy', 'Europe/Berlin'), '2024-07-15T10:00:00.000Z');
     assert.equal(parseTimestamp('Mo, 15 Jul 2024 12:00', 'auto', 'Europe/Berlin'), '2024-07-15T10:00:00.000Z');
@@ -148,31 +184,63 @@ describe('value cleanup', () => {
 
   it('keeps a date without a time as its UTC day, in any declared zone, and does not flag it', () => {
     assert.deepEqual(readTimestamp('2024-01-02'), { iso: '2024-01-02T00:00:00.000Z', zoneAssumed: false });
-    assert.deepEqual(readTimestamp('2024-07-02', 'auto', 'Europe/Berlin'), { iso: '2024-07-02T00:00:00.000Z', zoneAssumed: false });
-    assert.deepEqual(readTimestamp('02/01/2024', 'dd/mm/yyyy', 'America/New_York'), { iso: '2024-01-02T00:00:00.000Z', zoneAssumed: false });
-    assert.deepEqual(readTimestamp('2 de octubre de 2024', 'auto', 'Europe/Madrid'), { iso: '2024-10-02T00:00:00.000Z', zoneAssumed: false });
+    assert.deepEqual(readTimestamp('2024-07-02', 'auto', 'Europe/Berlin'), {
+      iso: '2024-07-02T00:00:00.000Z',
+      zoneAssumed: false,
+    });
+    assert.deepEqual(readTimestamp('02/01/2024', 'dd/mm/yyyy', 'America/New_York'), {
+      iso: '2024-01-02T00:00:00.000Z',
+      zoneAssumed: false,
+    });
+    assert.deepEqual(readTimestamp('2 de octubre de 2024', 'auto', 'Europe/Madrid'), {
+      iso: '2024-10-02T00:00:00.000Z',
+      zoneAssumed: false,
+    });
   });
 
   it('reads a value with its own zone or offset, and an epoch, as written: not flagged, whatever zone is declared', () => {
     for (const timeZone of [undefined, 'Europe/Berlin', 'America/New_York']) {
-      assert.deepEqual(readTimestamp('2024-07-15T12:00:00Z', 'auto', timeZone), { iso: '2024-07-15T12:00:00.000Z', zoneAssumed: false });
-      assert.deepEqual(readTimestamp('2024-07-15T12:00:00+05:30', 'auto', timeZone), { iso: '2024-07-15T06:30:00.000Z', zoneAssumed: false });
-      assert.deepEqual(readTimestamp('Mon, 15 Jul 2024 12:00:00 GMT', 'auto', timeZone), { iso: '2024-07-15T12:00:00.000Z', zoneAssumed: false });
-      assert.deepEqual(readTimestamp('Mo, 15 Jul 2024 12:00:00 -0400', 'auto', timeZone), { iso: '2024-07-15T16:00:00.000Z', zoneAssumed: false });
-      assert.deepEqual(readTimestamp('1624505533', 'auto', timeZone), { iso: '2021-06-24T03:32:13.000Z', zoneAssumed: false });
-      assert.deepEqual(readTimestamp(1624505533383, 'dd-mm-yyyy', timeZone), { iso: '2021-06-24T03:32:13.383Z', zoneAssumed: false });
+      assert.deepEqual(readTimestamp('2024-07-15T12:00:00Z', 'auto', timeZone), {
+        iso: '2024-07-15T12:00:00.000Z',
+        zoneAssumed: false,
+      });
+      assert.deepEqual(readTimestamp('2024-07-15T12:00:00+05:30', 'auto', timeZone), {
+        iso: '2024-07-15T06:30:00.000Z',
+        zoneAssumed: false,
+      });
+      assert.deepEqual(readTimestamp('Mon, 15 Jul 2024 12:00:00 GMT', 'auto', timeZone), {
+        iso: '2024-07-15T12:00:00.000Z',
+        zoneAssumed: false,
+      });
+      assert.deepEqual(readTimestamp('Mo, 15 Jul 2024 12:00:00 -0400', 'auto', timeZone), {
+        iso: '2024-07-15T16:00:00.000Z',
+        zoneAssumed: false,
+      });
+      assert.deepEqual(readTimestamp('1624505533', 'auto', timeZone), {
+        iso: '2021-06-24T03:32:13.000Z',
+        zoneAssumed: false,
+      });
+      assert.deepEqual(readTimestamp(1624505533383, 'dd-mm-yyyy', timeZone), {
+        iso: '2021-06-24T03:32:13.383Z',
+        zoneAssumed: false,
+      });
     }
   });
 
   it('knows IANA time zones and refuses anything else, also when asked to read in it', () => {
-    for (const zone of ['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Kolkata']) assert.equal(isTimeZone(zone), true, zone);
-    for (const zone of ['', 'Mars/Olympus', '+01:00', 'Europe/Berlin ', 'GMT+1']) assert.equal(isTimeZone(zone), false, zone);
+    for (const zone of ['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Kolkata'])
+      assert.equal(isTimeZone(zone), true, zone);
+    for (const zone of ['', 'Mars/Olympus', '+01:00', 'Europe/Berlin ', 'GMT+1'])
+      assert.equal(isTimeZone(zone), false, zone);
     assert.throws(() => readTimestamp('2024-07-15T12:00:00', 'auto', 'Mars/Olympus'), RangeError);
   });
 
   it("reads an ISO time followed by a zone name, as CoinGecko's CSV export writes it, and refuses an unknown name", () => {
     assert.deepEqual(readTimestamp('2013-04-28 00:00:00 UTC'), { iso: '2013-04-28T00:00:00.000Z', zoneAssumed: false });
-    assert.deepEqual(readTimestamp('2024-03-01T09:30:00 CET', 'auto', 'America/New_York'), { iso: '2024-03-01T08:30:00.000Z', zoneAssumed: false });
+    assert.deepEqual(readTimestamp('2024-03-01T09:30:00 CET', 'auto', 'America/New_York'), {
+      iso: '2024-03-01T08:30:00.000Z',
+      zoneAssumed: false,
+    });
     assert.throws(() => readTimestamp('2024-03-01 09:30:00 IST'), /unknown or ambiguous time zone IST/);
   });
 });

@@ -33,7 +33,9 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       // what selects and orders the rows: a cursor is only valid for the same
       const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase(), sort: query.sort };
       const after = pageAfter(query, fingerprinted);
-      const page = withinBudget(await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after }));
+      const page = withinBudget(
+        await listRecords(db.em(), { filter, sort: query.sort, limit: query.limit, offset: query.offset, after }),
+      );
       send(res, DataPage, { data: page.rows.map(recordJson), ...pageFields(query, fingerprinted, page), ...meta(res) });
     },
   );
@@ -97,7 +99,14 @@ function withinBudget<P extends { rows: RecordRow[]; hasMore: boolean }>(page: P
   for (let i = 0; i < page.rows.length; i++) {
     const r = page.rows[i]!;
     // the fixed fields take about 600 bytes as JSON; only text can be long (values are bounded: src/normalize/limits.ts)
-    bytes += 600 + (r.summary?.length ?? 0) + (r.title?.length ?? 0) + (r.url?.length ?? 0) + (r.sourceKey.length) + (r.name?.length ?? 0) + (r.author?.length ?? 0);
+    bytes +=
+      600 +
+      (r.summary?.length ?? 0) +
+      (r.title?.length ?? 0) +
+      (r.url?.length ?? 0) +
+      r.sourceKey.length +
+      (r.name?.length ?? 0) +
+      (r.author?.length ?? 0);
     if (i > 0 && bytes > PAGE_BUDGET_BYTES) return { ...page, rows: page.rows.slice(0, i), hasMore: true };
   }
   return page;

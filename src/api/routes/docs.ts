@@ -33,8 +33,12 @@ export function docsRoutes(app: express.Express): void {
     res.locals.route = '/docs';
     res.type('application/javascript').send(init);
   });
-  app.use('/docs', (_req, res, next) => {
-    res.locals.route = '/docs';
-    next();
-  }, express.static(swaggerUi.getAbsoluteFSPath(), { index: false, maxAge: '1d' }));
+  app.use(
+    '/docs',
+    (_req, res, next) => {
+      res.locals.route = '/docs';
+      next();
+    },
+    express.static(swaggerUi.getAbsoluteFSPath(), { index: false, maxAge: '1d' }),
+  );
 }

@@ -25,7 +25,11 @@ export function entityRoutes(routes: Routes, { db }: Context): void {
       const fingerprinted = { ...filter, symbol: filter.symbol?.toUpperCase() };
       const after = pageAfter(query, fingerprinted);
       const page = await listEntities(db.em(), { filter, limit: query.limit, offset: query.offset, after });
-      send(res, EntityPage, { data: page.rows.map((e) => entityJson(e, page.sources.get(e.id) ?? [])), ...pageFields(query, fingerprinted, page), ...meta(res) });
+      send(res, EntityPage, {
+        data: page.rows.map((e) => entityJson(e, page.sources.get(e.id) ?? [])),
+        ...pageFields(query, fingerprinted, page),
+        ...meta(res),
+      });
     },
   );
 

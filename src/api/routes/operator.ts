@@ -54,7 +54,8 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       operationId: 'listQuarantine',
       tag: 'operator',
       summary: 'Quarantined records, newest first: the reason and the fields as the source sent them',
-      description: 'Rows of reprocess dry runs are left out. Page with cursor (the next_cursor of the previous page, same filters); a page also stops at about 4 MB of fields.',
+      description:
+        'Rows of reprocess dry runs are left out. Page with cursor (the next_cursor of the previous page, same filters); a page also stops at about 4 MB of fields.',
       query: QuarantineQuery,
       ok: { status: 200, description: 'A page of quarantined records', schema: QuarantinePage },
       // a reason is matched in every row's text
@@ -93,8 +94,10 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       path: '/drift-events',
       operationId: 'listDriftEvents',
       tag: 'operator',
-      summary: 'Schema drift, newest first: fields added, removed, renamed or of another type, and what the drift policy did',
-      description: 'Events of reprocess dry runs are left out. Page with cursor (the next_cursor of the previous page, same filters).',
+      summary:
+        'Schema drift, newest first: fields added, removed, renamed or of another type, and what the drift policy did',
+      description:
+        'Events of reprocess dry runs are left out. Page with cursor (the next_cursor of the previous page, same filters).',
       query: DriftEventsQuery,
       ok: { status: 200, description: 'A page of drift events', schema: DriftEventPage },
     },
@@ -162,7 +165,12 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       body: OverrideBody,
       auth: true,
       ok: { status: 201, description: 'Made (or made again after its removal)', schema: OverrideResponse },
-      also: { 200: { description: 'The same decision about the pair was in force already: nothing changed', schema: OverrideResponse } },
+      also: {
+        200: {
+          description: 'The same decision about the pair was in force already: nothing changed',
+          schema: OverrideResponse,
+        },
+      },
       errors: [404, 409],
     },
     async ({ body }, req, res) => {
@@ -172,19 +180,36 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
         case 'missing':
           throw notFound(`${result.side}: no record ${name(result.side)}`);
         case 'wrong_kind':
-          throw badRequest([{ name: 'kind', reason: `${result.side} (${name(result.side)}) is an ${result.kind} record, not an ${body.kind}` }]);
+          throw badRequest([
+            {
+              name: 'kind',
+              reason: `${result.side} (${name(result.side)}) is an ${result.kind} record, not an ${body.kind}`,
+            },
+          ]);
         case 'same_record':
           throw badRequest([{ name: 'right', reason: 'the same record as left' }]);
         case 'same_source':
-          throw badRequest([{ name: 'right.source', reason: 'an entity takes one record per source: force needs records of two sources (forbid two records of one source is allowed)' }]);
+          throw badRequest([
+            {
+              name: 'right.source',
+              reason:
+                'an entity takes one record per source: force needs records of two sources (forbid two records of one source is allowed)',
+            },
+          ]);
         case 'contradicts': {
           const o = overrideJson(result.override);
-          throw new ProblemError(409, `override ${o.id} says otherwise: ${o.action} ${o.left.source}/${o.left.key} with ${o.right.source}/${o.right.key}; remove it first (DELETE /overrides/${o.id})`);
+          throw new ProblemError(
+            409,
+            `override ${o.id} says otherwise: ${o.action} ${o.left.source}/${o.left.key} with ${o.right.source}/${o.right.key}; remove it first (DELETE /overrides/${o.id})`,
+          );
         }
         case 'exists':
           return send(res, OverrideResponse, { data: overrideJson(result.override), ...meta(res) }, 200);
         case 'created':
-          req.log.info({ override: result.override.id, action: body.action, left: name('left'), right: name('right') }, 'override made');
+          req.log.info(
+            { override: result.override.id, action: body.action, left: name('left'), right: name('right') },
+            'override made',
+          );
           return send(res, OverrideResponse, { data: overrideJson(result.override), ...meta(res) }, 201);
       }
     },
@@ -197,7 +222,8 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       operationId: 'removeOverride',
       tag: 'operator',
       summary: 'Remove an override: its records are resolved by the rules again at the next run',
-      description: 'The override is kept as history (removed_at; GET /overrides?include_removed=true). 404 when there is no live override with this id. Needs X-API-Key.',
+      description:
+        'The override is kept as history (removed_at; GET /overrides?include_removed=true). 404 when there is no live override with this id. Needs X-API-Key.',
       params: IdParams,
       auth: true,
       ok: { status: 200, description: 'Removed', schema: OverrideResponse },
@@ -217,11 +243,16 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       path: '/reprocess',
       operationId: 'startReprocess',
       tag: 'operator',
-      summary: "Normalize a past run's stored payloads again with the current code (dry_run: only report what would change)",
+      summary:
+        "Normalize a past run's stored payloads again with the current code (dry_run: only report what would change)",
       description: `Starts the reprocess workflow with id etl-reprocess-<uuid> on task queue ${settings.ETL_TASK_QUEUE}; the sources are not called. It gets a run of its own (GET /runs). 404 for an unknown run, 400 for source ids the run did not ingest or the sources file does not have. Needs X-API-Key.`,
       body: ReprocessBody,
       auth: true,
-      ok: { status: 202, description: 'Started; follow it in the Temporal Web UI, or in GET /runs once its first activity ran', schema: ReprocessStarted },
+      ok: {
+        status: 202,
+        description: 'Started; follow it in the Temporal Web UI, or in GET /runs once its first activity ran',
+        schema: ReprocessStarted,
+      },
       errors: [404, 503],
     },
     async ({ body }, _req, res) => {
@@ -230,7 +261,13 @@ export function operatorRoutes(routes: Routes, { db, temporal, settings, links }
       if (!ingested) throw notFound(`no run ${body.run_id}`);
       if (sourceIds) {
         const notInRun = sourceIds.filter((id) => !ingested.includes(id));
-        if (notInRun.length) throw badRequest([{ name: 'source_ids', reason: `run ${body.run_id} did not ingest ${notInRun.join(', ')} (it ingested: ${ingested.join(', ') || 'nothing'})` }]);
+        if (notInRun.length)
+          throw badRequest([
+            {
+              name: 'source_ids',
+              reason: `run ${body.run_id} did not ingest ${notInRun.join(', ')} (it ingested: ${ingested.join(', ') || 'nothing'})`,
+            },
+          ]);
         assertKnownSources(settings.ETL_SOURCES_FILE, sourceIds, 'no longer configured');
       }
       const workflowId = `etl-reprocess-${randomUUID()}`;

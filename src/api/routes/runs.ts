@@ -5,12 +5,33 @@ import { getRun, lastRun, listRuns, previousSucceeded, storedAnomalies } from '.
 import { loadSourcesConfig } from '../../sources/config.ts';
 import { ingest } from '../../workflows/index.ts';
 import { runDescription } from '../../temporal/schedule.ts';
-import { THRESHOLDS, baselineOf, referenceOf, runAnomalies, sourceAnomalies, sourceFacts, quarantineShare, type Anomaly } from '../../anomalies.ts';
+import {
+  THRESHOLDS,
+  baselineOf,
+  referenceOf,
+  runAnomalies,
+  sourceAnomalies,
+  sourceFacts,
+  quarantineShare,
+  type Anomaly,
+} from '../../anomalies.ts';
 import { summarizeHistory } from '../history.ts';
 import { runProgress } from '../progress.ts';
 import { badRequest, meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
-import { AnomaliesQuery, CompareQuery, CompareRuns, IdParams, RunAnomalies, RunDetail, RunHistory, RunPage, RunStarted, RunsQuery, StartRunBody } from '../schemas.ts';
+import {
+  AnomaliesQuery,
+  CompareQuery,
+  CompareRuns,
+  IdParams,
+  RunAnomalies,
+  RunDetail,
+  RunHistory,
+  RunPage,
+  RunStarted,
+  RunsQuery,
+  StartRunBody,
+} from '../schemas.ts';
 import { anomalyJson, isoOrNull, runBriefJson, runJson, runSourceJson, workflowUiUrl } from '../serialize.ts';
 import type { Context } from './context.ts';
 
@@ -27,7 +48,13 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
     },
     async ({ query }, _req, res) => {
       const { runs, total } = await listRuns(db.em(), query);
-      send(res, RunPage, { data: runs.map(({ run, sources }) => runJson(run, sources, links)), total, limit: query.limit, offset: query.offset, ...meta(res) });
+      send(res, RunPage, {
+        data: runs.map(({ run, sources }) => runJson(run, sources, links)),
+        total,
+        limit: query.limit,
+        offset: query.offset,
+        ...meta(res),
+      });
     },
   );
 
@@ -42,7 +69,11 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       summary: 'The latest run (or run_id) against the median of recent completed runs per source',
       description: `Per source, the baseline is the median of at most ${THRESHOLDS.baselineRuns} previous succeeded runs. Rules: a failed source or run; records parsed changed by more than ${THRESHOLDS.recordChangeRatio * 100} %; duration over ${THRESHOLDS.durationFactor}× (and ${THRESHOLDS.durationMinDeltaMs} ms) the baseline; quarantined share at least ${THRESHOLDS.quarantineFactor}× and ${THRESHOLDS.quarantineMinPoints * 100} points above it.`,
       query: AnomaliesQuery,
-      ok: { status: 200, description: 'Anomalies of the run (run is null when there is no run yet)', schema: RunAnomalies },
+      ok: {
+        status: 200,
+        description: 'Anomalies of the run (run is null when there is no run yet)',
+        schema: RunAnomalies,
+      },
       errors: [404],
     },
     async ({ query }, _req, res) => {
@@ -50,7 +81,13 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const found = query.run_id === undefined ? await lastRun(em) : await getRun(em, query.run_id);
       if (!found) {
         if (query.run_id !== undefined) throw notFound(`no run ${query.run_id}`);
-        return send(res, RunAnomalies, { run: null, window: THRESHOLDS.baselineRuns, sources: [], anomalies: [], ...meta(res) });
+        return send(res, RunAnomalies, {
+          run: null,
+          window: THRESHOLDS.baselineRuns,
+          sources: [],
+          anomalies: [],
+          ...meta(res),
+        });
       }
       const sources = await Promise.all(
         found.sources.map(async (s) => {
@@ -103,7 +140,9 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const errors = [
         ...(run.error ? [{ source: null, message: run.error }] : []),
         ...sources.filter((s) => s.error).map((s) => ({ source: s.sourceId, message: s.error! })),
-        ...sources.filter((s) => s.deleteGuard).map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
+        ...sources
+          .filter((s) => s.deleteGuard)
+          .map((s) => ({ source: s.sourceId, message: `delete guard: ${s.deleteGuard}` })),
       ];
       const anomalies = (await storedAnomalies(db.em(), run.id)).map(anomalyJson);
       const progress = run.status === 'running' ? await runProgress(temporal, run.workflowId, run.temporalRunId) : null;
@@ -118,7 +157,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       operationId: 'getRunHistory',
       tag: 'runs',
       summary: "The run's Temporal event history, summarized",
-      description: 'Workflow status, and per activity type: how many were scheduled, how they ended, attempts, retries, durations and failure messages. Read from Temporal: 503 while it is unreachable, 404 when it no longer has the execution.',
+      description:
+        'Workflow status, and per activity type: how many were scheduled, how they ended, attempts, retries, durations and failure messages. Read from Temporal: 503 while it is unreachable, 404 when it no longer has the execution.',
       params: IdParams,
       ok: { status: 200, description: 'The summary', schema: RunHistory },
       errors: [404, 503],
@@ -127,12 +167,19 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const found = await getRun(db.em(), params.id);
       if (!found) throw notFound(`no run ${params.id}`);
       const { run } = found;
-      const history = await temporal.call('fetch workflow history', (client) => client.workflow.getHandle(run.workflowId, run.temporalRunId).fetchHistory(), {
-        timeoutMs: 10_000,
-        missing: `Temporal has no history for run ${run.id} (workflow ${run.workflowId}): it may be past the namespace's retention`,
-      });
+      const history = await temporal.call(
+        'fetch workflow history',
+        (client) => client.workflow.getHandle(run.workflowId, run.temporalRunId).fetchHistory(),
+        {
+          timeoutMs: 10_000,
+          missing: `Temporal has no history for run ${run.id} (workflow ${run.workflowId}): it may be past the namespace's retention`,
+        },
+      );
       const summary = summarizeHistory(history);
-      const durationMs = summary.started_at && summary.closed_at ? Math.max(0, summary.closed_at.getTime() - summary.started_at.getTime()) : null;
+      const durationMs =
+        summary.started_at && summary.closed_at
+          ? Math.max(0, summary.closed_at.getTime() - summary.started_at.getTime())
+          : null;
       send(res, RunHistory, {
         data: {
           run_id: run.id,
@@ -160,7 +207,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       operationId: 'compareRuns',
       costly: () => true,
       tag: 'runs',
-      summary: 'Two runs side by side: count and duration differences per source, with anomalies of run_id_2 against run_id_1',
+      summary:
+        'Two runs side by side: count and duration differences per source, with anomalies of run_id_2 against run_id_1',
       description: `Rules: run_id_2 failed, or one of its sources failed; records parsed changed by more than ${THRESHOLDS.recordChangeRatio * 100} %; a source took over ${THRESHOLDS.durationFactor}× (and ${THRESHOLDS.durationMinDeltaMs} ms) longer; its quarantined share is at least ${THRESHOLDS.quarantineFactor}× and ${THRESHOLDS.quarantineMinPoints * 100} points higher. Counts and durations are compared only between succeeded source runs (an unchanged source parsed nothing).`,
       query: CompareQuery,
       ok: { status: 200, description: 'The comparison', schema: CompareRuns },
@@ -175,11 +223,24 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         const a = first.sources.find((s) => s.sourceId === source);
         const b = second.sources.find((s) => s.sourceId === source);
         const [ja, jb] = [a ? runSourceJson(a) : null, b ? runSourceJson(b) : null];
-        const diff = (key: 'parsed' | 'inserted' | 'updated' | 'unchanged' | 'duplicates' | 'quarantined' | 'soft_deleted' | 'fetched_bytes' | 'duration_ms') => {
+        const diff = (
+          key:
+            | 'parsed'
+            | 'inserted'
+            | 'updated'
+            | 'unchanged'
+            | 'duplicates'
+            | 'quarantined'
+            | 'soft_deleted'
+            | 'fetched_bytes'
+            | 'duration_ms',
+        ) => {
           const [x, y] = [ja?.[key], jb?.[key]];
           return x === null || x === undefined || y === null || y === undefined ? null : y - x;
         };
-        const anomalies: Anomaly[] = b ? sourceAnomalies(source, sourceFacts(b), referenceOf(a ? sourceFacts(a) : null)) : [];
+        const anomalies: Anomaly[] = b
+          ? sourceAnomalies(source, sourceFacts(b), referenceOf(a ? sourceFacts(a) : null))
+          : [];
         return {
           source,
           run_1: ja,
@@ -202,7 +263,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       send(res, CompareRuns, {
         run_1: briefA,
         run_2: briefB,
-        duration_ms_delta: briefA.duration_ms === null || briefB.duration_ms === null ? null : briefB.duration_ms - briefA.duration_ms,
+        duration_ms_delta:
+          briefA.duration_ms === null || briefB.duration_ms === null ? null : briefB.duration_ms - briefA.duration_ms,
         sources,
         anomalies: [...runAnomalies(second.run.status), ...sources.flatMap((s) => s.anomalies)],
         ...meta(res),
@@ -220,7 +282,11 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       description: `Starts the ingest workflow with id etl-manual-<uuid> on task queue ${settings.ETL_TASK_QUEUE}. Needs X-API-Key.`,
       body: StartRunBody,
       auth: true,
-      ok: { status: 202, description: 'Started; follow it in the Temporal Web UI, or in GET /runs once its first activity ran', schema: RunStarted },
+      ok: {
+        status: 202,
+        description: 'Started; follow it in the Temporal Web UI, or in GET /runs once its first activity ran',
+        schema: RunStarted,
+      },
       errors: [503],
     },
     async ({ body }, _req, res) => {
@@ -229,14 +295,26 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const workflowId = `etl-manual-${randomUUID()}`;
       const handle = await temporal.call(
         'start ingest workflow',
-        (client) => client.workflow.start(ingest, { taskQueue: settings.ETL_TASK_QUEUE, workflowId, args: [sourceIds ? { sourceIds } : {}], ...describedRun(settings.ETL_SOURCES_FILE, sourceIds) }),
+        (client) =>
+          client.workflow.start(ingest, {
+            taskQueue: settings.ETL_TASK_QUEUE,
+            workflowId,
+            args: [sourceIds ? { sourceIds } : {}],
+            ...describedRun(settings.ETL_SOURCES_FILE, sourceIds),
+          }),
         { timeoutMs: 5000 },
       );
       const runId = handle.firstExecutionRunId;
       send(
         res,
         RunStarted,
-        { workflow_id: workflowId, temporal_run_id: runId, source_ids: sourceIds ?? null, ui_url: workflowUiUrl(links.uiBase, links.namespace, workflowId, runId), ...meta(res) },
+        {
+          workflow_id: workflowId,
+          temporal_run_id: runId,
+          source_ids: sourceIds ?? null,
+          ui_url: workflowUiUrl(links.uiBase, links.namespace, workflowId, runId),
+          ...meta(res),
+        },
         202,
       );
     },
@@ -255,7 +333,10 @@ export function assertKnownSources(sourcesFile: string, sourceIds: string[], unk
     return; // the worker reads its own copy of the file; when this process cannot, the workflow decides
   }
   const missing = sourceIds.filter((id) => !known.includes(id));
-  if (missing.length) throw badRequest([{ name: 'source_ids', reason: `${unknown}: ${missing.join(', ')} (configured: ${known.join(', ')})` }]);
+  if (missing.length)
+    throw badRequest([
+      { name: 'source_ids', reason: `${unknown}: ${missing.join(', ')} (configured: ${known.join(', ')})` },
+    ]);
 }
 
 /** The run's summary for the Web UI, when this process can read the sources file (the worker has its own copy). */
@@ -266,4 +347,3 @@ function describedRun(sourcesFile: string, sourceIds: string[] | undefined) {
     return {};
   }
 }
-

@@ -17,7 +17,8 @@ export function sourceRoutes(routes: Routes, { db, settings }: Context): void {
       operationId: 'listSources',
       tag: 'sources',
       summary: "The configured sources (the sources file), each with its last run's outcome",
-      description: 'In the order of the sources file. last_run is the latest run that included the source, reprocess dry runs left out. A URL is shown without its query (which may carry a key). 503 when the API cannot read the sources file.',
+      description:
+        'In the order of the sources file. last_run is the latest run that included the source, reprocess dry runs left out. A URL is shown without its query (which may carry a key). 503 when the API cannot read the sources file.',
       query: EmptyQuery,
       ok: { status: 200, description: 'The sources', schema: SourceList },
       errors: [503],
@@ -30,7 +31,10 @@ export function sourceRoutes(routes: Routes, { db, settings }: Context): void {
         req.log.warn({ err: error }, 'cannot read the sources file');
         throw unavailable('the API cannot read its sources file (ETL_SOURCES_FILE); the server log says why');
       }
-      const last = await lastSourceRuns(db.pool, sources.map((s) => s.id));
+      const last = await lastSourceRuns(
+        db.pool,
+        sources.map((s) => s.id),
+      );
       send(res, SourceList, { data: sources.map((s) => sourceJson(s, last.get(s.id))), ...meta(res) });
     },
   );
@@ -41,7 +45,8 @@ export function sourceRoutes(routes: Routes, { db, settings }: Context): void {
       path: '/sources/:id/approve-shrink',
       operationId: 'approveShrink',
       tag: 'sources',
-      summary: "Approve a deliberate shrink: the source's next snapshot deletes what it lacks, once, without the delete guard's ratio",
+      summary:
+        "Approve a deliberate shrink: the source's next snapshot deletes what it lacks, once, without the delete guard's ratio",
       description: 'The other guards (incomplete, empty or mostly quarantined snapshots) still hold. Needs X-API-Key.',
       params: SourceParams,
       body: ApproveShrinkBody,

@@ -4,7 +4,15 @@ import type { z } from 'zod';
 import { latestRunPerSource, lastRun, statsSnapshot } from '../../db/queries.ts';
 import { ProblemError, meta, notFound, send } from '../http.ts';
 import { openApiDocument, type Routes } from '../operations.ts';
-import { Health, ScheduleNoteBody, SupervisedProcesses, ScheduleResponse, ScheduleState, Stats, scheduleParams } from '../schemas.ts';
+import {
+  Health,
+  ScheduleNoteBody,
+  SupervisedProcesses,
+  ScheduleResponse,
+  ScheduleState,
+  Stats,
+  scheduleParams,
+} from '../schemas.ts';
 import { iso, isoOrNull } from '../serialize.ts';
 import type { Context } from './context.ts';
 
@@ -12,7 +20,10 @@ import type { Context } from './context.ts';
 async function pingDatabase(db: Context['db'], timeoutMs: number): Promise<'up' | 'down'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'down'>((resolve) => (timer = setTimeout(() => resolve('down'), timeoutMs)));
-  const ping = db.pool.query('SELECT 1').then(() => 'up' as const, () => 'down' as const);
+  const ping = db.pool.query('SELECT 1').then(
+    () => 'up' as const,
+    () => 'down' as const,
+  );
   return Promise.race([ping, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -25,7 +36,12 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       timeoutMs,
       missing: `schedule ${scheduleId} does not exist (make dev or node src/schedule.ts applies it)`,
     });
-    return { id: scheduleId, paused: d.state.paused, note: d.state.note ?? null, next_action_times: d.info.nextActionTimes.map(iso) };
+    return {
+      id: scheduleId,
+      paused: d.state.paused,
+      note: d.state.note ?? null,
+      next_action_times: d.info.nextActionTimes.map(iso),
+    };
   };
 
   routes.add(
@@ -45,10 +61,12 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       const schedule: z.output<typeof Health>['schedule'] = temporalUp
         ? await describeSchedule(1500).then(
             (s) => ({ ...s, found: true as const }),
-            (error: unknown) => (error instanceof ProblemError && error.status === 404 ? { id: scheduleId, found: false as const } : null),
+            (error: unknown) =>
+              error instanceof ProblemError && error.status === 404 ? { id: scheduleId, found: false as const } : null,
           )
         : null;
-      const [last, perSource] = database === 'up' ? await Promise.all([lastRun(db.em()), latestRunPerSource(db.em())]) : [null, []];
+      const [last, perSource] =
+        database === 'up' ? await Promise.all([lastRun(db.em()), latestRunPerSource(db.em())]) : [null, []];
       const body: z.output<typeof Health> = {
         status: database === 'up' && temporalUp ? 'ok' : 'degraded',
         database,
@@ -60,7 +78,14 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
           status: last.run.status,
           started_at: iso(last.run.startedAt),
           finished_at: isoOrNull(last.run.finishedAt),
-          sources: last.sources.map((s) => ({ source: s.sourceId, status: s.status, inserted: s.inserted, updated: s.updated, unchanged: s.unchanged, quarantined: s.quarantined })),
+          sources: last.sources.map((s) => ({
+            source: s.sourceId,
+            status: s.status,
+            inserted: s.inserted,
+            updated: s.updated,
+            unchanged: s.unchanged,
+            quarantined: s.quarantined,
+          })),
         },
         sources: perSource.map((s) => ({
           source: s.sourceId,
@@ -89,7 +114,8 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       operationId: 'stats',
       costly: () => true,
       tag: 'system',
-      summary: 'Per source: runs, records processed, durations, last success and failure; totals of records, entities, quarantine, drift',
+      summary:
+        'Per source: runs, records processed, durations, last success and failure; totals of records, entities, quarantine, drift',
       ok: { status: 200, description: 'Statistics', schema: Stats },
       errors: [503],
     },
@@ -106,7 +132,13 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
           const failure = lastFailure.get(r.source);
           return {
             source: r.source,
-            runs: { total: r.runs, succeeded: r.succeeded, unchanged: r.unchanged_runs, failed: r.failed, running: r.running },
+            runs: {
+              total: r.runs,
+              succeeded: r.succeeded,
+              unchanged: r.unchanged_runs,
+              failed: r.failed,
+              running: r.running,
+            },
             records_processed: r.parsed,
             inserted: r.inserted,
             updated: r.updated,
@@ -116,7 +148,9 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
             drift_events: driftBySource.get(r.source) ?? 0,
             duration_ms: { avg: r.duration_avg, p50: r.duration_p50, p95: r.duration_p95, max: r.duration_max },
             last_success: success ? { run_id: success.run_id, finished_at: epochIso(success.finished_at) } : null,
-            last_failure: failure ? { run_id: failure.run_id, finished_at: epochIso(failure.finished_at), error: failure.error } : null,
+            last_failure: failure
+              ? { run_id: failure.run_id, finished_at: epochIso(failure.finished_at), error: failure.error }
+              : null,
           };
         }),
         totals: {
@@ -139,7 +173,8 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
       operationId: 'metrics',
       costly: () => true,
       tag: 'system',
-      summary: 'Prometheus metrics: pipeline totals computed from the database at scrape time, and API request durations',
+      summary:
+        'Prometheus metrics: pipeline totals computed from the database at scrape time, and API request durations',
       ok: { status: 200, description: 'Prometheus text exposition format', contentType: 'text/plain' },
       errors: [503],
     },
@@ -157,7 +192,8 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
         path: `/schedules/:scheduleId/${action}`,
         operationId: `${action}Schedule`,
         tag: 'schedules',
-        summary: action === 'pause' ? 'Pause the ingest schedule (runs in progress go on)' : 'Unpause the ingest schedule',
+        summary:
+          action === 'pause' ? 'Pause the ingest schedule (runs in progress go on)' : 'Unpause the ingest schedule',
         description: `Only the ingest schedule (${scheduleId}). The note is kept with the schedule and shown in the Temporal Web UI. Needs X-API-Key.`,
         params: scheduleParams(scheduleId),
         body: ScheduleNoteBody,
@@ -166,7 +202,8 @@ export function systemRoutes(routes: Routes, { db, temporal, settings, metrics }
         errors: [404, 503],
       },
       async ({ params, body }, _req, res) => {
-        if (params.scheduleId !== scheduleId) throw notFound(`no schedule ${params.scheduleId} here: only ${scheduleId} can be paused and unpaused`);
+        if (params.scheduleId !== scheduleId)
+          throw notFound(`no schedule ${params.scheduleId} here: only ${scheduleId} can be paused and unpaused`);
         const note = body.note ?? `${action}d through the API`;
         await temporal.call(`${action} schedule`, (client) => client.schedule.getHandle(scheduleId)[action](note), {
           timeoutMs: 5000,

@@ -7,28 +7,42 @@ import { morePages } from './quarantine.ts';
 
 const KINDS = ['asset', 'article'];
 const kindOf = (value: string | undefined) => {
-  if (value !== undefined && !KINDS.includes(value)) throw usageError(`--kind must be asset or article, not '${value}'`);
+  if (value !== undefined && !KINDS.includes(value))
+    throw usageError(`--kind must be asset or article, not '${value}'`);
   return value;
 };
 
 export const entityCommands: Command[] = [
   {
     words: ['entities', 'review'],
-    summary: 'records left on their own that came close to another source\'s entity, to decide with an override',
+    summary: "records left on their own that came close to another source's entity, to decide with an override",
     options: {
       kind: { type: 'string', value: 'KIND', description: 'asset or article' },
       limit: { type: 'string', value: 'N', description: 'how many (default 50)' },
       cursor: { type: 'string', value: 'CURSOR', description: 'the next page' },
     },
     async run(inv) {
-      const { body } = await inv.api.get<ReviewPage>('/entities/review', { kind: kindOf(text(inv, 'kind')), limit: positiveInt(text(inv, 'limit'), '--limit'), cursor: text(inv, 'cursor') });
+      const { body } = await inv.api.get<ReviewPage>('/entities/review', {
+        kind: kindOf(text(inv, 'kind')),
+        limit: positiveInt(text(inv, 'limit'), '--limit'),
+        cursor: text(inv, 'cursor'),
+      });
       if (inv.json) return (inv.out.json(body), EXIT.ok);
       if (!body.data.length) return (inv.out.line('nothing to review'), EXIT.ok);
-      const label = (s: { symbol: string | null; name: string | null; title: string | null }) => [s.symbol, s.name ?? s.title].filter(Boolean).join(' ');
+      const label = (s: { symbol: string | null; name: string | null; title: string | null }) =>
+        [s.symbol, s.name ?? s.title].filter(Boolean).join(' ');
       inv.out.line(
         table(
           ['record', 'what', 'candidate', 'entity', 'what', 'reason', 'confidence'],
-          body.data.map((r) => [`${r.record.source}:${r.record.source_key}`, label(r.record), `${r.candidate.source}:${r.candidate.source_key}`, String(r.candidate.entity_id), label(r.candidate), r.reason, r.confidence.toFixed(2)]),
+          body.data.map((r) => [
+            `${r.record.source}:${r.record.source_key}`,
+            label(r.record),
+            `${r.candidate.source}:${r.candidate.source_key}`,
+            String(r.candidate.entity_id),
+            label(r.candidate),
+            r.reason,
+            r.confidence.toFixed(2),
+          ]),
           40,
         ),
       );
@@ -42,7 +56,8 @@ export const entityCommands: Command[] = [
     words: ['overrides', 'add'],
     args: 'LEFT_SOURCE:KEY RIGHT_SOURCE:KEY',
     summary: 'decide that two records are the same thing (--force) or never the same (--forbid)',
-    description: 'Applied at each source\'s next identity resolution (the next run, even when nothing changed). Exits 5 when a live override says otherwise.',
+    description:
+      "Applied at each source's next identity resolution (the next run, even when nothing changed). Exits 5 when a live override says otherwise.",
     positionals: { min: 2, max: 2 },
     options: {
       kind: { type: 'string', value: 'KIND', description: 'asset or article (required)' },
@@ -55,24 +70,47 @@ export const entityCommands: Command[] = [
       if (!kind) throw usageError('--kind is required (asset or article)');
       if (flag(inv, 'force') === flag(inv, 'forbid')) throw usageError('say --force or --forbid (one of them)');
       const [left, right] = inv.positionals.map(recordRef);
-      const { status, body } = await inv.api.post<OverrideResponse>('/overrides', { kind, action: flag(inv, 'force') ? 'force' : 'forbid', left, right, reason: text(inv, 'reason') });
+      const { status, body } = await inv.api.post<OverrideResponse>('/overrides', {
+        kind,
+        action: flag(inv, 'force') ? 'force' : 'forbid',
+        left,
+        right,
+        reason: text(inv, 'reason'),
+      });
       if (inv.json) return (inv.out.json(body), EXIT.ok);
-      inv.out.line(`${status === 201 ? 'made' : 'already in force:'} override ${describe(body.data)}; it applies at the next run`);
+      inv.out.line(
+        `${status === 201 ? 'made' : 'already in force:'} override ${describe(body.data)}; it applies at the next run`,
+      );
       return EXIT.ok;
     },
   },
   {
     words: ['overrides', 'list'],
     summary: 'the overrides in force (--all: also removed ones)',
-    options: { kind: { type: 'string', value: 'KIND', description: 'asset or article' }, all: { type: 'boolean', description: 'also removed overrides (kept as history)' } },
+    options: {
+      kind: { type: 'string', value: 'KIND', description: 'asset or article' },
+      all: { type: 'boolean', description: 'also removed overrides (kept as history)' },
+    },
     async run(inv) {
-      const { body } = await inv.api.get<OverridePage>('/overrides', { kind: kindOf(text(inv, 'kind')), include_removed: flag(inv, 'all') || undefined });
+      const { body } = await inv.api.get<OverridePage>('/overrides', {
+        kind: kindOf(text(inv, 'kind')),
+        include_removed: flag(inv, 'all') || undefined,
+      });
       if (inv.json) return (inv.out.json(body), EXIT.ok);
       if (!body.data.length) return (inv.out.line('no overrides'), EXIT.ok);
       inv.out.line(
         table(
           ['id', 'kind', 'action', 'left', 'right', 'reason', 'made', 'removed'],
-          body.data.map((o) => [String(o.id), o.kind, o.action, `${o.left.source}:${o.left.key}`, `${o.right.source}:${o.right.key}`, o.reason, when(o.created_at), o.removed_at ? when(o.removed_at) : undefined]),
+          body.data.map((o) => [
+            String(o.id),
+            o.kind,
+            o.action,
+            `${o.left.source}:${o.left.key}`,
+            `${o.right.source}:${o.right.key}`,
+            o.reason,
+            when(o.created_at),
+            o.removed_at ? when(o.removed_at) : undefined,
+          ]),
           50,
         ),
       );
@@ -101,4 +139,5 @@ function recordRef(arg: string): { source: string; key: string } {
   return { source: arg.slice(0, at), key: arg.slice(at + 1) };
 }
 
-const describe = (o: Override) => `${o.id}: ${o.action} ${o.left.source}:${o.left.key} with ${o.right.source}:${o.right.key}${o.reason ? ` (${o.reason})` : ''}`;
+const describe = (o: Override) =>
+  `${o.id}: ${o.action} ${o.left.source}:${o.left.key} with ${o.right.source}:${o.right.key}${o.reason ? ` (${o.reason})` : ''}`;

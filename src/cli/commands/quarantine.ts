@@ -17,7 +17,11 @@ export const quarantineCommands: Command[] = [
   {
     words: ['quarantine', 'list'],
     summary: 'quarantined records, newest first, with their reason',
-    options: { ...filterOptions, reason: { type: 'string', value: 'TEXT', description: 'only reasons containing this text (case-insensitive)' }, ...pageOptions },
+    options: {
+      ...filterOptions,
+      reason: { type: 'string', value: 'TEXT', description: 'only reasons containing this text (case-insensitive)' },
+      ...pageOptions,
+    },
     async run(inv) {
       const { body } = await inv.api.get<QuarantinePage>('/quarantine', {
         source: text(inv, 'source'),
@@ -28,7 +32,20 @@ export const quarantineCommands: Command[] = [
       });
       if (inv.json) return (inv.out.json(body), EXIT.ok);
       if (!body.data.length) return (inv.out.line('nothing quarantined matches'), EXIT.ok);
-      inv.out.line(table(['id', 'run', 'source', 'key', 'position', 'reason'], body.data.map((q) => [String(q.id), String(q.run_id), q.source, q.source_key, String(q.raw_position), q.reason]), 100));
+      inv.out.line(
+        table(
+          ['id', 'run', 'source', 'key', 'position', 'reason'],
+          body.data.map((q) => [
+            String(q.id),
+            String(q.run_id),
+            q.source,
+            q.source_key,
+            String(q.raw_position),
+            q.reason,
+          ]),
+          100,
+        ),
+      );
       morePages(inv, body.next_cursor);
       return EXIT.ok;
     },

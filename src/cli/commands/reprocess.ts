@@ -17,20 +17,32 @@ export const reprocessCommands: Command[] = [
     positionals: { min: 1, max: 1 },
     options: {
       source: { type: 'string', multiple: true, value: 'ID', description: 'only this source of the run' },
-      'dry-run': { type: 'boolean', description: 'report what the merge would insert, update or restore; write nothing' },
-      wait: { type: 'boolean', description: "wait for the workflow and print its result" },
+      'dry-run': {
+        type: 'boolean',
+        description: 'report what the merge would insert, update or restore; write nothing',
+      },
+      wait: { type: 'boolean', description: 'wait for the workflow and print its result' },
     },
     async run(inv) {
       const runId = positiveInt(inv.positionals[0], 'the run id')!;
       const sources = list(inv, 'source');
-      const { body: started } = await inv.api.post<ReprocessStarted>('/reprocess', { run_id: runId, dry_run: flag(inv, 'dry-run'), ...(sources.length ? { source_ids: sources } : {}) });
+      const { body: started } = await inv.api.post<ReprocessStarted>('/reprocess', {
+        run_id: runId,
+        dry_run: flag(inv, 'dry-run'),
+        ...(sources.length ? { source_ids: sources } : {}),
+      });
       if (!flag(inv, 'wait')) {
         if (inv.json) return (inv.out.json(started), EXIT.ok);
-        inv.out.line(`started ${started.dry_run ? 'a dry run of ' : ''}reprocessing run ${started.run_id}: ${started.workflow_id}`);
+        inv.out.line(
+          `started ${started.dry_run ? 'a dry run of ' : ''}reprocessing run ${started.run_id}: ${started.workflow_id}`,
+        );
         inv.out.line(`Temporal Web UI: ${started.ui_url}`);
         return EXIT.ok;
       }
-      if (!inv.json) inv.out.line(`${started.dry_run ? 'dry run: ' : ''}reprocessing run ${started.run_id} (${started.workflow_id}) ...`);
+      if (!inv.json)
+        inv.out.line(
+          `${started.dry_run ? 'dry run: ' : ''}reprocessing run ${started.run_id} (${started.workflow_id}) ...`,
+        );
       const result = await workflowResult(started);
       if (result === 'detached') {
         inv.out.note(`detached; the reprocess goes on: ${started.ui_url} (etl runs)`);
@@ -54,14 +66,21 @@ async function workflowResult(started: ReprocessStarted): Promise<ReprocessResul
   try {
     client = await connectClient(target); // gives up after the client's connect timeout (10 s)
   } catch (error) {
-    throw new CliError(EXIT.unreachable, `cannot reach Temporal at ${target.connectionOptions.address} (${(error as Error).message}); TEMPORAL_ADDRESS sets where it is`);
+    throw new CliError(
+      EXIT.unreachable,
+      `cannot reach Temporal at ${target.connectionOptions.address} (${(error as Error).message}); TEMPORAL_ADDRESS sets where it is`,
+    );
   }
   let onSigint!: () => void;
   const detached = new Promise<'detached'>((resolve) => process.once('SIGINT', (onSigint = () => resolve('detached'))));
   try {
-    return await Promise.race([client.workflow.getHandle<() => Promise<ReprocessResult>>(started.workflow_id, started.temporal_run_id).result(), detached]);
+    return await Promise.race([
+      client.workflow.getHandle<() => Promise<ReprocessResult>>(started.workflow_id, started.temporal_run_id).result(),
+      detached,
+    ]);
   } catch (error) {
-    if (error instanceof WorkflowFailedError) throw new CliError(EXIT.failed, `the reprocess failed: ${error.cause?.message ?? error.message}`);
+    if (error instanceof WorkflowFailedError)
+      throw new CliError(EXIT.failed, `the reprocess failed: ${error.cause?.message ?? error.message}`);
     throw error;
   } finally {
     process.off('SIGINT', onSigint);
@@ -77,7 +96,16 @@ function printResult(inv: Invocation, result: ReprocessResult): void {
       ['source', 'status', 'staged', `${verb}insert`, `${verb}update`, `${verb}restore`, 'unchanged', 'note'],
       result.sources.map((s) => {
         const c = result.changes[s.sourceId];
-        return [s.sourceId, s.status, c?.staged, c?.inserted, c?.updated, c?.restored, c?.unchanged, s.error ?? c?.superseded ?? c?.limited];
+        return [
+          s.sourceId,
+          s.status,
+          c?.staged,
+          c?.inserted,
+          c?.updated,
+          c?.restored,
+          c?.unchanged,
+          s.error ?? c?.superseded ?? c?.limited,
+        ];
       }),
       80,
     ),

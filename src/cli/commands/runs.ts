@@ -13,13 +13,24 @@ export const runsCommands: Command[] = [
       status: { type: 'string', value: 'STATUS', description: 'running, succeeded, partial or failed' },
     },
     async run(inv) {
-      const { body } = await inv.api.get<RunPage>('/runs', { limit: positiveInt(text(inv, 'limit'), '--limit'), source: text(inv, 'source'), status: text(inv, 'status') });
+      const { body } = await inv.api.get<RunPage>('/runs', {
+        limit: positiveInt(text(inv, 'limit'), '--limit'),
+        source: text(inv, 'source'),
+        status: text(inv, 'status'),
+      });
       if (inv.json) return (inv.out.json(body), EXIT.ok);
       if (!body.data.length) return (inv.out.line('no runs'), EXIT.ok);
       inv.out.line(
         table(
           ['run', 'status', 'started', 'took', 'sources', 'workflow'],
-          body.data.map((r) => [String(r.id), runLabel(r), when(r.started_at), duration(r.duration_ms), sourceSummary(r), r.workflow_id]),
+          body.data.map((r) => [
+            String(r.id),
+            runLabel(r),
+            when(r.started_at),
+            duration(r.duration_ms),
+            sourceSummary(r),
+            r.workflow_id,
+          ]),
           80,
         ),
       );
@@ -65,14 +76,48 @@ export function printRun(inv: Invocation, { data: run, errors, anomalies }: RunD
   inv.out.line();
   inv.out.line(
     table(
-      ['source', 'status', 'took', 'parsed', 'inserted', 'updated', 'unchanged', 'quarantined', 'issues', 'deleted', 'drift'],
-      run.sources.map((s) => [s.source, s.status, duration(s.duration_ms), s.parsed, s.inserted, s.updated, s.unchanged, s.quarantined, s.field_issues, s.soft_deleted, s.drift_events]),
+      [
+        'source',
+        'status',
+        'took',
+        'parsed',
+        'inserted',
+        'updated',
+        'unchanged',
+        'quarantined',
+        'issues',
+        'deleted',
+        'drift',
+      ],
+      run.sources.map((s) => [
+        s.source,
+        s.status,
+        duration(s.duration_ms),
+        s.parsed,
+        s.inserted,
+        s.updated,
+        s.unchanged,
+        s.quarantined,
+        s.field_issues,
+        s.soft_deleted,
+        s.drift_events,
+      ]),
     ),
   );
   const warnings = run.sources.flatMap((s) => s.warnings.map((w) => `${s.source}: ${w}`));
   if (warnings.length) section(inv, 'warnings', warnings);
-  if (anomalies.length) section(inv, 'anomalies', anomalies.map((a) => a.message));
-  if (errors.length) section(inv, 'errors', errors.map((e) => (e.source ? `${e.source}: ${e.message}` : e.message)));
+  if (anomalies.length)
+    section(
+      inv,
+      'anomalies',
+      anomalies.map((a) => a.message),
+    );
+  if (errors.length)
+    section(
+      inv,
+      'errors',
+      errors.map((e) => (e.source ? `${e.source}: ${e.message}` : e.message)),
+    );
   inv.out.line();
   inv.out.line(`Temporal Web UI: ${run.ui_url}`);
 }

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261202010000_entity_live_sources extends Migration {
-
   override name = 'Migration20261202010000_entity_live_sources';
 
   override up(): void | Promise<void> {
@@ -16,5 +15,4 @@ export class Migration20261202010000_entity_live_sources extends Migration {
     this.addSql(`drop index "entity_live_sources_id_index";`);
     this.addSql(`alter table "entity" drop column "live_sources";`);
   }
-
 }

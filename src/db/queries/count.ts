@@ -26,7 +26,9 @@ export async function pageTotal(
   if (firstPage && firstPage.rows <= firstPage.limit) return { total: firstPage.rows, exact: true };
   const estimate = await plannerEstimate(em, sql, params);
   if (estimate >= exactBelow) return { total: estimate, exact: false };
-  const [row] = await em.getConnection().execute<{ n: string }[]>(`SELECT count(*) AS n FROM (${sql}) AS matching`, [...params]);
+  const [row] = await em
+    .getConnection()
+    .execute<{ n: string }[]>(`SELECT count(*) AS n FROM (${sql}) AS matching`, [...params]);
   return { total: Number(row!.n), exact: true };
 }
 
@@ -39,7 +41,9 @@ async function plannerEstimate(em: EntityManager, sql: string, params: readonly 
   const now = Date.now();
   const cached = estimates.get(key);
   if (cached && cached.until > now) return cached.rows;
-  const [plan] = await em.getConnection().execute<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>(`EXPLAIN (FORMAT JSON) ${sql}`, [...params]);
+  const [plan] = await em
+    .getConnection()
+    .execute<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>(`EXPLAIN (FORMAT JSON) ${sql}`, [...params]);
   const rows = Math.round(plan!['QUERY PLAN'][0].Plan['Plan Rows']);
   if (estimates.size >= 1000) estimates.clear(); // many distinct filters: start over rather than grow
   estimates.set(key, { rows, until: now + ESTIMATE_TTL_MS });

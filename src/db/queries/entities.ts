@@ -31,15 +31,33 @@ function entityWhere(em: EntityManager, filter: EntityFilter): FilterQuery<IEnti
   return where;
 }
 
-export async function listEntities(em: EntityManager, request: EntityPageRequest): Promise<{ rows: IEntity[]; total: PageTotal; hasMore: boolean; sources: Map<number, string[]> }> {
+export async function listEntities(
+  em: EntityManager,
+  request: EntityPageRequest,
+): Promise<{ rows: IEntity[]; total: PageTotal; hasMore: boolean; sources: Map<number, string[]> }> {
   const where = entityWhere(em, request.filter);
-  const page: FilterQuery<IEntity> = request.after === undefined ? where : { $and: [where, { id: { $gt: request.after } }] };
-  const rows = await em.find(Entity, page, { limit: request.limit + 1, offset: request.offset, orderBy: { id: 'asc' }, disableIdentityMap: true });
-  const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
+  const page: FilterQuery<IEntity> =
+    request.after === undefined ? where : { $and: [where, { id: { $gt: request.after } }] };
+  const rows = await em.find(Entity, page, {
+    limit: request.limit + 1,
+    offset: request.offset,
+    orderBy: { id: 'asc' },
+    disableIdentityMap: true,
+  });
+  const first =
+    request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
   const matching = em.createQueryBuilder(Entity).where(where as QBFilterQuery<IEntity>);
   const total = await pageTotal(em, { sql: matching.getQuery(), params: matching.getParams() }, first);
   const shown = rows.slice(0, request.limit);
-  return { rows: shown, total, hasMore: rows.length > request.limit, sources: await liveSources(em.fork(), shown.map((e) => e.id)) };
+  return {
+    rows: shown,
+    total,
+    hasMore: rows.length > request.limit,
+    sources: await liveSources(
+      em.fork(),
+      shown.map((e) => e.id),
+    ),
+  };
 }
 
 /** For each entity, the sources whose live records it links, sorted. */
@@ -47,7 +65,11 @@ async function liveSources(em: EntityManager, entityIds: number[]): Promise<Map<
   const result = new Map(entityIds.map((id) => [id, [] as string[]]));
   if (!entityIds.length) return result;
   const links = await em.find(EntityLink, { entity: { $in: entityIds } }, { disableIdentityMap: true });
-  const records = await em.find(DataRecord, { id: { $in: links.map((l) => l.record) }, deletedAt: null }, { fields: ['id', 'sourceId'], disableIdentityMap: true });
+  const records = await em.find(
+    DataRecord,
+    { id: { $in: links.map((l) => l.record) }, deletedAt: null },
+    { fields: ['id', 'sourceId'], disableIdentityMap: true },
+  );
   const sourceOf = new Map(records.map((r) => [r.id, r.sourceId]));
   for (const link of links) {
     const source = sourceOf.get(link.record);
@@ -65,7 +87,11 @@ export async function entityWithRecords(
   const entity = await em.findOne(Entity, { id });
   if (!entity) return null;
   const links = await em.find(EntityLink, { entity: id });
-  const records = await em.find(DataRecord, { id: { $in: links.map((l) => l.record) } }, { orderBy: { sourceId: 'asc', id: 'asc' } });
+  const records = await em.find(
+    DataRecord,
+    { id: { $in: links.map((l) => l.record) } },
+    { orderBy: { sourceId: 'asc', id: 'asc' } },
+  );
   const linkOf = new Map(links.map((l) => [l.record, l]));
   const sources = [...new Set(records.filter((r) => !r.deletedAt).map((r) => r.sourceId))].sort();
   return { entity, sources, records: records.map((record) => ({ record, link: linkOf.get(record.id)! })) };

@@ -30,7 +30,8 @@ function conditions() {
 }
 
 /** Timestamps as ISO 8601 UTC text, formatted by PostgreSQL (the pool hands timestamptz back as its own text). */
-const iso = (column: string, as = column.replace(/^\w+\./, '')) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${as}`;
+const iso = (column: string, as = column.replace(/^\w+\./, '')) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${as}`;
 
 const NOT_DRY_RUN = (alias: string) => `NOT EXISTS (SELECT 1 FROM run dr WHERE dr.id = ${alias}.run_id AND dr.dry_run)`;
 
@@ -91,7 +92,11 @@ export const QUARANTINE_PAGE_BYTES = 4 * 2 ** 20;
 
 const QUARANTINE_COLUMNS = `q.id, q.run_id, q.source_id, q.source_key, q.raw_payload_id, q.raw_position, q.reason, q.fields, ${iso('q.created_at')}`;
 
-export async function listQuarantine(pool: Pool, filter: QuarantineFilter, page: { limit: number; after?: number }): Promise<KeysetPage<QuarantineRow>> {
+export async function listQuarantine(
+  pool: Pool,
+  filter: QuarantineFilter,
+  page: { limit: number; after?: number },
+): Promise<KeysetPage<QuarantineRow>> {
   const c = conditions();
   c.where.push(NOT_DRY_RUN('q'));
   if (filter.source) c.add((p) => `q.source_id = ${p}`, filter.source);
@@ -116,7 +121,10 @@ function withoutSize({ size: _size, ...row }: QuarantineRow & { size: number }):
 }
 
 export async function getQuarantined(pool: Pool, id: number): Promise<QuarantineRow | null> {
-  const { rows } = await pool.query<QuarantineRow>(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine q WHERE q.id = $1 AND ${NOT_DRY_RUN('q')}`, [id]);
+  const { rows } = await pool.query<QuarantineRow>(
+    `SELECT ${QUARANTINE_COLUMNS} FROM quarantine q WHERE q.id = $1 AND ${NOT_DRY_RUN('q')}`,
+    [id],
+  );
   return rows[0] ?? null;
 }
 
@@ -136,7 +144,11 @@ export interface DriftEventRow {
   created_at: string;
 }
 
-export async function listDriftEvents(pool: Pool, filter: { source?: string; runId?: number }, page: { limit: number; after?: number }): Promise<KeysetPage<DriftEventRow>> {
+export async function listDriftEvents(
+  pool: Pool,
+  filter: { source?: string; runId?: number },
+  page: { limit: number; after?: number },
+): Promise<KeysetPage<DriftEventRow>> {
   const c = conditions();
   c.where.push(NOT_DRY_RUN('d'));
   if (filter.source) c.add((p) => `d.source_id = ${p}`, filter.source);
@@ -164,12 +176,20 @@ export interface ReviewRow {
   record: ReviewSide;
   candidate: ReviewSide & { entity_id: string };
   /** What identity resolution stored (src/normalize/identity.ts, decide): reason, confidence, evidence... */
-  review: { reason: 'near_miss' | 'ambiguous' | 'lost_to'; confidence: number; rule?: string; evidence?: Record<string, unknown>; [key: string]: unknown };
+  review: {
+    reason: 'near_miss' | 'ambiguous' | 'lost_to';
+    confidence: number;
+    rule?: string;
+    evidence?: Record<string, unknown>;
+    [key: string]: unknown;
+  };
   /** The whole evidence of the record's link (the tied entities of an ambiguous record, the record a lost one lost to). */
   evidence: Record<string, unknown>;
 }
 
-const side = (alias: string) => `json_build_object('id', ${alias}.id::text, 'source_id', ${alias}.source_id, 'source_key', ${alias}.source_key,
+const side = (
+  alias: string,
+) => `json_build_object('id', ${alias}.id::text, 'source_id', ${alias}.source_id, 'source_key', ${alias}.source_key,
   'symbol', ${alias}.symbol, 'name', ${alias}.name, 'title', ${alias}.title)`;
 
 /**
@@ -177,7 +197,11 @@ const side = (alias: string) => `json_build_object('id', ${alias}.id::text, 'sou
  * record first, unless an operator has decided the pair since (a live override either way) or the two have
  * come together meanwhile. The candidate's entity is the one it has now.
  */
-export async function listReview(pool: Pool, filter: { kind?: 'asset' | 'article' }, page: { limit: number; after?: number }): Promise<KeysetPage<ReviewRow>> {
+export async function listReview(
+  pool: Pool,
+  filter: { kind?: 'asset' | 'article' },
+  page: { limit: number; after?: number },
+): Promise<KeysetPage<ReviewRow>> {
   const c = conditions();
   c.where.push(`l.rule = 'new'`, `l.evidence ? 'review'`);
   if (filter.kind) c.add((p) => `r.kind = ${p}`, filter.kind);
@@ -224,12 +248,19 @@ export interface RecordRef {
   key: string;
 }
 
-export async function listOverrides(pool: Pool, filter: { kind?: 'asset' | 'article'; includeRemoved: boolean }, page: { limit: number; after?: number }): Promise<KeysetPage<OverrideRow>> {
+export async function listOverrides(
+  pool: Pool,
+  filter: { kind?: 'asset' | 'article'; includeRemoved: boolean },
+  page: { limit: number; after?: number },
+): Promise<KeysetPage<OverrideRow>> {
   const c = conditions();
   if (filter.kind) c.add((p) => `o.kind = ${p}`, filter.kind);
   if (!filter.includeRemoved) c.where.push('o.removed_at IS NULL');
   if (page.after !== undefined) c.add((p) => `o.id < ${p}`, page.after);
-  const { rows } = await pool.query<OverrideRow>(`SELECT ${OVERRIDE_COLUMNS} FROM entity_override o ${c.sql()} ORDER BY o.id DESC LIMIT ${c.param(page.limit + 1)}`, c.params);
+  const { rows } = await pool.query<OverrideRow>(
+    `SELECT ${OVERRIDE_COLUMNS} FROM entity_override o ${c.sql()} ORDER BY o.id DESC LIMIT ${c.param(page.limit + 1)}`,
+    c.params,
+  );
   return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
 }
 
@@ -267,12 +298,16 @@ export async function createOverride(
       if (!record) return { outcome: 'missing', side: which };
       if (record.kind !== input.kind) return { outcome: 'wrong_kind', side: which, kind: record.kind };
     }
-    if (input.left.source === input.right.source && input.left.key === input.right.key) return { outcome: 'same_record' };
+    if (input.left.source === input.right.source && input.left.key === input.right.key)
+      return { outcome: 'same_record' };
     if (input.action === 'force' && input.left.source === input.right.source) return { outcome: 'same_source' };
     const pair = `(o.left_source_id = $2 AND o.left_source_key = $3 AND o.right_source_id = $4 AND o.right_source_key = $5)
       OR (o.left_source_id = $4 AND o.left_source_key = $5 AND o.right_source_id = $2 AND o.right_source_key = $3)`;
     const params = [input.kind, input.left.source, input.left.key, input.right.source, input.right.key];
-    const { rows: live } = await client.query<OverrideRow>(`SELECT ${OVERRIDE_COLUMNS} FROM entity_override o WHERE o.kind = $1 AND o.removed_at IS NULL AND (${pair}) ORDER BY o.id`, params);
+    const { rows: live } = await client.query<OverrideRow>(
+      `SELECT ${OVERRIDE_COLUMNS} FROM entity_override o WHERE o.kind = $1 AND o.removed_at IS NULL AND (${pair}) ORDER BY o.id`,
+      params,
+    );
     const same = live.find((o) => o.action === input.action);
     if (same) return { outcome: 'exists', override: same };
     if (live[0]) return { outcome: 'contradicts', override: live[0] };
@@ -302,7 +337,10 @@ export async function createOverride(
 
 /** Marks a live override removed (kept as history); null when there is none with this id, or it is removed already. */
 export async function removeOverride(pool: Pool, id: number): Promise<OverrideRow | null> {
-  const { rows } = await pool.query<OverrideRow>(`UPDATE entity_override o SET removed_at = now() WHERE o.id = $1 AND o.removed_at IS NULL RETURNING ${OVERRIDE_COLUMNS}`, [id]);
+  const { rows } = await pool.query<OverrideRow>(
+    `UPDATE entity_override o SET removed_at = now() WHERE o.id = $1 AND o.removed_at IS NULL RETURNING ${OVERRIDE_COLUMNS}`,
+    [id],
+  );
   return rows[0] ?? null;
 }
 

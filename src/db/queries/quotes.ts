@@ -11,7 +11,11 @@ export interface SeriesRecord {
 }
 
 /** The asset records an entity links (soft-deleted ones too: their history is still what was said). */
-export async function entitySeriesRecords(em: EntityManager, entityId: number, source?: string): Promise<SeriesRecord[]> {
+export async function entitySeriesRecords(
+  em: EntityManager,
+  entityId: number,
+  source?: string,
+): Promise<SeriesRecord[]> {
   return em.getConnection().execute<SeriesRecord[]>(
     `SELECT r.id::float8 AS id, r.source_id AS "sourceId" FROM entity_link l JOIN record r ON r.id = l.record_id
      WHERE l.entity_id = ? AND r.kind = 'asset' ${source ? 'AND r.source_id = ?' : ''} ORDER BY r.source_id, r.id`,
@@ -22,13 +26,19 @@ export async function entitySeriesRecords(em: EntityManager, entityId: number, s
 /** The newest observation time of these records (a record shows its newest), or null. */
 export async function newestObservation(em: EntityManager, recordIds: number[]): Promise<Date | null> {
   if (!recordIds.length) return null;
-  const [row] = await em.getConnection().execute<{ newest: string | null }[]>(`SELECT max(observed_at) AS newest FROM record WHERE id = ANY(?::bigint[])`, [pgArray(recordIds)]);
+  const [row] = await em
+    .getConnection()
+    .execute<{ newest: string | null }[]>(`SELECT max(observed_at) AS newest FROM record WHERE id = ANY(?::bigint[])`, [
+      pgArray(recordIds),
+    ]);
   return row?.newest ? new Date(row.newest) : null;
 }
 
 /** Where the raw series begins (null: nothing was rolled up yet, every observation is raw). */
 export async function rawHorizon(em: EntityManager): Promise<Date | null> {
-  const [row] = await em.getConnection().execute<{ raw_from: string | null }[]>(`SELECT raw_from FROM quote_horizon WHERE id = 1`);
+  const [row] = await em
+    .getConnection()
+    .execute<{ raw_from: string | null }[]>(`SELECT raw_from FROM quote_horizon WHERE id = 1`);
   return row?.raw_from ? new Date(row.raw_from) : null;
 }
 
@@ -65,7 +75,10 @@ export interface QuotePageRequest {
 }
 
 /** Observations in [from, to), oldest first, one more than the limit (it tells whether another page exists). */
-export async function quotePage(em: EntityManager, request: QuotePageRequest): Promise<{ rows: QuoteRow[]; hasMore: boolean }> {
+export async function quotePage(
+  em: EntityManager,
+  request: QuotePageRequest,
+): Promise<{ rows: QuoteRow[]; hasMore: boolean }> {
   if (!request.recordIds.length) return { rows: [], hasMore: false };
   const params: unknown[] = [pgArray(request.recordIds), request.from, request.to];
   let after = '';
@@ -111,7 +124,14 @@ export type Interval = keyof typeof INTERVALS;
  * hours read the raw observations; days and weeks read the daily rollup before the raw horizon and
  * aggregate the raw observations after it, day by day first, so a week is the same whichever side it is on.
  */
-export async function quoteBuckets(em: EntityManager, recordIds: number[], interval: Interval, from: Date, to: Date, rawFrom: Date | null): Promise<BucketRow[]> {
+export async function quoteBuckets(
+  em: EntityManager,
+  recordIds: number[],
+  interval: Interval,
+  from: Date,
+  to: Date,
+  rawFrom: Date | null,
+): Promise<BucketRow[]> {
   if (!recordIds.length) return [];
   const width = `interval '${INTERVALS[interval]}'`;
   const perRecord =

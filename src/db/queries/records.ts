@@ -29,7 +29,10 @@ export interface RecordPageRequest {
 }
 
 /** A record as the API lists it: timestamps already ISO 8601 UTC text, formatted by PostgreSQL. */
-export type RecordRow = Omit<IDataRecord, 'createdAt' | 'updatedAt' | 'deletedAt' | 'publishedAt' | 'sourceUpdatedAt' | 'observedAt'> & {
+export type RecordRow = Omit<
+  IDataRecord,
+  'createdAt' | 'updatedAt' | 'deletedAt' | 'publishedAt' | 'sourceUpdatedAt' | 'observedAt'
+> & {
   observedAt: string;
   createdAt: string;
   updatedAt: string;
@@ -38,15 +41,41 @@ export type RecordRow = Omit<IDataRecord, 'createdAt' | 'updatedAt' | 'deletedAt
   sourceUpdatedAt: string | null;
 };
 
-const iso = (column: string, as: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${as}"`;
+const iso = (column: string, as: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${as}"`;
 const RECORD_ROW = [
-  'id::float8 AS id', 'kind', 'source_id AS "sourceId"', 'source_key AS "sourceKey"', 'symbol', 'name', 'rank',
-  'price_usd AS "priceUsd"', 'market_cap_usd AS "marketCapUsd"', 'volume_24h_usd AS "volume24hUsd"',
-  'circulating_supply AS "circulatingSupply"', 'total_supply AS "totalSupply"', 'max_supply AS "maxSupply"',
-  'percent_change_24h AS "percentChange24h"', 'open_usd AS "openUsd"', 'high_usd AS "highUsd"', 'low_usd AS "lowUsd"', iso('observed_at', 'observedAt'), 'title', 'url', 'summary', 'author', iso('published_at', 'publishedAt'),
-  iso('source_updated_at', 'sourceUpdatedAt'), 'run_id::float8 AS "runId"', 'first_run_id::float8 AS "firstRunId"',
-  'raw_payload_id::float8 AS "rawPayloadId"', 'raw_position AS "rawPosition"', iso('created_at', 'createdAt'),
-  iso('updated_at', 'updatedAt'), iso('deleted_at', 'deletedAt'), 'deleted_run_id::float8 AS "deletedRunId"',
+  'id::float8 AS id',
+  'kind',
+  'source_id AS "sourceId"',
+  'source_key AS "sourceKey"',
+  'symbol',
+  'name',
+  'rank',
+  'price_usd AS "priceUsd"',
+  'market_cap_usd AS "marketCapUsd"',
+  'volume_24h_usd AS "volume24hUsd"',
+  'circulating_supply AS "circulatingSupply"',
+  'total_supply AS "totalSupply"',
+  'max_supply AS "maxSupply"',
+  'percent_change_24h AS "percentChange24h"',
+  'open_usd AS "openUsd"',
+  'high_usd AS "highUsd"',
+  'low_usd AS "lowUsd"',
+  iso('observed_at', 'observedAt'),
+  'title',
+  'url',
+  'summary',
+  'author',
+  iso('published_at', 'publishedAt'),
+  iso('source_updated_at', 'sourceUpdatedAt'),
+  'run_id::float8 AS "runId"',
+  'first_run_id::float8 AS "firstRunId"',
+  'raw_payload_id::float8 AS "rawPayloadId"',
+  'raw_position AS "rawPosition"',
+  iso('created_at', 'createdAt'),
+  iso('updated_at', 'updatedAt'),
+  iso('deleted_at', 'deletedAt'),
+  'deleted_run_id::float8 AS "deletedRunId"',
 ].join(', ');
 
 /** The filter as SQL conditions on record, with their parameters (MikroORM's `?` placeholders, in order). */
@@ -59,7 +88,8 @@ function recordWhere(filter: RecordFilter): { conditions: string[]; params: unkn
   if (filter.kind) conditions.push(`kind = ${param(filter.kind)}`);
   if (filter.symbol) conditions.push(`symbol = ${param(filter.symbol.toUpperCase())}`);
   if (filter.updatedSince) conditions.push(`updated_at >= ${param(filter.updatedSince)}`);
-  if (filter.entityId !== undefined) conditions.push(`id IN (SELECT record_id FROM entity_link WHERE entity_id = ${param(filter.entityId)})`);
+  if (filter.entityId !== undefined)
+    conditions.push(`id IN (SELECT record_id FROM entity_link WHERE entity_id = ${param(filter.entityId)})`);
   return { conditions, params };
 }
 
@@ -84,12 +114,20 @@ export async function listRecords(
   }
   // one row more than asked tells whether another page exists, without a second query; ordered by the
   // column (record.id), not the float8 output of the same name, or PostgreSQL sorts every matching row
-  const rows = await em.getConnection().execute<RecordRow[]>(
-    `SELECT ${RECORD_ROW} FROM record ${whereSql(page)} ORDER BY record.id ${descending ? 'DESC' : 'ASC'} LIMIT ${request.limit + 1} OFFSET ${request.offset}`,
-    pageParams,
+  const rows = await em
+    .getConnection()
+    .execute<RecordRow[]>(
+      `SELECT ${RECORD_ROW} FROM record ${whereSql(page)} ORDER BY record.id ${descending ? 'DESC' : 'ASC'} LIMIT ${request.limit + 1} OFFSET ${request.offset}`,
+      pageParams,
+    );
+  const first =
+    request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
+  const total = await pageTotal(
+    em,
+    { sql: `SELECT 1 FROM record ${whereSql(conditions)}`, params },
+    first,
+    exactCountBelow,
   );
-  const first = request.offset === 0 && request.after === undefined ? { rows: rows.length, limit: request.limit } : undefined;
-  const total = await pageTotal(em, { sql: `SELECT 1 FROM record ${whereSql(conditions)}`, params }, first, exactCountBelow);
   return { rows: rows.slice(0, request.limit), total, hasMore: rows.length > request.limit };
 }
 
@@ -104,7 +142,8 @@ export interface RecordLineage {
   fieldIssues: IFieldIssue[];
 }
 
-const dryRunIds = (em: EntityManager) => em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
+const dryRunIds = (em: EntityManager) =>
+  em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
 
 export async function recordLineage(em: EntityManager, id: number): Promise<RecordLineage | null> {
   const record = await em.findOne(DataRecord, { id });
@@ -113,10 +152,22 @@ export async function recordLineage(em: EntityManager, id: number): Promise<Reco
     em.fork().findOne(RawPayload, { id: record.rawPayloadId }),
     em.fork().findOne(Run, { id: record.runId }),
     em.fork().findOne(EntityLink, { record: id }),
-    em.fork().find(Quarantine, { sourceId: record.sourceId, sourceKey: record.sourceKey, runId: { $nin: dryRunIds(em) } }, { orderBy: { id: 'desc' }, limit: 10 }),
+    em
+      .fork()
+      .find(
+        Quarantine,
+        { sourceId: record.sourceId, sourceKey: record.sourceKey, runId: { $nin: dryRunIds(em) } },
+        { orderBy: { id: 'desc' }, limit: 10 },
+      ),
     // the row the record was read from, by the (run, source, position) index; a record is never written by a
     // dry run, so its issues are never a dry run's
-    em.fork().find(FieldIssue, { runId: record.runId, sourceId: record.sourceId, rawPosition: record.rawPosition }, { orderBy: { id: 'asc' } }),
+    em
+      .fork()
+      .find(
+        FieldIssue,
+        { runId: record.runId, sourceId: record.sourceId, rawPosition: record.rawPosition },
+        { orderBy: { id: 'asc' } },
+      ),
   ]);
   return { record, payload, run, link, quarantine, fieldIssues };
 }

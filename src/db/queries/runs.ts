@@ -22,7 +22,8 @@ export async function getRun(em: EntityManager, id: number): Promise<RunWithSour
 }
 
 /** Run ids of dry runs, as a subquery for `run: { $nin: ... }`. */
-const dryRunIds = (em: EntityManager) => em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
+const dryRunIds = (em: EntityManager) =>
+  em.createQueryBuilder(Run, 'dr').select('dr.id').where({ dryRun: true }).toRaw();
 
 /** Each source's outcome in the latest run that included it. */
 export async function latestRunPerSource(em: EntityManager): Promise<IRunSource[]> {
@@ -33,7 +34,11 @@ export async function latestRunPerSource(em: EntityManager): Promise<IRunSource[
     .groupBy('s.sourceId')
     .execute<{ sourceId: string; latest: string | number }[]>();
   if (!latest.length) return [];
-  return em.find(RunSource, { $or: latest.map((l) => ({ sourceId: l.sourceId, run: Number(l.latest) })) }, { orderBy: { sourceId: 'asc' } });
+  return em.find(
+    RunSource,
+    { $or: latest.map((l) => ({ sourceId: l.sourceId, run: Number(l.latest) })) },
+    { orderBy: { sourceId: 'asc' } },
+  );
 }
 
 export interface RunListRequest {
@@ -44,17 +49,34 @@ export interface RunListRequest {
 }
 
 /** Newest first, each with its per-source rows. */
-export async function listRuns(em: EntityManager, request: RunListRequest): Promise<{ runs: RunWithSources[]; total: number }> {
+export async function listRuns(
+  em: EntityManager,
+  request: RunListRequest,
+): Promise<{ runs: RunWithSources[]; total: number }> {
   const where: FilterQuery<IRun> & Record<string, unknown> = { dryRun: false };
   if (request.status) where.status = request.status;
-  if (request.source) where.id = { $in: em.createQueryBuilder(RunSource, 's').select('s.run').where({ sourceId: request.source }).toRaw() };
-  const [runs, total] = await em.findAndCount(Run, where, { limit: request.limit, offset: request.offset, orderBy: { id: 'desc' } });
-  const sources = runs.length ? await em.find(RunSource, { run: { $in: runs.map((r) => r.id) } }, { orderBy: { sourceId: 'asc' } }) : [];
+  if (request.source)
+    where.id = {
+      $in: em.createQueryBuilder(RunSource, 's').select('s.run').where({ sourceId: request.source }).toRaw(),
+    };
+  const [runs, total] = await em.findAndCount(Run, where, {
+    limit: request.limit,
+    offset: request.offset,
+    orderBy: { id: 'desc' },
+  });
+  const sources = runs.length
+    ? await em.find(RunSource, { run: { $in: runs.map((r) => r.id) } }, { orderBy: { sourceId: 'asc' } })
+    : [];
   return { runs: runs.map((run) => ({ run, sources: sources.filter((s) => s.run === run.id) })), total };
 }
 
 /** A source's latest completed (succeeded) outcomes before a run, newest first: the baseline for anomalies. */
-export async function previousSucceeded(em: EntityManager, sourceId: string, beforeRunId: number, count: number): Promise<IRunSource[]> {
+export async function previousSucceeded(
+  em: EntityManager,
+  sourceId: string,
+  beforeRunId: number,
+  count: number,
+): Promise<IRunSource[]> {
   return em.find(
     RunSource,
     { sourceId, run: { $lt: beforeRunId, $nin: dryRunIds(em) }, status: 'succeeded', finishedAt: { $ne: null } },
@@ -77,6 +99,10 @@ export async function approveShrink(em: EntityManager, sourceId: string): Promis
   const now = new Date();
   // the checkpoint forgets the last payload's hash and validators: the next run applies its snapshot again,
   // even if the source sends the same bytes, and this time its deletes go through
-  const updated = await em.nativeUpdate(SourceState, { sourceId }, { shrinkApprovedAt: now, lastPayloadId: null, contentHash: null, etag: null, lastModified: null });
+  const updated = await em.nativeUpdate(
+    SourceState,
+    { sourceId },
+    { shrinkApprovedAt: now, lastPayloadId: null, contentHash: null, etag: null, lastModified: null },
+  );
   return updated ? now : null;
 }

@@ -40,7 +40,12 @@ export interface StatsSnapshot {
   records: { source: string; kind: 'asset' | 'article'; live: number; deleted: number }[];
   entities: { kind: 'asset' | 'article'; count: number }[];
   quarantine: { source: string; count: number }[];
-  drift: { source: string; change: 'added' | 'removed' | 'type_changed' | 'renamed'; action: 'applied' | 'reported' | 'quarantined'; count: number }[];
+  drift: {
+    source: string;
+    change: 'added' | 'removed' | 'type_changed' | 'renamed';
+    action: 'applied' | 'reported' | 'quarantined';
+    count: number;
+  }[];
   runs: { status: 'running' | 'succeeded' | 'partial' | 'failed'; count: number }[];
 }
 
@@ -78,12 +83,18 @@ export async function statsSnapshot(pool: Pool): Promise<StatsSnapshot> {
              count(*) FILTER (WHERE deleted_at IS NULL)::float8 AS live,
              count(*) FILTER (WHERE deleted_at IS NOT NULL)::float8 AS deleted
       FROM record GROUP BY source_id, kind ORDER BY source_id, kind`),
-    q<StatsSnapshot['entities'][number]>(`SELECT kind, count(*)::float8 AS count FROM entity GROUP BY kind ORDER BY kind`),
-    q<StatsSnapshot['quarantine'][number]>(`SELECT source_id AS source, count(*)::float8 AS count FROM ${REAL('quarantine')} q GROUP BY source_id ORDER BY source_id`),
+    q<StatsSnapshot['entities'][number]>(
+      `SELECT kind, count(*)::float8 AS count FROM entity GROUP BY kind ORDER BY kind`,
+    ),
+    q<StatsSnapshot['quarantine'][number]>(
+      `SELECT source_id AS source, count(*)::float8 AS count FROM ${REAL('quarantine')} q GROUP BY source_id ORDER BY source_id`,
+    ),
     q<StatsSnapshot['drift'][number]>(`
       SELECT source_id AS source, change, action, count(*)::float8 AS count
       FROM ${REAL('drift_event')} d GROUP BY source_id, change, action ORDER BY source_id, change, action`),
-    q<StatsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`),
+    q<StatsSnapshot['runs'][number]>(
+      `SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`,
+    ),
   ]);
   return { sources, lastSuccess, lastFailure, records, entities, quarantine, drift, runs };
 }
@@ -163,14 +174,30 @@ export async function metricsSnapshot(pool: Pool, bucketsSeconds: readonly numbe
        GROUP BY s.source_id ORDER BY s.source_id`,
       [...bucketsSeconds],
     ),
-    pool.query<MetricsSnapshot['runs'][number]>(`SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`),
-    pool.query<HistogramRow>(`SELECT ${histogram} FROM (SELECT CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM ${REAL_RUNS} r) r`, [...bucketsSeconds]),
-    pool.query<MetricsSnapshot['drift'][number]>(`SELECT source_id AS source, change, action, count(*)::float8 AS count FROM ${REAL('drift_event')} d GROUP BY source_id, change, action ORDER BY 1, 2, 3`),
-    pool.query<MetricsSnapshot['anomalies'][number]>(`SELECT rule, coalesce(source_id, '') AS source, count(*)::float8 AS count FROM ${REAL('run_anomaly')} a GROUP BY 1, 2 ORDER BY 1, 2`),
+    pool.query<MetricsSnapshot['runs'][number]>(
+      `SELECT status, count(*)::float8 AS count FROM ${REAL_RUNS} r GROUP BY status ORDER BY status`,
+    ),
+    pool.query<HistogramRow>(
+      `SELECT ${histogram} FROM (SELECT CASE WHEN status <> 'running' AND finished_at IS NOT NULL THEN ${seconds} END AS d FROM ${REAL_RUNS} r) r`,
+      [...bucketsSeconds],
+    ),
+    pool.query<MetricsSnapshot['drift'][number]>(
+      `SELECT source_id AS source, change, action, count(*)::float8 AS count FROM ${REAL('drift_event')} d GROUP BY source_id, change, action ORDER BY 1, 2, 3`,
+    ),
+    pool.query<MetricsSnapshot['anomalies'][number]>(
+      `SELECT rule, coalesce(source_id, '') AS source, count(*)::float8 AS count FROM ${REAL('run_anomaly')} a GROUP BY 1, 2 ORDER BY 1, 2`,
+    ),
   ]);
-  const toHistogram = (row: HistogramRow | undefined): DurationHistogram => ({ buckets: row?.buckets ?? [], sum: row?.sum ?? 0, count: row?.count ?? 0 });
+  const toHistogram = (row: HistogramRow | undefined): DurationHistogram => ({
+    buckets: row?.buckets ?? [],
+    sum: row?.sum ?? 0,
+    count: row?.count ?? 0,
+  });
   return {
-    sources: sources.rows.map(({ buckets, sum, count, ...totals }) => ({ ...totals, duration: toHistogram({ buckets, sum, count }) })),
+    sources: sources.rows.map(({ buckets, sum, count, ...totals }) => ({
+      ...totals,
+      duration: toHistogram({ buckets, sum, count }),
+    })),
     runs: runs.rows,
     runDuration: toHistogram(runDuration.rows[0]),
     drift: drift.rows,
