@@ -6,12 +6,14 @@ NODE := node_modules/.bin/node
 export SWC_NATIVE_BINDING_CACHE := $(CURDIR)/.cache/swc
 export npm_config_cache := $(CURDIR)/.cache/npm
 
-.PHONY: help install dev test test-unit bench typecheck migrate up down clean
+.PHONY: help install dev test test-unit lint format bench typecheck migrate up down clean
 
 help:
 	@echo "make dev      run Temporal dev server + UI, PostgreSQL, worker and API; trigger a first run"
 	@echo "make test     type-check, unit, integration and e2e tests (real Temporal, real PostgreSQL)"
 	@echo "make test-unit  the fast tier: unit tests only (no PostgreSQL; a local Temporal for the workflow test)"
+	@echo "make lint     formatting and lint in check mode (biome ci; part of make test)"
+	@echo "make format   format the tree and apply safe lint fixes (biome)"
 	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~5 min)"
 	@echo "make migrate  apply database migrations (DATABASE_URL, or the embedded dev database)"
 	@echo "make up/down  the same services in Docker (docker compose)"
@@ -42,6 +44,12 @@ test-unit: install
 # not part of make test: it takes minutes and its figures are printed, not asserted
 bench: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" PSQL="$$(scripts/ensure-psql.sh)" $(NODE) bench/run.ts
+
+lint: install
+	node_modules/.bin/biome ci .
+
+format: install
+	node_modules/.bin/biome format --write . && node_modules/.bin/biome lint --write .
 
 typecheck: install
 	npm run typecheck

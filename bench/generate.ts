@@ -50,9 +50,9 @@ export function assetRow(i: number, repriced: boolean): string {
 
 export async function writeAssetsCsv(file: string, rows: number, changedEvery = 0): Promise<number> {
   const out = fs.createWriteStream(file);
-  let chunk = HEADER + '\n';
+  let chunk = `${HEADER}\n`;
   for (let i = 1; i <= rows; i++) {
-    chunk += assetRow(i, changedEvery > 0 && i % changedEvery === 0) + '\n';
+    chunk += `${assetRow(i, changedEvery > 0 && i % changedEvery === 0)}\n`;
     if (chunk.length > 1 << 20 && !out.write(chunk)) {
       chunk = '';
       await once(out, 'drain');

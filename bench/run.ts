@@ -78,7 +78,9 @@ fs.writeFileSync(
   `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n`,
 );
 const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
 
 try {
   const figures = await benchmark();
@@ -86,7 +88,7 @@ try {
   const result = { date: stamp, rows: ROWS, machine: machine(), ...figures };
   fs.mkdirSync(path.join(projectRoot, 'bench', 'results'), { recursive: true });
   const file = path.join(projectRoot, 'bench', 'results', `${stamp.slice(0, 10)}-${ROWS}.json`);
-  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   if (ROWS === 1_000_000) updateReadme(result);
   console.log(`\nfigures: ${path.relative(projectRoot, file)}`);
   console.log(benchLine(figures));
@@ -413,12 +415,14 @@ async function activitySeconds(workflowId: string): Promise<Record<string, numbe
     const done = e.activityTaskCompletedEventAttributes;
     if (e.activityTaskStartedEventAttributes) {
       const type = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId))!;
-      const span = (spans[type] ??= [Infinity, 0]);
+      spans[type] ??= [Infinity, 0];
+      const span = spans[type];
       span[0] = Math.min(span[0], ms(e.eventTime));
     }
     if (done) {
       const type = scheduled.get(String(done.scheduledEventId))!;
-      const span = (spans[type] ??= [Infinity, 0]);
+      spans[type] ??= [Infinity, 0];
+      const span = spans[type];
       span[1] = Math.max(span[1], ms(e.eventTime));
     }
   }

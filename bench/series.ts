@@ -14,9 +14,9 @@ function priceOf(asset: number, step: number): number {
 
 async function writeLines(file: string, header: string, rows: number, row: (i: number) => string): Promise<number> {
   const out = fs.createWriteStream(file);
-  let chunk = header + '\n';
+  let chunk = `${header}\n`;
   for (let i = 0; i < rows; i++) {
-    chunk += row(i) + '\n';
+    chunk += `${row(i)}\n`;
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await once(out, 'drain');
       chunk = '';

@@ -40,7 +40,9 @@ const OUTPUT: ['ignore', 'inherit' | 'pipe', 'inherit' | 'pipe'] = process.stdou
 let stopping = false;
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll(0));
-process.on('exit', () => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGKILL')));
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
 
 try {
   await main();
@@ -215,9 +217,9 @@ function writeState(): void {
  */
 function forwardAsJson(name: string, stream: NodeJS.ReadableStream, level: number): void {
   readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-    if (isJson(line)) process.stdout.write(line + '\n');
+    if (isJson(line)) process.stdout.write(`${line}\n`);
     else if (line.trim())
-      process.stdout.write(JSON.stringify({ level, time: Date.now(), service: name, msg: line }) + '\n');
+      process.stdout.write(`${JSON.stringify({ level, time: Date.now(), service: name, msg: line })}\n`);
   });
 }
 

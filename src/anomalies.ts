@@ -60,7 +60,7 @@ export function quarantineShare(facts: Pick<SourceFacts, 'records' | 'quarantine
  * stopped anywhere. A failure is always an anomaly.
  */
 export function referenceOf(facts: SourceFacts | null): Reference {
-  if (!facts || facts.status !== 'succeeded') return { records: null, quarantineShare: null, durationMs: null };
+  if (facts?.status !== 'succeeded') return { records: null, quarantineShare: null, durationMs: null };
   return { records: facts.records, quarantineShare: quarantineShare(facts), durationMs: facts.durationMs };
 }
 

@@ -201,7 +201,7 @@ export function openApiDocument(
     const errors = new Set(op.errors ?? []);
     if (op.params || op.query || op.body || op.method === 'get') errors.add(400);
     if (op.auth) errors.add(401);
-    if (op.body) [413, 415].forEach((s) => errors.add(s));
+    if (op.body) for (const status of [413, 415]) errors.add(status);
     const okContent = op.ok.schema
       ? {
           [op.ok.contentType ?? 'application/json']: { schema: jsonSchema(op.ok.schema, 'output') },
@@ -210,7 +210,8 @@ export function openApiDocument(
       : op.ok.contentType
         ? { [op.ok.contentType]: { schema: { type: 'string' } } }
         : undefined;
-    (paths[path] ??= {})[op.method] = {
+    paths[path] ??= {};
+    paths[path][op.method] = {
       operationId: op.operationId,
       tags: [op.tag],
       summary: op.summary,

@@ -31,6 +31,7 @@ const text = (max: number) =>
     .string()
     .min(1)
     .max(max)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is this rule's purpose
     .regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed');
 // digits only: Number() would also read 0x1, +1, 1e0 and ' 1' as 1
 const positiveId = z

@@ -159,9 +159,9 @@ export async function sendCsv(
 ): Promise<void> {
   res.status(200).type('text/csv; charset=utf-8');
   if (next) res.set('Link', `<${next}>; rel="next"`);
-  let chunk = columns.join(',') + '\r\n';
+  let chunk = `${columns.join(',')}\r\n`;
   for (const row of rows) {
-    chunk += row.map(csvField).join(',') + '\r\n';
+    chunk += `${row.map(csvField).join(',')}\r\n`;
     if (chunk.length >= 64 * 1024) {
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
       chunk = '';

@@ -113,7 +113,7 @@ class Display {
     if (!this.#live) return;
     const width = process.stdout.columns || 120;
     this.clear();
-    process.stdout.write(lines.map((l) => l.slice(0, width - 1)).join('\n') + '\n');
+    process.stdout.write(`${lines.map((l) => l.slice(0, width - 1)).join('\n')}\n`);
     this.#lines = lines.length;
   }
   clear(): void {

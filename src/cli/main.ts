@@ -61,8 +61,14 @@ export async function main(argv: string[], out: Output = processOutput): Promise
   try {
     if (!command) {
       const group = words.length ? COMMANDS.filter((c) => c.words[0] === words[0]) : [];
-      if (!words.length && wantsHelp) return (out.line(rootHelp()), EXIT.ok);
-      if (group.length && words.length === 1 && wantsHelp) return (out.line(groupHelp(words[0]!, group)), EXIT.ok);
+      if (!words.length && wantsHelp) {
+        out.line(rootHelp());
+        return EXIT.ok;
+      }
+      if (group.length && words.length === 1 && wantsHelp) {
+        out.line(groupHelp(words[0]!, group));
+        return EXIT.ok;
+      }
       const message = !words.length
         ? 'which command?'
         : group.length
@@ -75,7 +81,7 @@ export async function main(argv: string[], out: Output = processOutput): Promise
     }
     const extra = words.slice(command.words.length);
     const options = { ...COMMON_OPTIONS, ...command.options };
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({
         args: [...extra, ...rest],
@@ -94,7 +100,10 @@ export async function main(argv: string[], out: Output = processOutput): Promise
         `${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${commandHelp(command)}`,
       );
     }
-    if (parsed.values.help) return (out.line(commandHelp(command)), EXIT.ok);
+    if (parsed.values.help) {
+      out.line(commandHelp(command));
+      return EXIT.ok;
+    }
     const { min, max } = command.positionals ?? { min: 0, max: 0 };
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
       const got =

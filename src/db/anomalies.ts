@@ -115,13 +115,13 @@ export async function storeDivergences(
   }));
   await em.transactional(async (tx) => {
     await tx.nativeDelete(RunAnomaly, { run: runId, rule: 'price_divergence' });
-    divergences.forEach((d, i) =>
+    for (const [i, d] of divergences.entries()) {
       tx.create(RunAnomaly, {
         ...fields(anomalies[i]!, runId),
         entityId: d.entityId,
         details: { median_usd: d.medianUsd, spread: d.spread, threshold: rule.threshold, quotes: d.quotes },
-      }),
-    );
+      });
+    }
   });
   return anomalies;
 }

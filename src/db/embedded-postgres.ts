@@ -54,7 +54,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   });
   if (!initialised) {
     await pg.initialise();
-    fs.writeFileSync(secretFile, password + '\n', { mode: 0o600 });
+    fs.writeFileSync(secretFile, `${password}\n`, { mode: 0o600 });
   }
   await startOrExplain(pg, port);
   const client = pg.getPgClient('postgres', '127.0.0.1');

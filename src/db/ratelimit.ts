@@ -27,6 +27,13 @@ export async function throttle(pool: Pool, key: string, perSecond: number, signa
   if (waitMs > 0)
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, waitMs);
-      signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
 }

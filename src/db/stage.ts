@@ -137,7 +137,7 @@ class CopyWriter {
 
   async write(values: unknown[]): Promise<void> {
     if (this.failure) throw this.failure;
-    const row = values.map(copyText).join('\t') + '\n';
+    const row = `${values.map(copyText).join('\t')}\n`;
     this.pending.push(row);
     this.pendingLength += row.length;
     if (this.pendingLength >= COPY_CHUNK) await this.flush();

@@ -26,6 +26,7 @@ const sourceSchema = z
     url: z
       .string()
       .min(1)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is this rule's purpose
       .regex(/^[^\x00-\x1f\x7f]+$/, 'control characters are not allowed'),
     /** A secret sent as a header; only the environment variable's name is written here. */
     auth: z

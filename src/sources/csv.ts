@@ -82,7 +82,7 @@ export const csvSource: SourceAdapter = {
       }
       const fields: SourceFields = {};
       // trimmed here, not by csv-parse: its trim option turns a stray quote into a lost line
-      row.forEach((value, i) => (fields[names![i] ?? `column_${i + 1}`] = value.trim()));
+      for (const [i, value] of row.entries()) fields[names![i] ?? `column_${i + 1}`] = value.trim();
       yield fields;
     }
     for (const { record } of broken) yield record;

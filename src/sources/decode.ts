@@ -140,7 +140,7 @@ export function decodingStream(hints: EncodingHints = {}): Transform {
 }
 
 function trimPartial(bytes: Uint8Array): Uint8Array {
-  let end = bytes.length;
+  const end = bytes.length;
   for (let i = 1; i <= 3 && end - i >= 0; i++) {
     const b = bytes[end - i]!;
     if ((b & 0xc0) === 0xc0) return bytes.subarray(0, end - i); // a lead byte whose sequence may be incomplete

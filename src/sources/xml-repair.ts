@@ -48,7 +48,7 @@ const HTML_ENTITY_GROUPS = `
 const HTML_ENTITIES = new Map<string, number>();
 for (const group of HTML_ENTITY_GROUPS.split(';')) {
   const [first, ...names] = group.trim().split(/\s+/);
-  names.forEach((name, i) => HTML_ENTITIES.set(name, Number(first) + i));
+  for (const [i, name] of names.entries()) HTML_ENTITIES.set(name, Number(first) + i);
 }
 const XML_ENTITIES = new Map([
   ['amp', 38],
@@ -97,7 +97,10 @@ function originalOffset(xml: string, offset: number): number {
   let [shift, original, done] = [0, offset, false];
   scan(xml, (from, to, replacement) => {
     const start = from + shift;
-    if (done || start > offset) return void (done = true);
+    if (done || start > offset) {
+      done = true;
+      return;
+    }
     const end = start + replacement.length;
     // a position inside a replacement is where the replaced text starts
     original = offset < end ? from : to + (offset - end);

@@ -1,5 +1,5 @@
 // Builds the worker for the `etl` task queue: the workflow bundle plus activities bound to their dependencies.
-import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import { type NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { workflowBundle } from './bundle.ts';
 

@@ -66,7 +66,10 @@ async function ingestSource(
   show: ReturnType<typeof trackProgress>['stage'],
 ): Promise<SourceOutcome> {
   const step = { runId, sourceId: source.id };
-  const at = (name: Parameters<typeof show>[1]) => (show(source.id, name), stage(`${name} ${source.id}`));
+  const at = (name: Parameters<typeof show>[1]) => {
+    show(source.id, name);
+    return stage(`${name} ${source.id}`);
+  };
   try {
     // extract
     const fetched = await at('fetch').fetchSource(step);

@@ -66,7 +66,7 @@ interface Res {
 async function request(url: string, init: RequestInit = {}): Promise<Res> {
   const res = await fetch(url, init);
   const text = await res.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
@@ -711,7 +711,7 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assert.equal(res.status, 200);
       assert.match(res.type, /^text\/plain; version=0\.0\.4/);
       const value = (line: string) => {
-        const found = res.text.split('\n').find((l) => l.startsWith(line + ' '));
+        const found = res.text.split('\n').find((l) => l.startsWith(`${line} `));
         assert.ok(found, `metric line ${line}`);
         return Number(found.slice(line.length + 1));
       };
@@ -778,7 +778,7 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
         assertProblem(await post(path, {}), 401);
         assertProblem(await post(path, {}, { 'X-API-Key': 'wrong' }), 401);
         assertProblem(await post(path, {}, { 'X-API-Key': API_KEY.slice(0, -1) }), 401);
-        assertProblem(await post(path, {}, { 'X-API-Key': API_KEY + 'x' }), 401);
+        assertProblem(await post(path, {}, { 'X-API-Key': `${API_KEY}x` }), 401);
       }
       const unset = await serve(db, temporal, apiSettings({ API_KEY: '' }));
       try {
@@ -805,7 +805,12 @@ describe('API (real PostgreSQL, Temporal unreachable)', () => {
       assertProblem(await post('/schedules/etl-retention/pause', {}, { 'X-API-Key': API_KEY }), 404);
 
       const lines: string[] = [];
-      const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+      const sink = new Writable({
+        write: (chunk, _enc, done) => {
+          lines.push(String(chunk));
+          done();
+        },
+      });
       const logged = await serve(db, temporal, apiSettings(), pino({ level: 'info' }, sink));
       try {
         const res = await request(`${logged.url}/runs`, {

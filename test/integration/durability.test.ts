@@ -28,9 +28,9 @@ function writeAssets(file: string, rows: number): void {
     lines.push(
       `coin-${i},C${i},Coin ${i},${i},${((i * 7919) % 100000) / 100},${i * 1000},${i * 10},2024-01-01T00:00:00Z`,
     );
-    if (lines.length === 10_000) out.write(lines.splice(0).join('\n') + '\n');
+    if (lines.length === 10_000) out.write(`${lines.splice(0).join('\n')}\n`);
   }
-  out.end(lines.join('\n') + '\n');
+  out.end(`${lines.join('\n')}\n`);
 }
 
 describe('durability (real Temporal, real PostgreSQL, real worker processes)', () => {

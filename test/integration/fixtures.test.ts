@@ -26,7 +26,7 @@ const DECLARED: Record<string, string> = {
   'kaggle-cmc-history__kartik31_ethereum_price.csv': "csv: { date_format: 'mon dd, yyyy' }",
 };
 
-describe('recorded real-world fixtures (../shared/fixtures, real activities, real PostgreSQL)', function () {
+describe('recorded real-world fixtures (../shared/fixtures, real activities, real PostgreSQL)', () => {
   let db: Database;
   const outcomes = new Map<string, Outcome>();
 

@@ -210,7 +210,7 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
       'nul,GGG,Nul\u0000Name,7,1,2024-03-01T00:00:00Z',
       'good-2,HHH,Good Two,8,2.5,2024-03-01T00:00:00Z',
     ];
-    write('values.csv', rows.join('\n') + '\n');
+    write('values.csv', `${rows.join('\n')}\n`);
     const summary = await runInProcess(sources('values', '  - id: values\n    kind: csv\n    url: ./values.csv\n'));
     assert.equal(summary.status, 'succeeded', JSON.stringify(summary));
     // the observation time and the key cost the record; a price or rank out of its domain costs only the field
@@ -453,7 +453,7 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
   it('cannot be walked down by snapshots that each stay under max_delete_ratio, and an operator can approve a real shrink', async function () {
     this.timeout(120_000);
     const snapshot = (count: number) =>
-      ['id,symbol,price', ...Array.from({ length: count }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n';
+      `${['id,symbol,price', ...Array.from({ length: count }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n')}\n`;
     const file = sources('shrink', '  - { id: shrinking, kind: csv, url: ./shrinking.csv, max_delete_ratio: 0.2 }\n');
     const guard = async (runId: number) =>
       (await db.pool.query(`SELECT soft_deleted, delete_guard FROM run_source WHERE run_id = $1`, [runId])).rows[0];

@@ -123,7 +123,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
   it('re-fetches a multi-page file without rewriting its pages: identical bytes land none, a change lands all, exactly', async () => {
     const source = csvSourceFixture(tempDir('pages'));
     const assets = (last: number) =>
-      [HEADER, ...Array.from({ length: 30_000 }, (_, i) => assetRow(i, i === last))].join('\n') + '\n';
+      `${[HEADER, ...Array.from({ length: 30_000 }, (_, i) => assetRow(i, i === last))].join('\n')}\n`;
     source.write(assets(-1));
     const pages = async (runId: number) =>
       (
@@ -193,7 +193,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
       .replace(',1.0,', ',0.99,')
       .replace(/,[^,]*$/, ',2021-06-01T00:00:00Z');
     const badRow = 'brokencoin,brk,Broken,7,-12.5,1,1,1,1,,0,2021-06-24T04:00:00Z'; // a negative price: not market data
-    source.write([header, ...changed, newcomer, newcomer, olderTether, badRow].join('\n') + '\n');
+    source.write(`${[header, ...changed, newcomer, newcomer, olderTether, badRow].join('\n')}\n`);
     const second = await runIngest(source.sourcesFile);
     assert.equal(second.status, 'succeeded');
 
@@ -252,7 +252,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     const source = csvSourceFixture(tempDir('guard'));
     source.write(demoCsv());
     await runIngest(source.sourcesFile);
-    source.write([header, ...rows.slice(0, 25)].join('\n') + '\n');
+    source.write(`${[header, ...rows.slice(0, 25)].join('\n')}\n`);
     const second = await runIngest(source.sourcesFile);
     const counts = await runSource(second.runId);
     assert.equal(counts.soft_deleted, 0);
@@ -265,7 +265,7 @@ describe('ingest workflow (real Temporal, real PostgreSQL)', () => {
     source.write(demoCsv());
     const first = await runIngest(source.sourcesFile);
     assert.equal(first.anomalies, 0, 'no history yet, nothing to compare with');
-    source.write([header, ...rows.slice(0, 20)].join('\n') + '\n');
+    source.write(`${[header, ...rows.slice(0, 20)].join('\n')}\n`);
     const second = await runIngest(source.sourcesFile);
     assert.equal(second.anomalies, 1);
     const stored = (

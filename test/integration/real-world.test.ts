@@ -71,12 +71,12 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
   it('keeps a record whose optional field does not parse, and shows the field, value and reason in the run, the record and the metrics', async () => {
     write(
       'quotes.csv',
-      [
+      `${[
         'id,symbol,name,rank,price,last_updated',
         'bitcoin,BTC,Bitcoin,1,twelve,2024-03-01T00:00:00Z',
         'ether,ETH,Ether,first,3000,2024-03-01T00:00:00Z',
         'sol,SOL,Solana,5,150,2024-03-01T00:00:00Z',
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
     const summary = await runIngest(sources('  - id: quotes\n    kind: csv\n    url: ./quotes.csv\n'));
     assert.equal(summary.status, 'succeeded');
@@ -99,7 +99,7 @@ describe('real-world inputs (real Temporal, real PostgreSQL)', () => {
   it('keeps every field issue of a file with more of them than are held in memory, each once', async () => {
     // two rows in five with a price that does not parse (most values must look like prices, or the column is not taken for one)
     const rows = Array.from({ length: 30_000 }, (_, i) => `coin-${i},C${i},${i % 5 < 2 ? 'n/a?' : '1.5'},${i + 1}`);
-    write('many.csv', ['id,symbol,price,rank', ...rows].join('\n') + '\n');
+    write('many.csv', `${['id,symbol,price,rank', ...rows].join('\n')}\n`);
     const summary = await runIngest(sources('  - id: many\n    kind: csv\n    url: ./many.csv\n'));
     assert.equal(summary.status, 'succeeded');
     const counts = (

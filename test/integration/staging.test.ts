@@ -20,7 +20,7 @@ describe('unlogged staging (real activities, real PostgreSQL)', () => {
     fs.writeFileSync(sourcesFile, 'sources:\n  - id: desk\n    kind: csv\n    url: ./desk.csv\n');
     fs.writeFileSync(
       path.join(dir, 'desk.csv'),
-      ['id,symbol,price', ...Array.from({ length: 120 }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n') + '\n',
+      `${['id,symbol,price', ...Array.from({ length: 120 }, (_, i) => `coin-${i},C${i},${i + 1}`)].join('\n')}\n`,
     );
   });
   beforeEach(() => truncateAll(db));

@@ -140,7 +140,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
   it('keeps every row of a history file as an observation: only the same key at the same time is a duplicate', async () => {
     const source = csvSources('history', { desk: [] });
     const rows = history(40);
-    source.write('desk', [HISTORY_HEADER, ...rows, rows[7]!.replace(/^\d+,/, '999,')].join('\n') + '\n');
+    source.write('desk', `${[HISTORY_HEADER, ...rows, rows[7]!.replace(/^\d+,/, '999,')].join('\n')}\n`);
     const first = await run(source.file);
     assert.equal(first.status, 'succeeded');
     const counts = await runSource(first.runId, 'desk');
@@ -169,7 +169,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     assert.deepEqual(await partitionNames(db.pool), ['quote_y2024m01', 'quote_y2024m02']);
 
     // a later export lacks ETH and adds a day for BTC: nothing is deleted from a history, the new day is appended
-    source.write('desk', [HISTORY_HEADER, ...history(41).filter((r) => r.includes(',BTC,'))].join('\n') + '\n');
+    source.write('desk', `${[HISTORY_HEADER, ...history(41).filter((r) => r.includes(',BTC,'))].join('\n')}\n`);
     const second = await run(source.file);
     const again = await runSource(second.runId, 'desk');
     assert.deepEqual([again.soft_deleted, again.quotes_appended, again.quotes_revised], [0, 1, 0]);
@@ -182,12 +182,12 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     });
     source.write(
       'btc',
-      [
+      `${[
         'Date,Open,High,Low,Close,Volume,Market Cap',
         '05/09/17,4228.29,4427.84,3998.11,4376.53,"2,697,970,000","69,954,400,000"',
         '04/09/17,4591.63,4591.63,4108.40,4236.31,-,"75,955,500,000"',
         '31/02/17,1,1,1,1,1,1',
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
     const summary = await run(source.file);
     assert.equal(summary.status, 'succeeded');
@@ -231,7 +231,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     const source = csvSources('snapshot', { desk: [] });
     const header = 'id,symbol,name,price,last_updated';
     const write = (btc: string, eth: string) =>
-      source.write('desk', [header, `bitcoin,btc,Bitcoin,${btc}`, `ethereum,eth,Ethereum,${eth}`].join('\n') + '\n');
+      source.write('desk', `${[header, `bitcoin,btc,Bitcoin,${btc}`, `ethereum,eth,Ethereum,${eth}`].join('\n')}\n`);
     write('100,2024-03-01T10:00:00Z', '10,2024-03-01T10:00:00Z');
     await run(source.file);
     write('101,2024-03-01T11:00:00Z', '10,2024-03-01T10:00:00Z'); // bitcoin moved, ether did not
@@ -276,7 +276,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
       ['10', '11'],
     );
     const fetched = (await db.pool.query('SELECT run_id, fetched_at FROM raw_payload ORDER BY run_id')).rows.map(
-      (r) => new Date(r.fetched_at).toISOString().slice(0, 19) + 'Z',
+      (r) => `${new Date(r.fetched_at).toISOString().slice(0, 19)}Z`,
     );
     assert.deepEqual(
       ether.map((o) => o.at),
@@ -288,7 +288,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
 
   it('rolls expired partitions up into daily OHLC and drops them, and the daily series still answers', async () => {
     const source = csvSources('retention', { desk: [] });
-    source.write('desk', [HISTORY_HEADER, ...history(40)].join('\n') + '\n');
+    source.write('desk', `${[HISTORY_HEADER, ...history(40)].join('\n')}\n`);
     await run(source.file);
     const daysOld = Math.floor((Date.now() - Date.UTC(2024, 1, 1)) / 86_400_000) - 1; // January 2024 has expired, February not yet
     const queue = taskQueue('retention');
@@ -353,7 +353,7 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
     // a history re-loaded later: the rolled-up days are known, nothing is appended twice
     source.write(
       'desk',
-      [HISTORY_HEADER, ...history(40), '999,Bitcoin,BTC,2024-01-15 23:59:59,1,1,1,1,1,1'].join('\n') + '\n',
+      `${[HISTORY_HEADER, ...history(40), '999,Bitcoin,BTC,2024-01-15 23:59:59,1,1,1,1,1,1'].join('\n')}\n`,
     );
     const reload = await run(source.file);
     const counts = await runSource(reload.runId, 'desk');
@@ -433,10 +433,10 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
   it('answers buckets with OHLC per source and the cross-source median and spread, as computed by hand', async () => {
     const source = csvSources('buckets', { 'desk-a': ['series: history'], 'desk-b': ['series: history'] });
     const rows = (prices: [string, number][]) =>
-      [
+      `${[
         'id,symbol,name,price,high,low,volume,last_updated',
         ...prices.map(([at, p]) => `bitcoin,btc,Bitcoin,${p},,,${p * 10},${at}`),
-      ].join('\n') + '\n';
+      ].join('\n')}\n`;
     source.write(
       'desk-a',
       rows([

@@ -143,7 +143,7 @@ describe('csv source', () => {
             refused.map(([line]) => line),
             refusals.map(([line]) => line),
           );
-          refused.forEach(([, , reason], i) => assert.ok(reason.includes(refusals[i]![1]), reason));
+          for (const [i, [, , reason]] of refused.entries()) assert.ok(reason.includes(refusals[i]![1]), reason);
         }
       }
     });

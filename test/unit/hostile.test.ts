@@ -146,7 +146,7 @@ describe('hostile input: pure rules', () => {
     assert.equal(await a, 1);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(started, [1, 2, 3], 'the waiting one takes the free turn');
-    gates.forEach((open) => open());
+    for (const open of gates) open();
     assert.deepEqual(await Promise.all([b, c]), [2, 3]);
   });
 });

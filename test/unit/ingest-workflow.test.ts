@@ -125,7 +125,7 @@ describe('ingest workflow with mocked activities', function () {
   let workflowBundle: { code: string };
   let queue = 0;
 
-  before(async function () {
+  before(async () => {
     // the SDK's own INFO lines (worker state changes) are noise here; under `make test` test/setup.ts installed it
     if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger('ERROR') });
     [env, workflowBundle] = await Promise.all([

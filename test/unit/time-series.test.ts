@@ -16,10 +16,10 @@ describe('time series: values, mapping and ranges', () => {
       '1e131000',
       '-1e41',
       '1'.repeat(41),
-      '0.' + '0'.repeat(45) + '1',
+      `0.${'0'.repeat(45)}1`,
       '1e-41',
       '2e9999999999',
-      '1.5T'.replace('1.5', '9'.repeat(39)) + '0',
+      `${'1.5T'.replace('1.5', '9'.repeat(39))}0`,
     ]) {
       assert.throws(() => parseDecimal(input), ValueError, input.slice(0, 40));
     }

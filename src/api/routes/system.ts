@@ -9,7 +9,7 @@ import {
   ScheduleNoteBody,
   SupervisedProcesses,
   ScheduleResponse,
-  ScheduleState,
+  type ScheduleState,
   Stats,
   scheduleParams,
 } from '../schemas.ts';

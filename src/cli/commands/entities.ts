@@ -27,8 +27,14 @@ export const entityCommands: Command[] = [
         limit: positiveInt(text(inv, 'limit'), '--limit'),
         cursor: text(inv, 'cursor'),
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
-      if (!body.data.length) return (inv.out.line('nothing to review'), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
+      if (!body.data.length) {
+        inv.out.line('nothing to review');
+        return EXIT.ok;
+      }
       const label = (s: { symbol: string | null; name: string | null; title: string | null }) =>
         [s.symbol, s.name ?? s.title].filter(Boolean).join(' ');
       inv.out.line(
@@ -77,7 +83,10 @@ export const entityCommands: Command[] = [
         right,
         reason: text(inv, 'reason'),
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
       inv.out.line(
         `${status === 201 ? 'made' : 'already in force:'} override ${describe(body.data)}; it applies at the next run`,
       );
@@ -96,8 +105,14 @@ export const entityCommands: Command[] = [
         kind: kindOf(text(inv, 'kind')),
         include_removed: flag(inv, 'all') || undefined,
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
-      if (!body.data.length) return (inv.out.line('no overrides'), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
+      if (!body.data.length) {
+        inv.out.line('no overrides');
+        return EXIT.ok;
+      }
       inv.out.line(
         table(
           ['id', 'kind', 'action', 'left', 'right', 'reason', 'made', 'removed'],
@@ -125,7 +140,10 @@ export const entityCommands: Command[] = [
     async run(inv) {
       const id = positiveInt(inv.positionals[0], 'the override id')!;
       const { body } = await inv.api.delete<OverrideResponse>(`/overrides/${id}`);
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
       inv.out.line(`removed override ${describe(body.data)}`);
       return EXIT.ok;
     },

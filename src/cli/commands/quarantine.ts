@@ -30,8 +30,14 @@ export const quarantineCommands: Command[] = [
         limit: positiveInt(text(inv, 'limit'), '--limit'),
         cursor: text(inv, 'cursor'),
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
-      if (!body.data.length) return (inv.out.line('nothing quarantined matches'), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
+      if (!body.data.length) {
+        inv.out.line('nothing quarantined matches');
+        return EXIT.ok;
+      }
       inv.out.line(
         table(
           ['id', 'run', 'source', 'key', 'position', 'reason'],
@@ -58,7 +64,10 @@ export const quarantineCommands: Command[] = [
     async run(inv) {
       const id = positiveInt(inv.positionals[0], 'the quarantine id')!;
       const { body } = await inv.api.get<QuarantineDetail>(`/quarantine/${id}`);
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
       const q = body.data;
       inv.out.line(
         fields([
@@ -86,8 +95,14 @@ export const quarantineCommands: Command[] = [
         limit: positiveInt(text(inv, 'limit'), '--limit'),
         cursor: text(inv, 'cursor'),
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
-      if (!body.data.length) return (inv.out.line('no drift events match'), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
+      if (!body.data.length) {
+        inv.out.line('no drift events match');
+        return EXIT.ok;
+      }
       inv.out.line(
         table(
           ['id', 'run', 'source', 'change', 'field', 'types', 'confidence', 'action'],

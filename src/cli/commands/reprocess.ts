@@ -32,7 +32,10 @@ export const reprocessCommands: Command[] = [
         ...(sources.length ? { source_ids: sources } : {}),
       });
       if (!flag(inv, 'wait')) {
-        if (inv.json) return (inv.out.json(started), EXIT.ok);
+        if (inv.json) {
+          inv.out.json(started);
+          return EXIT.ok;
+        }
         inv.out.line(
           `started ${started.dry_run ? 'a dry run of ' : ''}reprocessing run ${started.run_id}: ${started.workflow_id}`,
         );
@@ -50,7 +53,10 @@ export const reprocessCommands: Command[] = [
         return EXIT.detached;
       }
       const code = result.sources.every((s) => s.status === 'succeeded') ? EXIT.ok : EXIT.failed;
-      if (inv.json) return (inv.out.json({ started, result }), code);
+      if (inv.json) {
+        inv.out.json({ started, result });
+        return code;
+      }
       printResult(inv, result);
       return code;
     },
@@ -62,7 +68,7 @@ async function workflowResult(started: ReprocessStarted): Promise<ReprocessResul
   const { connectClient, temporalTarget } = await import('../../temporal/connection.ts');
   const { WorkflowFailedError } = await import('@temporalio/client');
   const target = temporalTarget();
-  let client;
+  let client: Awaited<ReturnType<typeof connectClient>>;
   try {
     client = await connectClient(target); // gives up after the client's connect timeout (10 s)
   } catch (error) {
@@ -72,7 +78,10 @@ async function workflowResult(started: ReprocessStarted): Promise<ReprocessResul
     );
   }
   let onSigint!: () => void;
-  const detached = new Promise<'detached'>((resolve) => process.once('SIGINT', (onSigint = () => resolve('detached'))));
+  const detached = new Promise<'detached'>((resolve) => {
+    onSigint = () => resolve('detached');
+    process.once('SIGINT', onSigint);
+  });
   try {
     return await Promise.race([
       client.workflow.getHandle<() => Promise<ReprocessResult>>(started.workflow_id, started.temporal_run_id).result(),

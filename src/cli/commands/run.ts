@@ -25,7 +25,10 @@ export const runCommands: Command[] = [
       const { body: started } = await inv.api.post<RunStarted>('/runs', sources.length ? { source_ids: sources } : {});
       const wait = typeof inv.values.wait === 'boolean' ? inv.values.wait : inv.out.isTerminal;
       if (!wait) {
-        if (inv.json) return (inv.out.json(started), EXIT.ok);
+        if (inv.json) {
+          inv.out.json(started);
+          return EXIT.ok;
+        }
         inv.out.line(
           `started ${started.workflow_id}${started.source_ids ? ` (${started.source_ids.join(', ')})` : ' (every source)'}`,
         );
@@ -44,7 +47,10 @@ export const runCommands: Command[] = [
       }
       const detail = followed.detail!;
       const code = detail.data.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-      if (inv.json) return (inv.out.json({ started, ...detail }), code);
+      if (inv.json) {
+        inv.out.json({ started, ...detail });
+        return code;
+      }
       printRun(inv, detail);
       return code;
     },

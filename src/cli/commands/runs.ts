@@ -18,8 +18,14 @@ export const runsCommands: Command[] = [
         source: text(inv, 'source'),
         status: text(inv, 'status'),
       });
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
-      if (!body.data.length) return (inv.out.line('no runs'), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
+      if (!body.data.length) {
+        inv.out.line('no runs');
+        return EXIT.ok;
+      }
       inv.out.line(
         table(
           ['run', 'status', 'started', 'took', 'sources', 'workflow'],
@@ -48,7 +54,10 @@ export const runsCommands: Command[] = [
       const id = positiveInt(inv.positionals[0], 'the run id')!;
       const { body } = await inv.api.get<RunDetail>(`/runs/${id}`);
       const code = body.data.status === 'partial' || body.data.status === 'failed' ? EXIT.failed : EXIT.ok;
-      if (inv.json) return (inv.out.json(body), code);
+      if (inv.json) {
+        inv.out.json(body);
+        return code;
+      }
       printRun(inv, body);
       return code;
     },

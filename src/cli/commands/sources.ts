@@ -12,7 +12,10 @@ export const sourceCommands: Command[] = [
     summary: 'the configured sources: kind, policies and last outcome (GET /sources)',
     async run(inv) {
       const { body } = await inv.api.get<SourceList>('/sources');
-      if (inv.json) return (inv.out.json(body), EXIT.ok);
+      if (inv.json) {
+        inv.out.json(body);
+        return EXIT.ok;
+      }
       inv.out.line(
         table(
           [
@@ -80,7 +83,10 @@ export const sourceCommands: Command[] = [
         return EXIT.failed;
       }
       if (!flag(inv, 'fetch')) {
-        if (inv.json) return (inv.out.json({ file, valid: true, sources: sources.map(sourceSummary) }), EXIT.ok);
+        if (inv.json) {
+          inv.out.json({ file, valid: true, sources: sources.map(sourceSummary) });
+          return EXIT.ok;
+        }
         inv.out.line(`${file}: valid, ${plural(sources.length, 'source')}`);
         inv.out.line();
         inv.out.line(

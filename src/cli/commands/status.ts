@@ -12,7 +12,10 @@ export const statusCommands: Command[] = [
     async run(inv) {
       const { status, body } = await inv.api.get<Health>('/health', {}, { accept: [503] });
       const code = status === 503 ? EXIT.unreachable : body.status === 'ok' ? EXIT.ok : EXIT.failed;
-      if (inv.json) return (inv.out.json(body), code);
+      if (inv.json) {
+        inv.out.json(body);
+        return code;
+      }
       const schedule = !body.schedule
         ? 'unknown (Temporal is down)'
         : !body.schedule.found

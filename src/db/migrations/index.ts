@@ -9,7 +9,7 @@ import { Migration20261202010000_entity_live_sources } from './Migration20261202
 import { Migration20261202044144_field_issues } from './Migration20261202044144_field_issues.ts';
 import { Migration20261202123807_operator } from './Migration20261202123807_operator.ts';
 
-type MigrationClass = new (...args: any[]) => Migration;
+type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261122100535_initial', class: Migration20261122100535_initial },
   { name: 'Migration20261122105755_identity_watermark', class: Migration20261122105755_identity_watermark },

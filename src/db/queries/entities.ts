@@ -22,7 +22,7 @@ export interface EntityPageRequest {
   after?: number;
 }
 
-function entityWhere(em: EntityManager, filter: EntityFilter): FilterQuery<IEntity> {
+function entityWhere(filter: EntityFilter): FilterQuery<IEntity> {
   const where: FilterQuery<IEntity> & Record<string, unknown> = {};
   if (filter.kind) where.kind = filter.kind;
   if (filter.symbol) where.symbol = filter.symbol.toUpperCase();
@@ -35,7 +35,7 @@ export async function listEntities(
   em: EntityManager,
   request: EntityPageRequest,
 ): Promise<{ rows: IEntity[]; total: PageTotal; hasMore: boolean; sources: Map<number, string[]> }> {
-  const where = entityWhere(em, request.filter);
+  const where = entityWhere(request.filter);
   const page: FilterQuery<IEntity> =
     request.after === undefined ? where : { $and: [where, { id: { $gt: request.after } }] };
   const rows = await em.find(Entity, page, {

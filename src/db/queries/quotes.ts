@@ -176,5 +176,11 @@ const pgArray = (ids: number[]) => `{${ids.map((id) => Math.trunc(id)).join(',')
 /** `$n` placeholders (used more than once) as the `?` placeholders MikroORM's execute takes, with their values in order. */
 function positional(sql: string, values: unknown[]): [string, unknown[]] {
   const params: unknown[] = [];
-  return [sql.replace(/\$(\d+)/g, (_, n: string) => (params.push(values[Number(n) - 1]), '?')), params];
+  return [
+    sql.replace(/\$(\d+)/g, (_, n: string) => {
+      params.push(values[Number(n) - 1]);
+      return '?';
+    }),
+    params,
+  ];
 }

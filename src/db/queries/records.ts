@@ -82,7 +82,10 @@ const RECORD_ROW = [
 function recordWhere(filter: RecordFilter): { conditions: string[]; params: unknown[] } {
   const conditions: string[] = [];
   const params: unknown[] = [];
-  const param = (value: unknown) => (params.push(value), '?');
+  const param = (value: unknown) => {
+    params.push(value);
+    return '?';
+  };
   if (!filter.includeDeleted) conditions.push('deleted_at IS NULL');
   if (filter.source) conditions.push(`source_id = ${param(filter.source)}`);
   if (filter.kind) conditions.push(`kind = ${param(filter.kind)}`);
