@@ -9,6 +9,8 @@ export TEMPORAL_CLI="${TEMPORAL_CLI:-$(scripts/ensure-temporal-cli.sh)}"
 export DOCKER_COMPOSE="${DOCKER_COMPOSE:-$(scripts/ensure-compose-cli.sh)}"
 export SCHEMATHESIS="${SCHEMATHESIS:-$(scripts/ensure-schemathesis.sh)}"
 export CHROMIUM="${CHROMIUM:-$(scripts/ensure-chromium.sh)}"
+export HADOLINT="${HADOLINT:-$(scripts/ensure-hadolint.sh)}"
+export TMUX_BIN="${TMUX_BIN:-$(scripts/ensure-tmux.sh)}"
 # npm scripts put node_modules/.bin first: mocha must run on the project's Node 24, not the system one
 export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p .data/repeat
