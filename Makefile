@@ -46,7 +46,7 @@ bench: install
 	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" PSQL="$$(scripts/ensure-psql.sh)" $(NODE) bench/run.ts
 
 lint: install
-	node_modules/.bin/biome ci .
+	node_modules/.bin/biome ci --error-on-warnings .
 
 format: install
 	node_modules/.bin/biome format --write . && node_modules/.bin/biome lint --write .

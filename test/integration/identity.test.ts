@@ -14,8 +14,7 @@ import { createSourceServer, type SourceServer } from '../../src/sourceserver/se
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, retention } from '../../src/workflows/index.ts';
 import { startTemporal, taskQueue, tempDir, testDatabase, truncateAll, reopenFlushed } from '../helpers.ts';
-
-const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
+import { recorded } from '../recorded.ts';
 
 describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () => {
   let env: TestWorkflowEnvironment;
@@ -91,7 +90,8 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   }
 
   it('links the recorded CoinGecko and CoinPaprika snapshots with full precision, measured against the crosswalk', async function () {
-    if (!fs.existsSync(fixtures)) this.skip(); // the shared folder is optional; CI has it
+    const fixtures = recorded();
+    if (!fixtures) return this.skip();
     fs.copyFileSync(
       path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'),
       path.join(root, 'coingecko-markets.json'),

@@ -17,7 +17,7 @@ import { createApp } from '../../src/api/app.ts';
 import { EntityQuotes, ObservationPage } from '../../src/api/schemas.ts';
 import { partitionNames } from '../../src/db/quotes.ts';
 import type { Database } from '../../src/db/orm.ts';
-import { loadSettings, projectRoot } from '../../src/settings.ts';
+import { loadSettings } from '../../src/settings.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, reprocess, retention, type ReprocessResult } from '../../src/workflows/index.ts';
 import { freePort } from '../setup.ts';
@@ -31,9 +31,9 @@ import {
   testDatabase,
   truncateAll,
 } from '../helpers.ts';
+import { recorded } from '../recorded.ts';
 
 const exec = promisify(execFile);
-const fixtures = path.resolve(projectRoot, '..', 'shared', 'fixtures');
 
 describe('time series (real Temporal, real PostgreSQL)', () => {
   let env: TestWorkflowEnvironment;
@@ -206,8 +206,9 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
   });
 
   it('reads the recorded Kaggle export without a symbol column once the sources file gives its constants', async function () {
-    const file = path.join(fixtures, 'csv', 'kaggle-cmc-history__kartik31_bitcoin_price.csv');
-    if (!fs.existsSync(file)) this.skip(); // ../shared/fixtures is optional outside this machine
+    const csvDir = recorded('csv');
+    if (!csvDir) return this.skip();
+    const file = path.join(csvDir, 'kaggle-cmc-history__kartik31_bitcoin_price.csv');
     const sourcesFile = path.join(dir, 'kaggle.yaml');
     fs.writeFileSync(
       sourcesFile,
