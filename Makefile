@@ -58,7 +58,7 @@ migrate: install
 	$(NODE) scripts/migrate.ts
 
 up:
-	docker compose up -d --build
+	docker compose up -d --build --wait
 
 down:
 	docker compose down

@@ -367,6 +367,24 @@ const page = {
 
 export const DataPage = named('DataPage', z.object({ data: z.array(DataRecord), ...page, ...metaShape }));
 
+/** The run's Temporal Web UI link, which works only while the namespace keeps its history. */
+const historyShape = {
+  ui_url: z
+    .string()
+    .nullable()
+    .describe(
+      "the workflow execution in the Temporal Web UI; null once its history is past the namespace's retention (history_expired)",
+    ),
+  history_expires_at: timestamp
+    .nullable()
+    .describe(
+      "when Temporal deletes the run's history: finished_at plus the namespace's current retention (Temporal applies the retention in force when the run closed, so after a change this is an estimate for older runs); null while it runs or while Temporal does not say its retention",
+    ),
+  history_expired: z
+    .boolean()
+    .describe("the run is older than the namespace's retention: Temporal (and its Web UI) no longer has its history"),
+};
+
 export const RunRef = named(
   'RunRef',
   z.object({
@@ -376,7 +394,7 @@ export const RunRef = named(
     status: z.enum(RUN_STATUSES),
     started_at: timestamp,
     finished_at: timestamp.nullable(),
-    ui_url: z.string().describe('the workflow execution in the Temporal Web UI'),
+    ...historyShape,
   }),
 );
 
@@ -605,7 +623,7 @@ const runShape = {
   finished_at: timestamp.nullable(),
   duration_ms: count.nullable(),
   error: z.string().nullable(),
-  ui_url: z.string(),
+  ...historyShape,
   reprocess_of: int.nullable().describe('a reprocess: the run whose stored payloads it normalized again'),
   dry_run: z
     .boolean()

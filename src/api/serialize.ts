@@ -39,6 +39,21 @@ export interface Links {
   namespace: string;
 }
 
+/** What a run's links need besides: the namespace's retention (null: unknown) and the time they are made at. */
+export interface RunLinks extends Links {
+  retentionMs: number | null;
+  now: number;
+}
+
+/**
+ * When Temporal deletes a closed run's history (its close plus the namespace's retention; the run's finished_at
+ * stands for its close, which follows it within moments). Null while it runs or the retention is unknown.
+ */
+export function historyExpiresAt(run: Pick<IRun, 'status' | 'finishedAt'>, retentionMs: number | null): Date | null {
+  if (retentionMs === null || run.status === 'running' || !run.finishedAt) return null;
+  return new Date(run.finishedAt.getTime() + retentionMs);
+}
+
 export function recordJson(r: IDataRecord | RecordRow): z.output<typeof DataRecord> {
   const common = {
     id: r.id,
@@ -84,7 +99,9 @@ export function recordJson(r: IDataRecord | RecordRow): z.output<typeof DataReco
   };
 }
 
-export function runRefJson(run: IRun, links: Links): z.output<typeof RunRef> {
+export function runRefJson(run: IRun, links: RunLinks): z.output<typeof RunRef> {
+  const expiresAt = historyExpiresAt(run, links.retentionMs);
+  const expired = expiresAt !== null && expiresAt.getTime() <= links.now;
   return {
     id: run.id,
     workflow_id: run.workflowId,
@@ -92,11 +109,14 @@ export function runRefJson(run: IRun, links: Links): z.output<typeof RunRef> {
     status: run.status,
     started_at: iso(run.startedAt),
     finished_at: isoOrNull(run.finishedAt),
-    ui_url: workflowUiUrl(links.uiBase, links.namespace, run.workflowId, run.temporalRunId),
+    // past the retention the Web UI has no page for it: no link rather than one to a 404
+    ui_url: expired ? null : workflowUiUrl(links.uiBase, links.namespace, run.workflowId, run.temporalRunId),
+    history_expires_at: isoOrNull(expiresAt),
+    history_expired: expired,
   };
 }
 
-export function runBriefJson(run: IRun, links: Links): z.output<typeof RunBrief> {
+export function runBriefJson(run: IRun, links: RunLinks): z.output<typeof RunBrief> {
   return {
     ...runRefJson(run, links),
     duration_ms: durationMs(run.startedAt, run.finishedAt),
@@ -106,7 +126,7 @@ export function runBriefJson(run: IRun, links: Links): z.output<typeof RunBrief>
   };
 }
 
-export function runJson(run: IRun, sources: IRunSource[], links: Links): z.output<typeof RunInfo> {
+export function runJson(run: IRun, sources: IRunSource[], links: RunLinks): z.output<typeof RunInfo> {
   return { ...runBriefJson(run, links), sources: sources.map(runSourceJson) };
 }
 

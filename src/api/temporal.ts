@@ -5,7 +5,9 @@
 import { ScheduleNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Logger } from '../logger.ts';
+import { namespaceRetentionMs } from '../temporal/retention.ts';
 import { ProblemError, notFound, unavailable } from './http.ts';
+import type { Links, RunLinks } from './serialize.ts';
 
 const GRPC_NOT_FOUND = 5;
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -15,6 +17,13 @@ const BREAKER_COOLDOWN_MS = 5000;
 /** A call after this long without a sign of life probes first (2 s), so a long deadline is not spent waiting for a dead server. */
 const PROBE_AFTER_MS = 10_000;
 const PROBE_TIMEOUT_MS = 2000;
+/**
+ * The namespace's retention changes only when an operator changes it: read it again after this long (a stale
+ * value serves while it is read), and after a failed read try again this much sooner.
+ */
+const RETENTION_FRESH_MS = 5 * 60_000;
+const RETENTION_RETRY_MS = 30_000;
+const RETENTION_TIMEOUT_MS = 2000;
 
 export interface TemporalGateway {
   readonly client: Client;
@@ -27,11 +36,18 @@ export interface TemporalGateway {
   ): Promise<T>;
   /** Whether Temporal answers at all, within `timeoutMs`. */
   probe(timeoutMs: number): Promise<boolean>;
+  /**
+   * How long the namespace keeps a closed run's history, cached; null while Temporal has not said (unreachable,
+   * or no retention set). Never throws: a read that needs it still answers while Temporal is down.
+   */
+  retentionMs(): Promise<number | null>;
 }
 
 export function temporalGateway(client: Client, log: Logger): TemporalGateway {
   let downUntil = 0;
   let upAt = 0;
+  let retention: { value: number | null; until: number } | null = null;
+  let readingRetention: Promise<number | null> | null = null;
   const gateway: TemporalGateway = {
     client,
     namespace: client.options.namespace,
@@ -68,8 +84,36 @@ export function temporalGateway(client: Client, log: Logger): TemporalGateway {
         return false;
       }
     },
+    retentionMs() {
+      if (retention && Date.now() < retention.until) return Promise.resolve(retention.value);
+      readingRetention ??= gateway
+        .call('describe namespace', (c) => namespaceRetentionMs(c, gateway.namespace), {
+          timeoutMs: RETENTION_TIMEOUT_MS,
+        })
+        .then(
+          (value) => {
+            retention = { value, until: Date.now() + RETENTION_FRESH_MS };
+            return value;
+          },
+          () => {
+            // the last value Temporal gave stays the best guess while it does not answer
+            const value = retention?.value ?? null;
+            retention = { value, until: Date.now() + RETENTION_RETRY_MS };
+            return value;
+          },
+        )
+        .finally(() => {
+          readingRetention = null;
+        });
+      return retention ? Promise.resolve(retention.value) : readingRetention;
+    },
   };
   return gateway;
+}
+
+/** The links of runs as of now: the Web UI link only while Temporal still keeps the run's history. */
+export async function runLinks(links: Links, temporal: TemporalGateway): Promise<RunLinks> {
+  return { ...links, retentionMs: await temporal.retentionMs(), now: Date.now() };
 }
 
 function grpcCodes(error: unknown): number[] {

@@ -5,9 +5,10 @@ import { meta, notFound, send } from '../http.ts';
 import type { Routes } from '../operations.ts';
 import { DataPage, DataQuery, IdParams, RecordDetail } from '../schemas.ts';
 import { iso, linkJson, recordJson, runRefJson } from '../serialize.ts';
+import { runLinks } from '../temporal.ts';
 import type { Context } from './context.ts';
 
-export function dataRoutes(routes: Routes, { db, links }: Context): void {
+export function dataRoutes(routes: Routes, { db, temporal, links }: Context): void {
   routes.add(
     {
       method: 'get',
@@ -48,7 +49,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
       tag: 'data',
       summary: 'One record with its lineage',
       description:
-        'The record (also when soft-deleted), the raw payload it came from and its position there, the run that last wrote it with a link to the Temporal Web UI, its entity link with the evidence, the latest quarantined rows with the same source and key, and the optional fields the run that wrote it could not keep.',
+        'The record (also when soft-deleted), the raw payload it came from and its position there, the run that last wrote it with a link to the Temporal Web UI (null, with history_expired, once its history is past the namespace retention), its entity link with the evidence, the latest quarantined rows with the same source and key, and the optional fields the run that wrote it could not keep.',
       params: IdParams,
       ok: { status: 200, description: 'The record and its lineage', schema: RecordDetail },
       errors: [404],
@@ -71,7 +72,7 @@ export function dataRoutes(routes: Routes, { db, links }: Context): void {
             status: payload.status,
           },
           raw_position: record.rawPosition,
-          run: run && runRefJson(run, links),
+          run: run && runRefJson(run, await runLinks(links, temporal)),
           first_run_id: record.firstRunId,
           deleted_run_id: record.deletedRunId ?? null,
         },

@@ -32,7 +32,17 @@ import {
   RunsQuery,
   StartRunBody,
 } from '../schemas.ts';
-import { anomalyJson, isoOrNull, runBriefJson, runJson, runSourceJson, workflowUiUrl } from '../serialize.ts';
+import {
+  anomalyJson,
+  historyExpiresAt,
+  iso,
+  isoOrNull,
+  runBriefJson,
+  runJson,
+  runSourceJson,
+  workflowUiUrl,
+} from '../serialize.ts';
+import { runLinks } from '../temporal.ts';
 import type { Context } from './context.ts';
 
 export function runRoutes(routes: Routes, { db, temporal, settings, links }: Context): void {
@@ -48,8 +58,9 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
     },
     async ({ query }, _req, res) => {
       const { runs, total } = await listRuns(db.em(), query);
+      const now = await runLinks(links, temporal);
       send(res, RunPage, {
-        data: runs.map(({ run, sources }) => runJson(run, sources, links)),
+        data: runs.map(({ run, sources }) => runJson(run, sources, now)),
         total,
         limit: query.limit,
         offset: query.offset,
@@ -113,7 +124,7 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
         }),
       );
       send(res, RunAnomalies, {
-        run: runBriefJson(found.run, links),
+        run: runBriefJson(found.run, await runLinks(links, temporal)),
         window: THRESHOLDS.baselineRuns,
         sources,
         anomalies: [...runAnomalies(found.run.status), ...sources.flatMap((s) => s.anomalies)],
@@ -146,7 +157,13 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       ];
       const anomalies = (await storedAnomalies(db.em(), run.id)).map(anomalyJson);
       const progress = run.status === 'running' ? await runProgress(temporal, run.workflowId, run.temporalRunId) : null;
-      send(res, RunDetail, { data: runJson(run, sources, links), errors, anomalies, progress, ...meta(res) });
+      send(res, RunDetail, {
+        data: runJson(run, sources, await runLinks(links, temporal)),
+        errors,
+        anomalies,
+        progress,
+        ...meta(res),
+      });
     },
   );
 
@@ -167,12 +184,16 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
       const found = await getRun(db.em(), params.id);
       if (!found) throw notFound(`no run ${params.id}`);
       const { run } = found;
+      const expiresAt = historyExpiresAt(run, await temporal.retentionMs());
       const history = await temporal.call(
         'fetch workflow history',
         (client) => client.workflow.getHandle(run.workflowId, run.temporalRunId).fetchHistory(),
         {
           timeoutMs: 10_000,
-          missing: `Temporal has no history for run ${run.id} (workflow ${run.workflowId}): it may be past the namespace's retention`,
+          missing:
+            expiresAt && expiresAt.getTime() <= Date.now()
+              ? `the history of run ${run.id} (workflow ${run.workflowId}) expired at ${iso(expiresAt)}: it finished longer ago than the namespace's retention`
+              : `Temporal has no history for run ${run.id} (workflow ${run.workflowId}): it may be past the namespace's retention`,
         },
       );
       const summary = summarizeHistory(history);
@@ -259,7 +280,8 @@ export function runRoutes(routes: Routes, { db, temporal, settings, links }: Con
           anomalies,
         };
       });
-      const [briefA, briefB] = [runBriefJson(first.run, links), runBriefJson(second.run, links)];
+      const now = await runLinks(links, temporal);
+      const [briefA, briefB] = [runBriefJson(first.run, now), runBriefJson(second.run, now)];
       send(res, CompareRuns, {
         run_1: briefA,
         run_2: briefB,

@@ -128,7 +128,11 @@ export function printRun(inv: Invocation, { data: run, errors, anomalies }: RunD
       errors.map((e) => (e.source ? `${e.source}: ${e.message}` : e.message)),
     );
   inv.out.line();
-  inv.out.line(`Temporal Web UI: ${run.ui_url}`);
+  inv.out.line(
+    run.ui_url
+      ? `Temporal Web UI: ${run.ui_url}`
+      : `Temporal Web UI: the history expired${run.history_expires_at ? ` at ${when(run.history_expires_at)}` : ''} (past the namespace's retention)`,
+  );
 }
 
 function section(inv: Invocation, title: string, lines: string[]): void {
