@@ -1,10 +1,10 @@
 // `make dev`: the whole pipeline on one machine with embedded defaults. Starts PostgreSQL (embedded,
 // unless DATABASE_URL is set), migrates, starts the Temporal dev server with its Web UI (unless
 // TEMPORAL_ADDRESS is set), the local source server with the demo payloads, the worker and the API,
-// applies the `etl-ingest` schedule, triggers a first run and prints the URLs. It supervises: a child that
-// exits is started again, after 1 s, then twice as long each time it dies within a minute of starting (at most
-// 30 s), each restart logged and written to ETL_DATA_DIR/supervisor.json, which /health shows. Ctrl-C stops
-// every child it started, API first and PostgreSQL last.
+// applies the `etl-ingest` schedule, triggers a first run and prints the URLs, the web console's first. It
+// supervises: a child that exits is started again, after 1 s, then twice as long each time it dies within a
+// minute of starting (at most 30 s), each restart logged and written to ETL_DATA_DIR/supervisor.json, which
+// /health shows. Ctrl-C stops every child it started, API first and PostgreSQL last.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -138,15 +138,17 @@ async function main(): Promise<void> {
     },
     60,
   );
+  // the console first: it is where a newcomer starts
   log.info(
     {
-      api: `${api}/health  ${api}/data`,
+      console: `${api}/`,
+      api: `${api}/health  ${api}/data  ${api}/docs/`,
       sourceServer: env.ETL_SOURCE_SERVER_URL,
       temporalUi: `${settings.TEMPORAL_UI_URL}/namespaces/default/schedules/${settings.ETL_SCHEDULE_ID}`,
       temporal: env.TEMPORAL_ADDRESS,
       triggerARun: `${path.relative(process.cwd(), temporalCli) || temporalCli} schedule trigger --schedule-id ${settings.ETL_SCHEDULE_ID}`,
     },
-    'make dev is up; first run triggered; Ctrl-C stops everything',
+    `make dev is up: the console is at ${api}/ ; first run triggered; Ctrl-C stops everything`,
   );
 }
 

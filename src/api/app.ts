@@ -1,7 +1,7 @@
 // The HTTP API: thin handlers over PostgreSQL (and Temporal for runs, history and schedules), inputs
 // validated with zod, every error an RFC 9457 problem document. No stack trace ever reaches a client.
 // The routes live in src/api/routes/*; each is declared once (src/api/operations.ts) and documented from
-// the same zod schemas at /openapi.json, with Swagger UI at /docs.
+// the same zod schemas at /openapi.json, with Swagger UI at /docs and the web console at /.
 import type { Client } from '@temporalio/client';
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -17,6 +17,7 @@ import { ProblemError, isDatabaseUnavailable, isStatementTimeout, problem } from
 import { createMetrics } from './metrics.ts';
 import { createRoutes } from './operations.ts';
 import { dataRoutes } from './routes/data.ts';
+import { consoleAssets, consoleRoutes } from './routes/console.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { entityRoutes } from './routes/entities.ts';
 import { operatorRoutes } from './routes/operator.ts';
@@ -100,14 +101,16 @@ export function createApp({ db, temporal, log, settings = loadSettings() }: ApiD
   };
   const routes = createRoutes(app, requireApiKey(settings.API_KEY));
   dataRoutes(routes, context);
-  // before entityRoutes: /entities/review would be taken for /entities/:id
+  // before entityRoutes: /entities/review and /entities/search would be taken for /entities/:id
   operatorRoutes(routes, context);
+  consoleRoutes(routes, context);
   entityRoutes(routes, context);
   quoteRoutes(routes, context);
   sourceRoutes(routes, context);
   runRoutes(routes, context);
   systemRoutes(routes, context);
   docsRoutes(app);
+  consoleAssets(app);
   routes.finish();
 
   app.use((req, res) => {

@@ -77,6 +77,8 @@ describe('API under Schemathesis (generated from /openapi.json)', () => {
     this.timeout(180_000);
     const work = tempDir('schemathesis');
     const args = [
+      '--config-file',
+      path.join(projectRoot, 'test', 'schemathesis', 'schemathesis.toml'),
       'run',
       `${url}/openapi.json`,
       '--checks',
