@@ -1,12 +1,16 @@
-// What every stage needs: its dependencies, the source's configuration, and one translation of source
-// errors into Temporal failures (retry or not, and when).
+// What every activity shell needs: its dependencies, the source's configuration, one translation of stage
+// errors into Temporal failures (retry or not, and when), and the heartbeat that carries a stage's progress.
+// The stages themselves (src/stages) know nothing of Temporal.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DivergenceRule } from '../db/anomalies.ts';
 import type { Database } from '../db/orm.ts';
-import { recordAttempt, recordAttemptError } from '../db/runs.ts';
+import { isDryRun, recordAttempt, recordAttemptError } from '../db/runs.ts';
 import { StagingLostError } from '../db/stage.ts';
+import type { RecordKind } from '../normalize/record.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
+import { adapterFor } from '../sources/index.ts';
 import { PermanentSourceError, RetryableSourceError, UnreadablePayloadError } from '../sources/types.ts';
+import { Refusal } from '../stages/refusal.ts';
 
 export interface ActivityDeps {
   db: Database;
@@ -29,7 +33,20 @@ export function sourceById(sourcesFile: string, id: string): SourceConfig {
   return source;
 }
 
-/** Runs work and turns source errors into failures Temporal retries (or not) as the error says. */
+/** What the source's records become: assets or articles. */
+export const recordKindOf = (sourcesFile: string, id: string): RecordKind =>
+  adapterFor(sourceById(sourcesFile, id)).recordKind;
+
+/** A dry run writes nothing anyone reads, whoever calls what. */
+export async function refuseDryRun(db: Database, { runId }: SourceStep, what: string): Promise<void> {
+  if (await isDryRun(db.pool, runId))
+    throw ApplicationFailure.nonRetryable(`run ${runId} is a dry run: it may not ${what}`, 'DryRun');
+}
+
+/** The workflow execution this attempt belongs to: a retry shares it, a reset does not. */
+export const temporalRunId = (): string => Context.current().info.workflowExecution?.runId ?? 'none';
+
+/** Runs work and turns stage errors into failures Temporal retries (or not) as the error says. */
 export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -37,7 +54,8 @@ export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
     if (
       error instanceof PermanentSourceError ||
       error instanceof UnreadablePayloadError ||
-      error instanceof StagingLostError
+      error instanceof StagingLostError ||
+      error instanceof Refusal
     ) {
       throw ApplicationFailure.nonRetryable(error.message, error.name);
     }
@@ -78,6 +96,15 @@ export class Progress<T = unknown> {
   /** Aborted when Temporal cancels the activity (or its heartbeat times out from Temporal's side). */
   get signal(): AbortSignal {
     return this.ctx.cancellationSignal;
+  }
+
+  /** Which attempt this is, 1 for the first. */
+  get attempt(): number {
+    return this.ctx.info.attempt;
+  }
+
+  get log(): Context['log'] {
+    return this.ctx.log;
   }
 
   beat(details: T): void {

@@ -1,7 +1,9 @@
-// The activities of an ingest run, stage by stage. They pass ids and counts only: the data itself moves
-// from the source into raw_page, stage_record and record inside PostgreSQL.
+// The activities of an ingest run, stage by stage: each a short shell over its stage's module (src/stages,
+// or src/db where the stage is one statement). They pass ids and counts only: the data itself moves from
+// the source into raw_page, stage_record and record inside PostgreSQL.
 import type { ActivityDeps } from './common.ts';
 import { extractActivities } from './extract.ts';
+import { identityActivities } from './identity.ts';
 import { loadActivities } from './load.ts';
 import { normalizeActivities } from './normalize.ts';
 import { retentionActivities } from './retention.ts';
@@ -13,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...extractActivities(deps),
     ...normalizeActivities(deps),
     ...loadActivities(deps),
+    ...identityActivities(deps),
     ...retentionActivities(deps),
   };
 }
@@ -20,7 +23,8 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 export type { ActivityDeps, PayloadStep, SourceStep } from './common.ts';
 export type { FetchOutcome } from './extract.ts';
-export type { IdentityCounts, MergeCounts, MergePreview, OrphanCounts } from './load.ts';
+export type { IdentityCounts } from './identity.ts';
+export type { MergeCounts, MergePreview, OrphanCounts } from './load.ts';
 export type { NormalizeOutcome } from './normalize.ts';
 export type { ReprocessPlan, RunPlan, RunSummary, SourcePlan } from './runs.ts';
 export type { SourceOutcome } from '../db/runs.ts';

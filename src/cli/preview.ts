@@ -1,12 +1,13 @@
 // `etl sources check --fetch`: one request per source with the real source adapter, then what normalize would
 // make of its first 1,000 records: the field mapping with confidences, and what would be quarantined and why.
-// The same functions as the normalize activity (src/activities/normalize.ts), without a database: renames a
+// The same per-record pipeline as the normalize stage (src/normalize/pipeline.ts), without a database: renames a
 // source accepted under drift policy evolve live in source_state, so they are not applied here.
 import { Readable } from 'node:stream';
 import { SchemaObserver } from '../normalize/drift.ts';
-import { applyMapping, missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
-import { clearSentinels, toSnake, validateRecord } from '../normalize/record.ts';
-import { historyRowProblem, inferSeries } from '../normalize/series.ts';
+import { missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
+import { normalizeRecord, recordRules } from '../normalize/pipeline.ts';
+import { toSnake } from '../normalize/record.ts';
+import { inferSeries } from '../normalize/series.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { adapterFor } from '../sources/index.ts';
 import { isUnparsed, type SourceFields, type Unparsed } from '../sources/types.ts';
@@ -127,37 +128,27 @@ export async function previewSource(source: SourceConfig): Promise<SourcePreview
 
   const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
   preview.series = series;
-  const trustSymbol = Boolean(source.mapping.symbol || source.constants.symbol);
-  const fetchedAt = new Date();
+  const rules = recordRules(source, adapter, { mapping, series, fetchedAt: new Date() });
   const reasons = new Map<string, number>();
   const examples: { position: number; key: string | null; reason: string }[] = [];
   let fieldIssues = 0;
-  sample.forEach((fields, position) => {
-    let reason: string | null = null;
+  for (const [position, fields] of sample.entries()) {
+    let reason: string;
     let key: string | null = null;
     if (isUnparsed(fields)) reason = fields.reason;
     else {
-      const candidate = applyMapping(fields, mapping);
-      clearSentinels(candidate, adapter.sentinels);
-      key = typeof candidate.sourceKey === 'string' && candidate.sourceKey.trim() ? candidate.sourceKey.trim() : null;
-      const checked = validateRecord(adapter.recordKind, candidate, {
-        dateFormat: source.csv.dateFormat,
-        timeZone: source.timeZone,
-        fetchedAt,
-        trustSymbol,
-      });
-      if (!checked.ok) reason = checked.reason;
-      else {
-        reason = series === 'history' ? historyRowProblem(checked.record.sourceUpdatedAt) : null;
-        if (!reason) fieldIssues += checked.issues.length;
+      const outcome = normalizeRecord(fields, rules);
+      if (outcome.ok) {
+        fieldIssues += outcome.issues.length;
+        continue;
       }
+      ({ reason, sourceKey: key } = outcome);
     }
-    if (reason === null) return;
     // the value a reason quotes differs per record; counted by what is wrong, not by the value
     const kindOfReason = reason.replace(/"[^"]*"…?( \(\d+ characters\))?/g, '"…"');
     reasons.set(kindOfReason, (reasons.get(kindOfReason) ?? 0) + 1);
     if (examples.length < EXAMPLES) examples.push({ position, key, reason });
-  });
+  }
   const quarantined = [...reasons.values()].reduce((a, b) => a + b, 0);
   preview.sample = {
     records: sample.length,

@@ -1,9 +1,9 @@
 // Identity resolution in the database: find the records of a source that have no entity yet, gather
 // candidate entities through other sources' records (same match key or symbol; same URL or publication
-// window for articles), let the rules in src/normalize/identity.ts decide, then write links and new
+// window for articles), let the rules in src/identity/rules.ts decide, then write links and new
 // entities set-based. One resolution per kind at a time, so two sources never create the same entity twice.
 import type { Pool, PoolClient } from 'pg';
-import { decide, type Candidate, type Decision, type IdentitySide } from '../normalize/identity.ts';
+import { decide, type Candidate, type Decision, type IdentitySide } from '../identity/rules.ts';
 import type { RecordKind } from '../normalize/record.ts';
 import { ANALYZE_AFTER_ROWS } from './merge.ts';
 import { transaction } from './sql.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
 import { listEntities } from '../../src/db/queries.ts';
-import { LINK_THRESHOLD, REVIEW_FLOOR } from '../../src/normalize/identity.ts';
+import { LINK_THRESHOLD, REVIEW_FLOOR } from '../../src/identity/rules.ts';
 import { projectRoot } from '../../src/settings.ts';
 import { createSourceServer, type SourceServer } from '../../src/sourceserver/server.ts';
 import { createWorker } from '../../src/temporal/worker.ts';

@@ -22,7 +22,7 @@ import {
   SourceList,
 } from '../../src/api/schemas.ts';
 import type { Database } from '../../src/db/orm.ts';
-import { LINK_THRESHOLD, REVIEW_FLOOR } from '../../src/normalize/identity.ts';
+import { LINK_THRESHOLD, REVIEW_FLOOR } from '../../src/identity/rules.ts';
 import { loadSettings } from '../../src/settings.ts';
 import { quietLog, runStages, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
 

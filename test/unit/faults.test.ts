@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { atRecord, beforeFetch } from '../../src/activities/faults.ts';
+import { atRecord, beforeFetch } from '../../src/stages/faults.ts';
 import { projectRoot } from '../../src/settings.ts';
 import { parseSourcesConfig } from '../../src/sources/config.ts';
 import { RetryableSourceError } from '../../src/sources/types.ts';
@@ -62,7 +62,7 @@ describe('faults: in the sources file', () => {
 
   it('crash_at_record kills the process with SIGKILL at that record of the first attempt', () => {
     const script = (attempt: number) => `
-      import { atRecord } from ${JSON.stringify(path.join(projectRoot, 'src', 'activities', 'faults.ts'))};
+      import { atRecord } from ${JSON.stringify(path.join(projectRoot, 'src', 'stages', 'faults.ts'))};
       const source = { id: 'prices', faults: { crashAtRecord: 3 } };
       for (let position = 0; position < 5; position++) atRecord(source, ${attempt}, position);
       console.log('survived');`;

@@ -10,7 +10,7 @@ import {
   scoreAsset,
   type Candidate,
   type IdentitySide,
-} from '../../src/normalize/identity.ts';
+} from '../../src/identity/rules.ts';
 
 let nextId = 1;
 function asset(sourceId: string, symbol: string, name: string, extra: Partial<IdentitySide> = {}): IdentitySide {

@@ -175,7 +175,7 @@ export interface ReviewSide {
 export interface ReviewRow {
   record: ReviewSide;
   candidate: ReviewSide & { entity_id: string };
-  /** What identity resolution stored (src/normalize/identity.ts, decide): reason, confidence, evidence... */
+  /** What identity resolution stored (src/identity/rules.ts, decide): reason, confidence, evidence... */
   review: {
     reason: 'near_miss' | 'ambiguous' | 'lost_to';
     confidence: number;

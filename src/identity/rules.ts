@@ -1,8 +1,9 @@
 // Identity resolution rules: which canonical entity a record describes. Precision first: a false merge
 // (two coins made one) is worse than a miss (one coin left as two entities), so every rule needs more than
-// a shared symbol, and a record whose best two candidates score alike is left on its own.
-import { nameSimilarity, words } from './mapping.ts';
-import type { NormalizedRecord, RecordKind } from './record.ts';
+// a shared symbol, and a record whose best two candidates score alike is left on its own. The database
+// applies them set-based (src/db/identity.ts); the resolveEntities activity (src/activities/identity.ts) runs that.
+import { nameSimilarity, words } from '../normalize/mapping.ts';
+import type { NormalizedRecord, RecordKind } from '../normalize/record.ts';
 
 /** A link is made at or above this confidence. */
 export const LINK_THRESHOLD = 0.8;
