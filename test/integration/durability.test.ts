@@ -1,11 +1,10 @@
 // Durability: a worker killed with SIGKILL mid-run, a PostgreSQL outage mid-run, two workers sharing a run,
 // a rate limit shared by workers, a workflow reset, and reprocessing stored payloads. Real Temporal dev
-// server, real PostgreSQL; the crash test kills a real worker process.
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+// server, real PostgreSQL; the crash test kills a real worker process (crash.test.ts kills them mid-fetch,
+// mid-merge and mid-identity).
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +16,12 @@ import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, reprocess, type ReprocessResult } from '../../src/workflows/index.ts';
 import { testPostgres } from '../setup.ts';
 import { startTemporal, taskQueue, tempDir, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
+import {
+  pendingHeartbeat,
+  startWorkerProcess as startProcess,
+  waitUntil,
+  type WorkerProcess,
+} from '../worker-process.ts';
 
 const run = promisify(execFile);
 
@@ -83,33 +88,8 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
     );
   }
   /** A real worker process (src/worker.ts) on `queue`, with its output kept for assertions. */
-  function startWorkerProcess(queue: string, sourcesFile: string, maxActivities = 8) {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'worker.ts')], {
-      env: {
-        ...process.env,
-        DATABASE_URL: process.env.TEST_DATABASE_URL,
-        TEMPORAL_ADDRESS: env.address,
-        TEMPORAL_NAMESPACE: 'default',
-        ETL_TASK_QUEUE: queue,
-        ETL_SOURCES_FILE: sourcesFile,
-        ETL_WORKER_METRICS_ADDRESS: '127.0.0.1:0',
-        ETL_WORKER_MAX_ACTIVITIES: String(maxActivities),
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      await exited;
-    };
-    const ready = () => waitFor('the worker to poll', async () => output.includes('"msg":"worker started"'));
-    return { child, output: () => output, stop, ready };
-  }
+  const startWorkerProcess = (queue: string, sourcesFile: string, maxActivities = 8) =>
+    startProcess(env, { queue, sourcesFile, maxActivities });
   const count = async (sql: string, params: unknown[] = []) =>
     (await db.pool.query<{ n: number }>(sql, params)).rows[0]!.n;
   /** What the records say, independent of ids, runs and timestamps. */
@@ -119,13 +99,7 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
         `SELECT md5(string_agg(concat_ws('|', source_id, source_key, symbol, name, rank, price_usd, market_cap_usd, volume_24h_usd, source_updated_at, content_hash, deleted_at IS NULL), ',' ORDER BY source_id, source_key)) AS sum FROM record`,
       )
     ).rows[0]!.sum;
-  const waitFor = async (what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await probe())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitFor = waitUntil;
 
   it('finishes a 200,000-row run after its worker is killed with SIGKILL mid-normalize: resumed, identical to a clean run, no duplicates', async function () {
     // a ceiling, not a measure: in a full make test on a busy machine it came within a second of the old one
@@ -138,7 +112,7 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
 
     const queue = taskQueue('crash');
     const first = startWorkerProcess(queue, sources);
-    let second: ReturnType<typeof startWorkerProcess> | undefined;
+    let second: WorkerProcess | undefined;
     try {
       const handle = await env.client.workflow.start(ingest, {
         taskQueue: queue,
@@ -147,13 +121,7 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
       });
       // killed as soon as the server holds a heartbeat with a committed position: what a retry resumes from
       await waitFor('a heartbeat past the first checkpoint', async () => {
-        const { raw } = await handle.describe();
-        const payload = raw.pendingActivities?.find((a) => a.activityType?.name === 'normalize')?.heartbeatDetails
-          ?.payloads?.[0];
-        // a keep-alive heartbeat before the first checkpoint carries no details (an empty or null payload)
-        const details = payload
-          ? (defaultPayloadConverter.fromPayload(payload as Payload) as { position?: number } | undefined)
-          : undefined;
+        const details = await pendingHeartbeat<{ position?: number }>(handle, 'normalize');
         return (details?.position ?? 0) >= 50_000;
       });
       await first.stop('SIGKILL');
