@@ -22,6 +22,9 @@ interface Event {
   command?: string;
 }
 
+const ROLE = 'compose_local';
+const PASSWORD = 'p@ss/w:rd#1';
+
 describe('docker-compose.yml --profile demo, run without Docker (scripts/compose-local.ts)', () => {
   let runner: ChildProcess | undefined;
   const events: Event[] = [];
@@ -31,7 +34,17 @@ describe('docker-compose.yml --profile demo, run without Docker (scripts/compose
   before(async function () {
     this.timeout(150_000);
     const db: Database = await testDatabase();
-    await truncateAll(db).finally(() => db.close());
+    try {
+      await truncateAll(db);
+      // a role of its own whose password a URL would have to encode: the services must log in with it as
+      // PGPASSWORD, whether the test database checks passwords (the embedded one) or trusts local logins
+      const exists = await db.pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ROLE]);
+      await db.pool.query(
+        `${exists.rowCount ? 'ALTER' : 'CREATE'} ROLE ${ROLE} LOGIN SUPERUSER PASSWORD '${PASSWORD}'`,
+      );
+    } finally {
+      await db.close();
+    }
     const pg = new URL(process.env.TEST_DATABASE_URL!);
     runner = spawn(
       path.join(projectRoot, 'node_modules', '.bin', 'node'),
@@ -46,10 +59,9 @@ describe('docker-compose.yml --profile demo, run without Docker (scripts/compose
           DOCKER_COMPOSE: process.env.DOCKER_COMPOSE ?? path.join(projectRoot, '.tools', 'bin', 'docker-compose'),
           TEMPORAL_CLI: temporalCli(),
           COMPOSE_LOCAL_POSTGRES: `${pg.hostname}:${pg.port || 5432}`,
-          POSTGRES_USER: decodeURIComponent(pg.username),
+          POSTGRES_USER: ROLE,
           POSTGRES_DB: pg.pathname.slice(1),
-          // a password that a URL would have to encode: it travels as PGPASSWORD (the test database ignores it)
-          POSTGRES_PASSWORD: 'p@ss/w:rd#1',
+          POSTGRES_PASSWORD: PASSWORD,
           LOG_LEVEL: 'warn',
         },
       },
