@@ -22,6 +22,13 @@ const schema = z.object({
   ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
   /** Activities one worker process runs at once; stages are CPU and database heavy, so a few per core. */
   ETL_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(8),
+  /**
+   * Connections of one process's PostgreSQL pool. A normalize holds three at once (its page reader and two
+   * COPY streams) and one is always kept for single statements, so three normalizes run together at the default.
+   */
+  ETL_DB_POOL_MAX: z.coerce.number().int().min(4).default(10),
+  /** How long a unit of work waits for a pooled connection before its attempt fails (and is retried). */
+  ETL_DB_ACQUIRE_TIMEOUT: duration.default('30s'),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
   ETL_WORKER_METRICS_ADDRESS: z
     .string()

@@ -10,7 +10,10 @@ import { createWorker } from './temporal/worker.ts';
 const settings = loadSettings();
 const log = createLogger('worker', settings.LOG_LEVEL);
 installSdkRuntime(log, settings.ETL_WORKER_METRICS_ADDRESS);
-const db = await openDatabase(requireDatabaseUrl(settings));
+const db = await openDatabase(requireDatabaseUrl(settings), {
+  poolMax: settings.ETL_DB_POOL_MAX,
+  acquireTimeoutMs: durationMs(settings.ETL_DB_ACQUIRE_TIMEOUT),
+});
 const target = temporalTarget();
 const connection = await NativeConnection.connect(target.connectionOptions);
 try {

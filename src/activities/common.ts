@@ -6,6 +6,7 @@ import type { DivergenceRule } from '../db/anomalies.ts';
 import type { Database } from '../db/orm.ts';
 import { isDryRun, recordAttempt, recordAttemptError } from '../db/runs.ts';
 import { StagingLostError } from '../db/stage.ts';
+import { PoolExhaustedError, explainAcquireTimeout } from '../db/sql.ts';
 import type { RecordKind } from '../normalize/record.ts';
 import { loadSourcesConfig, type SourceConfig } from '../sources/config.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -50,7 +51,8 @@ export const temporalRunId = (): string => Context.current().info.workflowExecut
 export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
-  } catch (error) {
+  } catch (thrown) {
+    const error = explainAcquireTimeout(thrown);
     if (
       error instanceof PermanentSourceError ||
       error instanceof UnreadablePayloadError ||
@@ -59,6 +61,7 @@ export async function asFailure<T>(work: () => Promise<T>): Promise<T> {
     ) {
       throw ApplicationFailure.nonRetryable(error.message, error.name);
     }
+    if (error instanceof PoolExhaustedError) throw ApplicationFailure.retryable(error.message, error.name);
     if (error instanceof RetryableSourceError) {
       throw ApplicationFailure.create({ message: error.message, type: error.name, nextRetryDelay: error.retryAfterMs });
     }

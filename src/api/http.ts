@@ -99,7 +99,7 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof code === 'string' && (DOWN_CODES.has(code) || /^08/.test(code))) return true;
   if (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    /Connection terminated|timeout exceeded when trying to connect|no PostgreSQL connection was free|Client has encountered a connection error/i.test(
       message,
     )
   )

@@ -3,13 +3,18 @@ import { Client, Connection } from '@temporalio/client';
 import { once } from 'node:events';
 import { openDatabase } from '../db/orm.ts';
 import { createLogger } from '../logger.ts';
-import { loadSettings, requireDatabaseUrl } from '../settings.ts';
+import { durationMs, loadSettings, requireDatabaseUrl } from '../settings.ts';
 import { temporalTarget } from '../temporal/connection.ts';
 import { STATEMENT_TIMEOUT_MS, createApp } from './app.ts';
 
 const settings = loadSettings();
 const log = createLogger('api', settings.LOG_LEVEL);
-const db = await openDatabase(requireDatabaseUrl(settings), { statementTimeoutMs: STATEMENT_TIMEOUT_MS, jit: false });
+const db = await openDatabase(requireDatabaseUrl(settings), {
+  statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+  jit: false,
+  poolMax: settings.ETL_DB_POOL_MAX,
+  acquireTimeoutMs: durationMs(settings.ETL_DB_ACQUIRE_TIMEOUT),
+});
 const target = temporalTarget();
 // lazy: the API starts (and /health says so) even while Temporal is down
 const connection = Connection.lazy(target.connectionOptions);

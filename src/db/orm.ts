@@ -18,11 +18,21 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function ormConfig(databaseUrl: string, poolMax = 10, sessionSettings: string[] = []) {
+export function ormConfig(
+  databaseUrl: string,
+  poolMax = 10,
+  sessionSettings: string[] = [],
+  acquireTimeoutMs = 30_000,
+) {
   return defineConfig({
     clientUrl: databaseUrl,
-    // server settings for every session of the pool, sent at connect (libpq's `options`)
-    ...(sessionSettings.length ? { driverOptions: { options: sessionSettings.map((s) => `-c ${s}`).join(' ') } } : {}),
+    driverOptions: {
+      // server settings for every session of the pool, sent at connect (libpq's `options`)
+      ...(sessionSettings.length ? { options: sessionSettings.map((s) => `-c ${s}`).join(' ') } : {}),
+      // pg-pool waits forever for a free connection by default: a leak or a stuck holder would hang attempts
+      // that still heartbeat, so they look alive; past this the wait fails and the attempt is retried
+      connectionTimeoutMillis: acquireTimeoutMs,
+    },
     entities,
     extensions: [Migrator],
     pool: { min: 0, max: poolMax },
@@ -34,6 +44,8 @@ export function ormConfig(databaseUrl: string, poolMax = 10, sessionSettings: st
 
 export interface SessionOptions {
   poolMax?: number;
+  /** How long a checkout waits for a free connection before it fails. */
+  acquireTimeoutMs?: number;
   /** statement_timeout of every session: the API's, so no request runs long. */
   statementTimeoutMs?: number;
   /**
@@ -48,7 +60,7 @@ export async function openDatabase(databaseUrl: string, options: SessionOptions 
     ...(options.statementTimeoutMs ? [`statement_timeout=${Math.round(options.statementTimeoutMs)}`] : []),
     ...(options.jit === false ? ['jit=off'] : []),
   ];
-  const orm = await MikroORM.init(ormConfig(databaseUrl, options.poolMax, settings));
+  const orm = await MikroORM.init(ormConfig(databaseUrl, options.poolMax, settings, options.acquireTimeoutMs));
   const pool = await orm.em.getConnection().getNativeClient();
   return {
     orm,

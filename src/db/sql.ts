@@ -3,14 +3,93 @@ import { LIMITS } from '../normalize/limits.ts';
 
 export type Queryable = Pool | PoolClient;
 
+/** The pool had no connection to give within its acquire timeout: the attempt fails and is retried. */
+export class PoolExhaustedError extends Error {
+  override name = 'PoolExhaustedError';
+}
+
+/** pg-pool's words when connectionTimeoutMillis passes with no connection free. */
+const ACQUIRE_TIMEOUT = /timeout exceeded when trying to connect/;
+
+/** The same failure in the project's words, with what the pool was doing: a plain pg error says only "timeout". */
+export function explainAcquireTimeout(error: unknown, pool?: Pool): unknown {
+  if (!(error instanceof Error) || !ACQUIRE_TIMEOUT.test(error.message)) return error;
+  const within = pool
+    ? `within ${(pool.options as { connectionTimeoutMillis?: number }).connectionTimeoutMillis} ms (pool of ${pool.options.max}: ` +
+      `${pool.totalCount} open, ${pool.idleCount} idle, ${pool.waitingCount} waiting)`
+    : 'within ETL_DB_ACQUIRE_TIMEOUT';
+  return new PoolExhaustedError(`no PostgreSQL connection was free ${within}; the attempt fails and is retried`);
+}
+
+/**
+ * Connections held at once by units of work (a transaction, a normalize's reader and COPY streams) are
+ * counted against a budget one smaller than the pool. A unit takes all it needs in one step, and a single
+ * statement (`pool.query`) holds nothing while it waits, so whatever the mix of activities, one connection
+ * always stays free for statements and no holder can wait forever on another: without the budget, five
+ * normalizes holding two COPY streams each filled a pool of ten while every one of them waited for a third
+ * connection to read its next page.
+ */
+class ConnectionBudget {
+  private available: number;
+  private readonly waiting: { n: number; grant: () => void }[] = [];
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.available = capacity;
+  }
+
+  async take(n: number): Promise<void> {
+    if (n > this.capacity)
+      throw new Error(
+        `a unit of work needs ${n} connections at once but the pool allows ${this.capacity}: raise the pool size`,
+      );
+    // first come, first served: a unit that needs three is not starved by a stream of units that need one
+    if (!this.waiting.length && this.available >= n) {
+      this.available -= n;
+      return;
+    }
+    await new Promise<void>((grant) => this.waiting.push({ n, grant }));
+  }
+
+  give(n: number): void {
+    this.available += n;
+    while (this.waiting.length && this.available >= this.waiting[0]!.n) {
+      const next = this.waiting.shift()!;
+      this.available -= next.n;
+      next.grant();
+    }
+  }
+}
+
+const budgets = new WeakMap<Pool, ConnectionBudget>();
+
+function budgetOf(pool: Pool): ConnectionBudget {
+  const known = budgets.get(pool);
+  if (known) return known;
+  const budget = new ConnectionBudget(Math.max(1, (pool.options.max ?? 10) - 1));
+  budgets.set(pool, budget);
+  return budget;
+}
+
+/** How many connections units of work may hold at once on this pool. */
+export const connectionBudget = (pool: Pool): number => budgetOf(pool).capacity;
+
+export type CheckedOut = PoolClient & { checkin(broken?: boolean): void };
+
 /**
  * A pooled connection checked out for a unit of work. The pool stops listening for its errors while it is
  * checked out, so a server that ends it between two statements (a restart, a failover) would raise an
  * uncaught 'error' and take the whole worker down. Here that error is left to the next statement, which
  * fails, and the activity is retried; the pool then drops the dead connection on release.
  */
-export async function checkout(pool: Pool): Promise<PoolClient & { checkin(broken?: boolean): void }> {
-  const client = await pool.connect();
+async function checkout(pool: Pool): Promise<CheckedOut> {
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw explainAcquireTimeout(error, pool);
+  }
   const ignore = () => {};
   client.on('error', ignore);
   return Object.assign(client, {
@@ -21,19 +100,48 @@ export async function checkout(pool: Pool): Promise<PoolClient & { checkin(broke
   });
 }
 
+/**
+ * Runs work on `n` connections held together, taken from the budget in one step. `work` returns whether
+ * the connections are still usable (a connection left mid-COPY is not: it is destroyed, not pooled).
+ */
+export async function withConnections<T>(
+  pool: Pool,
+  n: number,
+  work: (clients: CheckedOut[]) => Promise<T>,
+): Promise<T> {
+  const budget = budgetOf(pool);
+  await budget.take(n);
+  const clients: CheckedOut[] = [];
+  let broken = false;
+  try {
+    for (let i = 0; i < n; i++) clients.push(await checkout(pool));
+    return await work(clients);
+  } catch (error) {
+    broken = true;
+    throw error;
+  } finally {
+    for (const client of clients) client.checkin(broken);
+    budget.give(n);
+  }
+}
+
 /** Runs work in one transaction on one pooled connection. */
 export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await checkout(pool);
+  const budget = budgetOf(pool);
+  await budget.take(1);
+  let client: CheckedOut | undefined;
   try {
+    client = await checkout(pool);
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client?.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.checkin();
+    client?.checkin();
+    budget.give(1);
   }
 }
 

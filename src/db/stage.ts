@@ -1,8 +1,8 @@
 // Staging: normalized rows of one (run, source) are COPYed into stage_record, bad ones into quarantine.
 // COPY streams with backpressure, so memory stays flat however large the source is.
 import { once } from 'node:events';
-import type { Pool, PoolClient } from 'pg';
-import { checkout, storable, storableJson, type Queryable } from './sql.ts';
+import type { PoolClient } from 'pg';
+import { storable, storableJson, type Queryable } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/record.ts';
 
@@ -188,7 +188,7 @@ export interface Rejected {
 }
 
 /**
- * Writes one (run, source)'s staged, quarantined and field-issue rows. Uses two pooled connections because a
+ * Writes one (run, source)'s staged, quarantined and field-issue rows. Uses two connections because a
  * connection carries one COPY at a time; field issues are kept until the next commit and then COPYed on the
  * quarantine connection, after its own COPY. Rows are committed at each commit() and at the end.
  */
@@ -218,27 +218,18 @@ export class StageWriter {
     this.payloadId = payloadId;
   }
 
+  /** `clients`: two connections the caller holds (see withConnections); a failure leaves them mid-COPY. */
   static async open(
-    pool: Pool,
+    [stageClient, quarantineClient]: [PoolClient, PoolClient],
     runId: number,
     sourceId: string,
     payloadId: number,
     work: (writer: StageWriter) => Promise<void>,
   ): Promise<StageWriter> {
-    const [a, b] = [await checkout(pool), await checkout(pool)];
-    let failed = false;
-    try {
-      const writer = new StageWriter(a, b, runId, sourceId, payloadId);
-      await work(writer);
-      await writer.commit();
-      return writer;
-    } catch (error) {
-      failed = true; // a connection left mid-COPY is unusable: destroy it instead of returning it to the pool
-      throw error;
-    } finally {
-      a.checkin(failed);
-      b.checkin(failed);
-    }
+    const writer = new StageWriter(stageClient, quarantineClient, runId, sourceId, payloadId);
+    await work(writer);
+    await writer.commit();
+    return writer;
   }
 
   /** Commits everything written so far, so an interrupted attempt can continue from here. */

@@ -10,6 +10,7 @@ import type { Database } from '../db/orm.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import { updateRunSource } from '../db/runs.ts';
 import { StageWriter, analyzeStage, clearStage, rowsBefore, stagedCounts } from '../db/stage.ts';
+import { type Queryable, explainAcquireTimeout, withConnections } from '../db/sql.ts';
 import { matchKeyOf } from '../identity/rules.ts';
 import { RENAME_THRESHOLD, SchemaObserver, detectDrift, type DriftChange } from '../normalize/drift.ts';
 import { missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
@@ -76,108 +77,112 @@ export async function normalizePayload(
   if (resumeFrom > 0) log.info('normalize resumes after an interrupted attempt', { sourceId, position: resumeFrom });
   await clearStage(db.pool, runId, sourceId, resumeFrom);
 
-  const records = readRecords();
-  const sample: (SourceFields | Unparsed)[] = [];
-  const observer = new SchemaObserver();
-  for (let next = await records.next(); !next.done; next = await records.next()) {
-    if (!isUnparsed(next.value)) observer.observe(next.value);
-    if (sample.push(next.value) >= SAMPLE_SIZE) break;
-  }
-  const observed = observer.schema();
-
-  // drift against the previous run; an empty payload has no schema to compare
-  const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId, payloadId) : null;
-  const drift = driftPolicy(source.driftPolicy, previous ? detectDrift(previous, observed) : []);
-  const renames = await acceptedRenames(db.em(), sourceId);
-  for (const c of drift.renamed) renames[c.previousField!] = c.field;
-  // the source keeps a rename only from a payload that can become its checkpoint: not from a dry run,
-  // nor from one fetched before the payload it merged last (that one's fields are the current ones)
-  const standing = drift.renamed.length ? await payloadStanding(db.pool, runId, sourceId, payloadId) : null;
-  if (standing && !standing.dryRun && !standing.newer)
-    await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
-  for (const e of drift.events) log.warn('schema drift', { sourceId, ...e });
-  await recordDrift(db.em(), runId, sourceId, drift.events);
-
-  const { mapping, unmapped } = resolveMapping({
-    kind: adapter.recordKind,
-    declared: adapter.fieldMap,
-    columns: Object.keys(observed),
-    configured: source.mapping,
-    constants: source.constants,
-    renames,
-    // a column is judged by its values as well as its name (a `name` column of tickers is the symbol)
-    samples: sampleValues(sample.filter((r): r is SourceFields => !isUnparsed(r))),
-  });
-  const missing = missingRequired(adapter.recordKind, mapping);
-  if (sample.length && missing.length) {
-    // near misses help an operator write the mapping; a 0.2 "match" would only be noise
-    const guesses = unmapped
-      .filter((u) => u.best && (u.best.confidence >= 0.5 || u.why))
-      .map((u) => `${u.column} → ${toSnake(u.best!.field)} (${u.best!.confidence}${u.why ? `: ${u.why}` : ''})`);
-    throw new Refusal(
-      'UnmappableSource',
-      `source '${sourceId}': nothing maps to ${missing.map(toSnake).join(', ')}; fields: ${Object.keys(observed).join(', ')}` +
-        `${guesses.length ? `; closest below the threshold: ${guesses.join(', ')}` : ''}; set 'mapping' in the sources file`,
-    );
-  }
-  const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
-  await updateRunSource(db.em(), runId, sourceId, {
-    observedSchema: observed,
-    fieldMapping: { mapping, unmapped },
-    driftEvents: drift.events.length,
-    series,
-  });
-  const rules = recordRules(source, adapter, { mapping, series, fetchedAt: info.fetchedAt, frozen: drift.frozen });
-  const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
-  const fetchedAt = info.fetchedAt.toISOString();
-
   let position = 0;
   // zone-less times read as UTC, per field: how many, and the first as an example
   const zoneless = new Map<string, { count: number; example: string }>();
-  await StageWriter.open(db.pool, runId, sourceId, payloadId, async (stage) => {
-    const all = (async function* () {
-      yield* sample;
-      yield* records;
-    })();
-    for await (const fields of all) {
-      if (position < resumeFrom) {
-        position++; // staged by an earlier attempt
-        continue;
-      }
-      atRecord(source, attempt, position);
-      if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
-        await stage.commit();
-        onCheckpoint({ position });
-      }
-      if (isUnparsed(fields)) {
-        await stage.rejectRecord({
-          position: position++,
-          sourceKey: null,
-          reason: fields.reason,
-          fields: { line: fields.unparsed },
-        });
-        continue;
-      }
-      const result = normalizeRecord(fields, rules);
-      if (result.ok) {
-        const { record } = result;
-        await stage.stageRecord(
-          position,
-          record,
-          record.sourceUpdatedAt ?? fetchedAt,
-          matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind),
-          contentHash(record),
-        );
-        if (result.issues.length) await stage.noteIssues(position, record.sourceKey, result.issues);
-        for (const field of result.zoneAssumed) {
-          const seen =
-            zoneless.get(field) ??
-            zoneless.set(field, { count: 0, example: excerpt(result.candidate[snakeToField(field)!]) }).get(field)!;
-          seen.count++;
-        }
-      } else await stage.rejectRecord({ position, sourceKey: result.sourceKey, reason: result.reason, fields });
-      position++;
+  // a reader for the raw pages and the two COPY streams, held together from the first page to the last commit
+  const drift = await withConnections(db.pool, 3, async ([reader, ...writers]) => {
+    const records = readRecords(reader!);
+    const sample: (SourceFields | Unparsed)[] = [];
+    const observer = new SchemaObserver();
+    for (let next = await records.next(); !next.done; next = await records.next()) {
+      if (!isUnparsed(next.value)) observer.observe(next.value);
+      if (sample.push(next.value) >= SAMPLE_SIZE) break;
     }
+    const observed = observer.schema();
+
+    // drift against the previous run; an empty payload has no schema to compare
+    const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId, payloadId) : null;
+    const drift = driftPolicy(source.driftPolicy, previous ? detectDrift(previous, observed) : []);
+    const renames = await acceptedRenames(db.em(), sourceId);
+    for (const c of drift.renamed) renames[c.previousField!] = c.field;
+    // the source keeps a rename only from a payload that can become its checkpoint: not from a dry run,
+    // nor from one fetched before the payload it merged last (that one's fields are the current ones)
+    const standing = drift.renamed.length ? await payloadStanding(db.pool, runId, sourceId, payloadId) : null;
+    if (standing && !standing.dryRun && !standing.newer)
+      await acceptRenames(db.em(), sourceId, adapter.recordKind, renames);
+    for (const e of drift.events) log.warn('schema drift', { sourceId, ...e });
+    await recordDrift(db.em(), runId, sourceId, drift.events);
+
+    const { mapping, unmapped } = resolveMapping({
+      kind: adapter.recordKind,
+      declared: adapter.fieldMap,
+      columns: Object.keys(observed),
+      configured: source.mapping,
+      constants: source.constants,
+      renames,
+      // a column is judged by its values as well as its name (a `name` column of tickers is the symbol)
+      samples: sampleValues(sample.filter((r): r is SourceFields => !isUnparsed(r))),
+    });
+    const missing = missingRequired(adapter.recordKind, mapping);
+    if (sample.length && missing.length) {
+      // near misses help an operator write the mapping; a 0.2 "match" would only be noise
+      const guesses = unmapped
+        .filter((u) => u.best && (u.best.confidence >= 0.5 || u.why))
+        .map((u) => `${u.column} → ${toSnake(u.best!.field)} (${u.best!.confidence}${u.why ? `: ${u.why}` : ''})`);
+      throw new Refusal(
+        'UnmappableSource',
+        `source '${sourceId}': nothing maps to ${missing.map(toSnake).join(', ')}; fields: ${Object.keys(observed).join(', ')}` +
+          `${guesses.length ? `; closest below the threshold: ${guesses.join(', ')}` : ''}; set 'mapping' in the sources file`,
+      );
+    }
+    const series = adapter.recordKind === 'asset' ? inferSeries(source.series, sample, mapping) : null;
+    await updateRunSource(db.em(), runId, sourceId, {
+      observedSchema: observed,
+      fieldMapping: { mapping, unmapped },
+      driftEvents: drift.events.length,
+      series,
+    });
+    const rules = recordRules(source, adapter, { mapping, series, fetchedAt: info.fetchedAt, frozen: drift.frozen });
+    const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
+    const fetchedAt = info.fetchedAt.toISOString();
+
+    await StageWriter.open([writers[0]!, writers[1]!], runId, sourceId, payloadId, async (stage) => {
+      const all = (async function* () {
+        yield* sample;
+        yield* records;
+      })();
+      for await (const fields of all) {
+        if (position < resumeFrom) {
+          position++; // staged by an earlier attempt
+          continue;
+        }
+        atRecord(source, attempt, position);
+        if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
+          await stage.commit();
+          onCheckpoint({ position });
+        }
+        if (isUnparsed(fields)) {
+          await stage.rejectRecord({
+            position: position++,
+            sourceKey: null,
+            reason: fields.reason,
+            fields: { line: fields.unparsed },
+          });
+          continue;
+        }
+        const result = normalizeRecord(fields, rules);
+        if (result.ok) {
+          const { record } = result;
+          await stage.stageRecord(
+            position,
+            record,
+            record.sourceUpdatedAt ?? fetchedAt,
+            matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind),
+            contentHash(record),
+          );
+          if (result.issues.length) await stage.noteIssues(position, record.sourceKey, result.issues);
+          for (const field of result.zoneAssumed) {
+            const seen =
+              zoneless.get(field) ??
+              zoneless.set(field, { count: 0, example: excerpt(result.candidate[snakeToField(field)!]) }).get(field)!;
+            seen.count++;
+          }
+        } else await stage.rejectRecord({ position, sourceKey: result.sourceKey, reason: result.reason, fields });
+        position++;
+      }
+    });
+    return drift;
   });
   await analyzeStage(db.pool);
   // counted from the table: a resumed attempt wrote only part of them
@@ -209,14 +214,15 @@ export async function normalizePayload(
   });
   return counts;
 
-  async function* readRecords(): AsyncGenerator<SourceFields | Unparsed> {
+  async function* readRecords(reader: Queryable): AsyncGenerator<SourceFields | Unparsed> {
     try {
-      for await (const document of readDocuments(db.pool, payloadId)) yield* adapter.read(document, source, info);
+      for await (const document of readDocuments(reader, payloadId)) yield* adapter.read(document, source, info);
     } catch (error) {
       // the database failing is worth a retry; bytes that do not parse will not parse next time either
       if (
         error instanceof pg.DatabaseError ||
         error instanceof UnreadablePayloadError ||
+        explainAcquireTimeout(error) !== error ||
         /ECONN|ETIMEDOUT|EPIPE|Connection terminated/i.test(String(error))
       )
         throw error;
