@@ -57,6 +57,8 @@ typecheck: install
 migrate: install
 	$(NODE) scripts/migrate.ts
 
+# the profile .env names (demo by default); infrastructure only (no profile) has nothing that waits for the
+# one-shot jobs, so `--wait` would fail there: run `docker compose up -d` for that, as the README says
 up:
 	docker compose up -d --build --wait
 

@@ -1,8 +1,9 @@
 // The web console as a person sees it: headless Chromium (Debian's, driven by playwright-core) opens each
 // page against make dev's stack with the demo data (scripts/dev.ts on free ports, its own data directory),
 // checks what each page shows against the API's own answers, creates an override without and then with the
-// API key, and writes a screenshot of each page to docs/ (the README shows them). Every page must load with
-// no console error, no uncaught exception and no failed request. Page load times are printed, not asserted.
+// API key, and writes a screenshot of each page to test-results/ (UPDATE_SCREENSHOTS=1: to docs/ too, which
+// the README shows). Every page must load with no console error, no uncaught exception and no failed request.
+// Page load times are printed, not asserted.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,6 +16,8 @@ import { fetchJson, temporalCli, waitFor } from '../helpers.ts';
 
 const API_KEY = 'console-test-key-0123456789abcdef';
 const DEMO_SOURCES = ['coinpaprika', 'coingecko', 'csv-assets', 'csv-quirky', 'rss-news'];
+// a run writes its screenshots under test-results/; UPDATE_SCREENSHOTS=1 also refreshes the README's in docs/
+const SCREENSHOTS = path.join(projectRoot, 'test-results');
 const DOCS = path.join(projectRoot, 'docs');
 
 function chromiumPath(): string {
@@ -154,8 +157,10 @@ describe('the web console (headless Chromium, against make dev with the demo dat
   const ready = (page: Page, name: string) => page.waitForSelector(`main[data-ready="${name}"]`, { timeout: 30_000 });
 
   async function screenshot(page: Page, file: string): Promise<void> {
-    const target = path.join(DOCS, file);
+    const target = path.join(SCREENSHOTS, file);
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: target, fullPage: false });
+    if (process.env.UPDATE_SCREENSHOTS === '1') fs.copyFileSync(target, path.join(DOCS, file));
     const png = fs.readFileSync(target);
     assert.equal(png.subarray(1, 4).toString(), 'PNG');
     assert.ok(png.length > 20_000, `${file} is a real page, not a blank one (${png.length} bytes)`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { projectRoot } from '../../src/settings.ts';
-import { startTemporal, taskQueue } from '../helpers.ts';
+import { startTemporal, taskQueue, waitFor } from '../helpers.ts';
 
 const run = promisify(execFile);
 
@@ -45,14 +45,14 @@ describe('the schedule job (node src/schedule.ts --trigger)', () => {
     this.timeout(60_000);
     const first = await job('--trigger');
     assert.match(first.stdout, /"msg":"run triggered"/);
-    assert.equal(await runsStarted(), 1);
+    await waitFor('the first run to start', async () => ((await runsStarted()) === 1 ? true : undefined));
 
     const second = await job('--trigger');
     assert.match(second.stdout, /no run triggered/);
-    assert.equal(await runsStarted(), 1);
+    assert.equal(await runsStarted(), 1, 'no second run');
 
     await job('--trigger=always');
-    assert.equal(await runsStarted(), 2);
+    await waitFor('the second run to start', async () => ((await runsStarted()) === 2 ? true : undefined));
 
     await assert.rejects(job('--trigger=sometimes'), (error: Error & { code: number }) => error.code === 2);
   });

@@ -7,15 +7,18 @@ import { badge, fill, fmt, h, section, table, temporalLink } from '../dom.js';
 const TREND_RUNS = 30;
 
 export async function render(page) {
-  const [sources, trends, health, links, latest] = await Promise.all([
+  // the latest run's details follow its id in the same round as the other reads, not after all of them
+  const latestRun = get('/runs', { limit: 1 }).then(async ({ data: [run] }) => ({
+    run,
+    anomalies: run ? (await get(`/runs/${run.id}`)).anomalies : [],
+  }));
+  const [sources, trends, health, links, { run: lastRun, anomalies }] = await Promise.all([
     get('/sources'),
     get('/sources/trends', { runs: TREND_RUNS }),
     get('/health'),
     get('/temporal-links'),
-    get('/runs', { limit: 1 }),
+    latestRun,
   ]);
-  const lastRun = latest.data[0];
-  const anomalies = lastRun ? (await get(`/runs/${lastRun.id}`)).anomalies : [];
   const runsOf = new Map(trends.data.map((t) => [t.source, t.runs]));
 
   fill(

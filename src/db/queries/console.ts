@@ -22,7 +22,7 @@ export async function sourceTrends(pool: Pool, sourceIds: string[], runs: number
     `SELECT src.id AS source_id, x.* FROM unnest($1::text[]) WITH ORDINALITY AS src(id, position) CROSS JOIN LATERAL (
        SELECT s.run_id, s.status,
               to_char(s.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started_at,
-              (EXTRACT(EPOCH FROM s.finished_at - s.started_at) * 1000)::int AS duration_ms,
+              round(EXTRACT(EPOCH FROM s.finished_at - s.started_at) * 1000)::float8 AS duration_ms,
               s.parsed, s.quarantined, s.live_after
        FROM run_source s JOIN run r ON r.id = s.run_id
        WHERE s.source_id = src.id AND NOT r.dry_run ORDER BY s.run_id DESC LIMIT $2) x
