@@ -14,7 +14,7 @@ help:
 	@echo "make test-unit  the fast tier: unit tests only (no PostgreSQL; a local Temporal for the workflow test)"
 	@echo "make lint     formatting and lint in check mode (biome ci; part of make test)"
 	@echo "make format   format the tree and apply safe lint fixes (biome)"
-	@echo "make bench    1M-row ingest and GET /data load benchmark, with psql \\copy as the baseline (~5 min)"
+	@echo "make bench    1M-row ingest, time series and GET /data load, against psql \\copy, dlt and a bare handler (~45 min)"
 	@echo "make migrate  apply database migrations (DATABASE_URL, or the embedded dev database)"
 	@echo "make up/down  the same services in Docker (docker compose)"
 	@echo "make clean    remove local state (.data) and installed tools (.tools, node_modules)"
@@ -43,7 +43,8 @@ test-unit: install
 
 # not part of make test: it takes minutes and its figures are printed, not asserted
 bench: install
-	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" PSQL="$$(scripts/ensure-psql.sh)" $(NODE) bench/run.ts
+	TEMPORAL_CLI="$$(scripts/ensure-temporal-cli.sh)" PSQL="$$(scripts/ensure-psql.sh)" DLT_PYTHON="$$(scripts/ensure-dlt.sh)" \
+	$(NODE) bench/run.ts
 
 lint: install
 	node_modules/.bin/biome ci --error-on-warnings .

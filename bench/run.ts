@@ -2,7 +2,9 @@
 // A throwaway embedded PostgreSQL, a Temporal dev server, the local source server serving a generated CSV,
 // and the real worker and API processes. It measures a first load, an unchanged re-run (304 and same
 // bytes), a re-run with 10 % of the rows changed, the worker's peak RSS at 100k and 1M rows, `psql \copy`
-// of the same file into a table with the record table's indexes, and GET /data under load (autocannon).
+// of the same file into a table with the record table's indexes, the peer (dlt, merging on the key, with its
+// default and its COPY-based loader, first load and unchanged re-run), a first load on two worker processes,
+// and GET /data under load (autocannon) beside a bare node:http + pg handler serving the same page.
 // Then the time series: daily snapshots of many assets through the workflow (BENCH_SERIES_DAYS of
 // BENCH_SERIES_ASSETS, default 365 × 10,000), a history file of hourly candles (100 assets × BENCH_HISTORY_HOURS,
 // default 10,000), the quotes API on them, and the sizes of the series before and after a rollup.
@@ -51,6 +53,7 @@ const run = promisify(execFile);
 
 const temporalCli = required('TEMPORAL_CLI');
 const psql = required('PSQL');
+const dltPython = required('DLT_PYTHON');
 
 fs.rmSync(DIR, { recursive: true, force: true });
 fs.mkdirSync(FILES, { recursive: true });
@@ -124,6 +127,14 @@ async function benchmark() {
   await writeAssetsCsv(CSV, ROWS); // back to the first file, for psql \copy
 
   const copy = await psqlCopy();
+  const dlt = await dltPeer();
+
+  // --- the first load again on two worker processes -------------------------------------------------------
+  await db.pool.query(
+    `TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily RESTART IDENTITY CASCADE`,
+  );
+  const twoWorkers = await ingest('first load, two workers', 2);
+
   const api = await apiLoad();
   const series = await seriesBenchmark();
 
@@ -135,6 +146,8 @@ async function benchmark() {
     unchangedSameBytes: sameBytes,
     changed10: changed,
     psqlCopy: copy,
+    dlt,
+    twoWorkers: { ...twoWorkers, recordsPerSecond: Math.round(ROWS / twoWorkers.seconds) },
     api,
     series,
   };
@@ -304,14 +317,17 @@ interface IngestFigures {
   /** Wall time of each activity (first start to completion, all sources), from the workflow history. */
   stageSeconds: Record<string, number>;
   workerPeakRssMb: number;
+  /** Each worker process's peak RSS (one entry unless the run had several). */
+  workerPeakRssMbEach: number[];
   /** The worker's RSS when each activity finished (its `<activity> done` log line), by activity type. */
   stageRssMb: Record<string, number>;
 }
 
-/** One ingest run on a fresh worker process (its peak RSS is this run's alone), timed from start to result. */
-async function ingest(label: string): Promise<IngestFigures> {
+/** One ingest run on fresh worker processes (their peak RSS is this run's alone), timed from start to result. */
+async function ingest(label: string, workerCount = 1): Promise<IngestFigures> {
   step(label);
-  const worker = await startWorker();
+  const workers = await Promise.all(Array.from({ length: workerCount }, () => startWorker()));
+  const worker = workers[0]!;
   const before = await tableWrites();
   const started = performance.now();
   const handle = await env.client.workflow.start('ingest', {
@@ -321,9 +337,10 @@ async function ingest(label: string): Promise<IngestFigures> {
   });
   const summary = (await handle.result()) as RunSummary;
   const seconds = (performance.now() - started) / 1000;
-  const workerPeakRssMb = worker.peakRssMb();
+  const workerPeakRssMbEach = workers.map((w) => w.peakRssMb());
+  const workerPeakRssMb = Math.max(...workerPeakRssMbEach);
   const stageRssMb = worker.stageRssMb();
-  await worker.stop(); // its database sessions end, so their table statistics are flushed
+  await Promise.all(workers.map((w) => w.stop())); // their database sessions end, so their table statistics are flushed
   const after = await tableWrites();
   const rowsWritten: Record<string, number> = Object.fromEntries(
     Object.entries(after)
@@ -341,6 +358,7 @@ async function ingest(label: string): Promise<IngestFigures> {
     rowsWrittenBookkeeping,
     stageSeconds,
     workerPeakRssMb,
+    workerPeakRssMbEach,
     stageRssMb,
   };
   log.info(figures, `${label}: ${figures.seconds} s`);
@@ -468,6 +486,40 @@ async function psqlCopy() {
   return figures;
 }
 
+/**
+ * The peer: dlt loads the same file into the same PostgreSQL with merge on the key, once with its default
+ * loader and once with its COPY-based `csv` loader; each a first load into an empty dataset and then the
+ * same file again unchanged (bench/dlt/load_csv.py).
+ */
+async function dltPeer() {
+  const { stdout: version } = await run(dltPython, ['-c', 'import dlt; print(dlt.__version__)']);
+  const out: Record<string, { firstLoadSeconds: number; rerunSeconds: number; recordsPerSecond: number }> = {};
+  for (const loader of ['default', 'csv']) {
+    step(`dlt ${version.trim()}, ${loader} loader: first load and unchanged re-run`);
+    const dataset = `dlt_${loader}`;
+    const { stdout } = await run(
+      dltPython,
+      [path.join(projectRoot, 'bench', 'dlt', 'load_csv.py'), CSV, pg.url, loader, dataset, path.join(DIR, 'dlt')],
+      // dlt looks for .dlt/ config in the working directory: none, every setting is an argument
+      { cwd: DIR, maxBuffer: 64 * 2 ** 20, env: { ...process.env, RUNTIME__LOG_LEVEL: 'WARNING' } },
+    );
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      first_load_seconds: number;
+      rerun_seconds: number;
+      rows: number;
+    };
+    if (result.rows !== ROWS) throw new Error(`dlt ${loader}: ${result.rows} rows loaded, not ${ROWS}`);
+    out[loader] = {
+      firstLoadSeconds: round(result.first_load_seconds, 2),
+      rerunSeconds: round(result.rerun_seconds, 2),
+      recordsPerSecond: Math.round(ROWS / result.first_load_seconds),
+    };
+    log.info(out[loader], `dlt ${loader}`);
+    await db.pool.query(`DROP SCHEMA ${dataset} CASCADE; DROP SCHEMA IF EXISTS ${dataset}_staging CASCADE`);
+  }
+  return { version: version.trim(), loaders: out };
+}
+
 /** Runs `work` against a real API process on the benchmark's database. */
 async function withApi<T>(work: (base: string) => Promise<T>): Promise<T> {
   const port = await freePort();
@@ -530,6 +582,13 @@ async function apiLoad() {
     }
     // the same first page with five times the clients: what queueing does to the tail
     out.firstPage10Connections = { path: targets.firstPage, ...(await load(base + targets.firstPage, 10, 10)) };
+    // the same page from a bare node:http + pg handler, under the same loads: the physical limit
+    const bare = await withBareHandler(async (bareBase) => {
+      await load(bareBase, 3, CONNECTIONS); // warm-up
+      return { at2: await load(bareBase, 10, CONNECTIONS), at10: await load(bareBase, 10, 10) };
+    });
+    out.bareFirstPage = { path: 'bench/bare-handler.ts', ...bare.at2 };
+    out.bareFirstPage10Connections = { path: 'bench/bare-handler.ts', ...bare.at10 };
     // the same client while ten connections send the most expensive valid requests there are
     const costly = [`/entities?min_sources=2&limit=1000`, `/data?limit=1000&offset=10000`, '/stats'];
     const [underLoad] = await Promise.all([
@@ -543,6 +602,27 @@ async function apiLoad() {
     log.info(out, 'GET /data');
     return out;
   });
+}
+
+/** Runs `work` against bench/bare-handler.ts on the benchmark's database. */
+async function withBareHandler<T>(work: (base: string) => Promise<T>): Promise<T> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bench', 'bare-handler.ts')], {
+    env: { ...process.env, DATABASE_URL: pg.url, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      readline.createInterface({ input: child.stdout! }).once('line', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the bare handler exited (${code})`)));
+    });
+    return await work(`http://127.0.0.1:${port}/`);
+  } finally {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 interface LoadFigures {
@@ -598,7 +678,26 @@ function summary(f: Figures) {
     quote_rerun_rows_written: f.series.unchanged.quoteRowsWritten,
     quotes_1d_p99_ms: f.series.api.daily1d.p99Ms,
     quotes_deep_page_ratio: round(f.series.api.rawPage100.meanMs / f.series.api.rawFirstPage.meanMs, 2),
+    // against the peer and the physical limits
+    dlt_first_load_speedup: round(f.firstLoad.recordsPerSecond / bestDlt(f).recordsPerSecond, 2),
+    dlt_rerun_speedup: round(bestDltRerun(f) / f.unchangedSameBytes.seconds, 1),
+    api_rps_ratio: round(
+      f.api.firstPage10Connections!.requestsPerSecond / f.api.bareFirstPage10Connections!.requestsPerSecond,
+      2,
+    ),
+    api_p99_ratio: round(f.api.firstPage!.p99Ms / f.api.bareFirstPage!.p99Ms, 2),
+    two_worker_speedup: round(f.firstLoad.seconds / f.twoWorkers.seconds, 2),
   };
+}
+
+/** dlt's faster loader on the first load. */
+function bestDlt(f: Figures) {
+  return Object.values(f.dlt.loaders).reduce((best, l) => (l.recordsPerSecond > best.recordsPerSecond ? l : best));
+}
+
+/** dlt's faster unchanged re-run. */
+function bestDltRerun(f: Figures): number {
+  return Math.min(...Object.values(f.dlt.loaders).map((l) => l.rerunSeconds));
 }
 
 function benchLine(f: Figures): string {
@@ -628,12 +727,22 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
       .map(([stage, sec]) => `${stage} ${sec} s`)
       .join(', ')} | |`,
     `| \`psql \\copy\` of the same file, same indexes | ${result.psqlCopy.seconds} s, ${result.psqlCopy.recordsPerSecond.toLocaleString('en')} records/s; copy_ratio **${s.copy_ratio}** | ≥ 0.45 |`,
+    `| dlt ${result.dlt.version}, merge on the key, same file, same PostgreSQL | ${Object.entries(result.dlt.loaders)
+      .map(
+        ([loader, l]) =>
+          `${loader} loader ${l.firstLoadSeconds} s (${l.recordsPerSecond.toLocaleString('en')} records/s), unchanged re-run ${l.rerunSeconds} s`,
+      )
+      .join(
+        '; ',
+      )}; the product **${s.dlt_first_load_speedup}×** the faster first load, **${s.dlt_rerun_speedup}×** the faster re-run | ≥ 2×, ≥ 20× |`,
+    `| first load on two worker processes | ${result.twoWorkers.seconds} s, ${result.twoWorkers.recordsPerSecond.toLocaleString('en')} records/s: **${s.two_worker_speedup}×** one worker; peak RSS ${result.twoWorkers.workerPeakRssMbEach.join(' / ')} MB | ≥ 1.3× |`,
     `| unchanged re-run, 304 | ${result.unchanged304.seconds} s, ${result.unchanged304.rowsWrittenData} data rows written | < 1 s, 0 |`,
     `| unchanged re-run, same bytes (no validators) | ${result.unchangedSameBytes.seconds} s (${s.rerun_time_ratio} of first load), ${result.unchangedSameBytes.rowsWrittenData} data rows written | ≤ 0.2, 0 |`,
     `| re-run, 10 % of rows changed | ${result.changed10.seconds} s, ${result.changed10.rowsWrittenData.toLocaleString('en')} data rows written | |`,
     `| worker peak RSS, ${SMALL_ROWS.toLocaleString('en')} / ${ROWS.toLocaleString('en')} rows | ${result.small.workerPeakRssMb} / ${result.firstLoad.workerPeakRssMb} MB (a 304 run, nearly idle: ${result.unchanged304.workerPeakRssMb} MB) | ≤ 256, flat |`,
     `| \`GET /data?limit=50\`, ${CONNECTIONS} connections | p50 ${a.firstPage!.p50Ms} ms, p95 ${a.firstPage!.p95Ms} ms, **p99 ${a.firstPage!.p99Ms} ms**, ${a.firstPage!.requestsPerSecond.toLocaleString('en')} req/s | p99 ≤ 15 ms |`,
     `| the same, 10 connections (saturated) | p50 ${a.firstPage10Connections!.p50Ms} ms, p95 ${a.firstPage10Connections!.p95Ms} ms, p99 ${a.firstPage10Connections!.p99Ms} ms, **${a.firstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s** | ≥ 2,000 req/s |`,
+    `| bare \`node:http\` + \`pg\` handler, the same page | ${CONNECTIONS} connections p99 ${a.bareFirstPage!.p99Ms} ms, ${a.bareFirstPage!.requestsPerSecond.toLocaleString('en')} req/s; 10 connections ${a.bareFirstPage10Connections!.requestsPerSecond.toLocaleString('en')} req/s; the API **${s.api_rps_ratio}×** its req/s, **${s.api_p99_ratio}×** its p99 | ≥ 0.7×, ≤ 2× |`,
     `| page 10,000 by cursor | p50 ${a.deepPage!.p50Ms} ms, p99 ${a.deepPage!.p99Ms} ms, ${a.deepPage!.requestsPerSecond.toLocaleString('en')} req/s; mean ${a.deepPage!.meanMs} ms, **${s.deep_page_ratio}×** the first page's ${a.firstPage!.meanMs} ms | ≤ 1.5× |`,
     `| \`symbol\` filter | p50 ${a.symbol!.p50Ms} ms, p99 ${a.symbol!.p99Ms} ms, ${a.symbol!.requestsPerSecond.toLocaleString('en')} req/s | |`,
     `| the first page while 10 connections send the costliest requests (\`min_sources\`, deep offsets, \`/stats\`) | ${a.firstPageUnderCostlyLoad!.requestsPerSecond.toLocaleString('en')} req/s, p99 ${a.firstPageUnderCostlyLoad!.p99Ms} ms: **${s.costly_load_ratio}×** its throughput alone | ≥ 0.5 |`,

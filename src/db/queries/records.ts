@@ -43,7 +43,8 @@ export type RecordRow = Omit<
 
 const iso = (column: string, as: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "${as}"`;
-const RECORD_ROW = [
+/** The columns of a record as GET /data returns them (also what the bench's bare handler selects). */
+export const RECORD_ROW = [
   'id::float8 AS id',
   'kind',
   'source_id AS "sourceId"',
