@@ -10,6 +10,14 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 6h or 1d');
 
+/**
+ * What a worker process polls for: both kinds of task (the default), only workflow tasks (small, no database)
+ * or only activity tasks (the stages, without the workflow sandbox in their heap). Temporal routes each kind
+ * to whoever polls for it on the task queue.
+ */
+export const WORKER_ROLES = ['all', 'workflows', 'activities'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   ETL_DATA_DIR: z.string().default(path.join(projectRoot, '.data')),
@@ -22,6 +30,8 @@ const schema = z.object({
   ETL_SCHEDULE_CATCHUP_WINDOW: duration.default('1h'),
   /** Activities one worker process runs at once; stages are CPU and database heavy, so a few per core. */
   ETL_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).default(8),
+  /** What this worker process polls for (WORKER_ROLES): all, workflows or activities. */
+  ETL_WORKER_ROLE: z.enum(WORKER_ROLES).default('all'),
   /**
    * Connections of one process's PostgreSQL pool. A normalize holds three at once (its page reader and two
    * COPY streams) and one is always kept for single statements, so three normalizes run together at the default.

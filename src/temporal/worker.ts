@@ -2,8 +2,10 @@
 import { type NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { workflowBundle } from './bundle.ts';
+import type { WorkerRole } from '../settings.ts';
 
-export interface WorkerOptions extends ActivityDeps {
+export interface WorkerOptions extends Partial<ActivityDeps> {
+  role?: WorkerRole;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -21,16 +23,24 @@ export async function createWorker({
   identity,
   maxConcurrentActivities = 8,
   workflowBundlePath,
+  role = 'all',
   ...deps
 }: WorkerOptions): Promise<Worker> {
+  const { db, sourcesFile } = deps;
+  if (role !== 'workflows' && (!db || !sourcesFile))
+    throw new Error(`a worker that runs activities needs a database and a sources file`);
   return Worker.create({
     connection,
     namespace,
     taskQueue,
     ...(identity ? { identity } : {}),
-    workflowBundle: await workflowBundle(workflowBundlePath),
-    activities: createActivities(deps),
-    interceptors: { activity: [sourceInLogs] },
+    ...(role === 'activities' ? {} : { workflowBundle: await workflowBundle(workflowBundlePath) }),
+    ...(role === 'workflows'
+      ? {}
+      : {
+          activities: createActivities({ ...deps, db: db!, sourcesFile: sourcesFile! }),
+          interceptors: { activity: [sourceInLogs] },
+        }),
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     // progress reaches the server within 2 s, so a worker that dies loses at most that much work
     maxHeartbeatThrottleInterval: '2 seconds',
