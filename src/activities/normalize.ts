@@ -18,6 +18,7 @@ export function normalizeActivities({ db, sourcesFile }: ActivityDeps) {
           resumeFrom: progress.resumeFrom?.position ?? 0,
           onCheckpoint: (committed) => progress.beat(committed),
           log: progress.log,
+          signal: progress.signal,
         }),
       );
     },

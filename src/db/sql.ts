@@ -33,23 +33,69 @@ class ConnectionBudget {
   private available: number;
   private readonly waiting: { n: number; grant: () => void }[] = [];
   readonly capacity: number;
+  /** The most units ever waiting at once: what a test reads to see that units queued. */
+  mostWaiting = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
     this.available = capacity;
   }
 
-  async take(n: number): Promise<void> {
+  get inUse(): number {
+    return this.capacity - this.available;
+  }
+
+  /**
+   * Waits for `n` connections of the budget, at most `timeoutMs` (the pool's acquire timeout: a holder that
+   * never gives back fails the waiters instead of hanging them) and no longer than `signal` allows (a
+   * cancelled attempt leaves the queue, so it never runs beside its own retry).
+   */
+  async take(n: number, timeoutMs: number | undefined, signal?: AbortSignal): Promise<void> {
     if (n > this.capacity)
       throw new Error(
         `a unit of work needs ${n} connections at once but the pool allows ${this.capacity}: raise the pool size`,
       );
+    signal?.throwIfAborted();
     // first come, first served: a unit that needs three is not starved by a stream of units that need one
     if (!this.waiting.length && this.available >= n) {
       this.available -= n;
       return;
     }
-    await new Promise<void>((grant) => this.waiting.push({ n, grant }));
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        n,
+        grant: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        },
+      };
+      const leave = (error: unknown) => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+        reject(error);
+        // a unit that needed more may have kept smaller ones behind it waiting
+        this.give(0);
+      };
+      const abort = () => leave(signal!.reason);
+      const timer = timeoutMs
+        ? setTimeout(
+            () =>
+              leave(
+                new PoolExhaustedError(
+                  `waited ${timeoutMs} ms for ${n} of the ${this.capacity} connections units of work may hold ` +
+                    `(${this.inUse} held, ${this.waiting.length} units waiting); the attempt fails and is retried`,
+                ),
+              ),
+            timeoutMs,
+          )
+        : undefined;
+      signal?.addEventListener('abort', abort, { once: true });
+      this.waiting.push(waiter);
+      this.mostWaiting = Math.max(this.mostWaiting, this.waiting.length);
+    });
   }
 
   give(n: number): void {
@@ -72,8 +118,20 @@ function budgetOf(pool: Pool): ConnectionBudget {
   return budget;
 }
 
-/** How many connections units of work may hold at once on this pool. */
-export const connectionBudget = (pool: Pool): number => budgetOf(pool).capacity;
+/** How many connections units of work may hold at once on this pool, how many they hold, and the longest queue. */
+export function connectionBudget(pool: Pool): { capacity: number; inUse: number; mostWaiting: number } {
+  const { capacity, inUse, mostWaiting } = budgetOf(pool);
+  return { capacity, inUse, mostWaiting };
+}
+
+const acquireTimeoutOf = (pool: Pool) => (pool.options as { connectionTimeoutMillis?: number }).connectionTimeoutMillis;
+
+/** Connections with a COPY in progress: after a failure they are destroyed, not handed back to the pool. */
+const midCopy = new WeakSet<PoolClient>();
+export function markMidCopy(client: PoolClient, copying: boolean): void {
+  if (copying) midCopy.add(client);
+  else midCopy.delete(client);
+}
 
 export type CheckedOut = PoolClient & { checkin(broken?: boolean): void };
 
@@ -101,26 +159,28 @@ async function checkout(pool: Pool): Promise<CheckedOut> {
 }
 
 /**
- * Runs work on `n` connections held together, taken from the budget in one step. `work` returns whether
- * the connections are still usable (a connection left mid-COPY is not: it is destroyed, not pooled).
+ * Runs work on `n` connections held together, taken from the budget in one step. `work` must not take more
+ * (no transaction, no withConnections inside): a holder that waits for more could wait forever. A connection
+ * left mid-COPY by a failure is destroyed, not pooled.
  */
 export async function withConnections<T>(
   pool: Pool,
   n: number,
   work: (clients: CheckedOut[]) => Promise<T>,
+  signal?: AbortSignal,
 ): Promise<T> {
   const budget = budgetOf(pool);
-  await budget.take(n);
+  await budget.take(n, acquireTimeoutOf(pool), signal);
   const clients: CheckedOut[] = [];
-  let broken = false;
   try {
     for (let i = 0; i < n; i++) clients.push(await checkout(pool));
     return await work(clients);
-  } catch (error) {
-    broken = true;
-    throw error;
   } finally {
-    for (const client of clients) client.checkin(broken);
+    for (const client of clients) {
+      const broken = midCopy.has(client);
+      midCopy.delete(client);
+      client.checkin(broken);
+    }
     budget.give(n);
   }
 }
@@ -128,8 +188,9 @@ export async function withConnections<T>(
 /** Runs work in one transaction on one pooled connection. */
 export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const budget = budgetOf(pool);
-  await budget.take(1);
+  await budget.take(1, acquireTimeoutOf(pool));
   let client: CheckedOut | undefined;
+  let broken = false;
   try {
     client = await checkout(pool);
     await client.query('BEGIN');
@@ -137,10 +198,14 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client?.query('ROLLBACK').catch(() => undefined);
+    // a connection that cannot even roll back may still be inside the failed transaction: not for reuse
+    broken = await (client?.query('ROLLBACK').then(
+      () => false,
+      () => true,
+    ) ?? false);
     throw error;
   } finally {
-    client?.checkin();
+    client?.checkin(broken);
     budget.give(1);
   }
 }

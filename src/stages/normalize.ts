@@ -51,6 +51,8 @@ export interface NormalizeOptions {
   /** Called after each commit of staged rows with the position committed up to: the next resume point. */
   onCheckpoint: (committed: { position: number }) => void;
   log: StageLog;
+  /** Aborted when the attempt is cancelled: a wait for connections ends with it. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function normalizePayload(
   db: Database,
   { runId, payloadId }: { runId: number; payloadId: number },
   source: SourceConfig,
-  { attempt, resumeFrom: committed, onCheckpoint, log }: NormalizeOptions,
+  { attempt, resumeFrom: committed, onCheckpoint, log, signal }: NormalizeOptions,
 ): Promise<NormalizeOutcome> {
   const sourceId = source.id;
   const adapter = adapterFor(source);
@@ -80,17 +82,100 @@ export async function normalizePayload(
   let position = 0;
   // zone-less times read as UTC, per field: how many, and the first as an example
   const zoneless = new Map<string, { count: number; example: string }>();
-  // a reader for the raw pages and the two COPY streams, held together from the first page to the last commit
-  const drift = await withConnections(db.pool, 3, async ([reader, ...writers]) => {
-    const records = readRecords(reader!);
-    const sample: (SourceFields | Unparsed)[] = [];
-    const observer = new SchemaObserver();
-    for (let next = await records.next(); !next.done; next = await records.next()) {
-      if (!isUnparsed(next.value)) observer.observe(next.value);
-      if (sample.push(next.value) >= SAMPLE_SIZE) break;
-    }
-    const observed = observer.schema();
+  // the first records decide schema, drift and mapping: read page by page with no connection held, since
+  // deciding writes through the pool (a unit holding connections must not wait for another)
+  const sample: (SourceFields | Unparsed)[] = [];
+  const observer = new SchemaObserver();
+  for await (const record of readRecords(db.pool)) {
+    if (!isUnparsed(record)) observer.observe(record);
+    if (sample.push(record) >= SAMPLE_SIZE) break;
+  }
+  const observed = observer.schema();
+  const { drift, rules, keyedBySymbol } = await decide();
+  const fetchedAt = info.fetchedAt.toISOString();
 
+  // then the whole payload again, from its first record, on a reader and the two COPY streams held together
+  // from the first page to the last commit
+  await withConnections(
+    db.pool,
+    3,
+    async ([reader, ...writers]) => {
+      await StageWriter.open([writers[0]!, writers[1]!], runId, sourceId, payloadId, async (stage) => {
+        for await (const fields of readRecords(reader!)) {
+          if (position < resumeFrom) {
+            position++; // staged by an earlier attempt
+            continue;
+          }
+          atRecord(source, attempt, position);
+          if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
+            await stage.commit();
+            onCheckpoint({ position });
+          }
+          if (isUnparsed(fields)) {
+            await stage.rejectRecord({
+              position: position++,
+              sourceKey: null,
+              reason: fields.reason,
+              fields: { line: fields.unparsed },
+            });
+            continue;
+          }
+          const result = normalizeRecord(fields, rules);
+          if (result.ok) {
+            const { record } = result;
+            await stage.stageRecord(
+              position,
+              record,
+              record.sourceUpdatedAt ?? fetchedAt,
+              matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind),
+              contentHash(record),
+            );
+            if (result.issues.length) await stage.noteIssues(position, record.sourceKey, result.issues);
+            for (const field of result.zoneAssumed) {
+              const seen =
+                zoneless.get(field) ??
+                zoneless.set(field, { count: 0, example: excerpt(result.candidate[snakeToField(field)!]) }).get(field)!;
+              seen.count++;
+            }
+          } else await stage.rejectRecord({ position, sourceKey: result.sourceKey, reason: result.reason, fields });
+          position++;
+        }
+      });
+    },
+    signal,
+  );
+  await analyzeStage(db.pool);
+  // counted from the table: a resumed attempt wrote only part of them
+  const counts = {
+    parsed: position,
+    ...(await stagedCounts(db.pool, runId, sourceId)),
+    driftEvents: drift.events.length,
+  };
+  // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
+  const warnings =
+    position === 0
+      ? [
+          `the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`,
+        ]
+      : [];
+  for (const [field, { count, example }] of zoneless) {
+    // a resumed attempt saw only the records after its checkpoint
+    warnings.push(
+      `${field}: read as UTC in ${resumeFrom > 0 ? 'at least ' : ''}${count} record${count === 1 ? '' : 's'}, written without a time zone (e.g. ${example}); set timezone in the sources file`,
+    );
+  }
+  if (warnings.length) log.warn('source payload read with warnings', { sourceId, payloadId, warnings });
+  await updateRunSource(db.em(), runId, sourceId, {
+    parsed: counts.parsed,
+    staged: counts.staged,
+    quarantined: counts.quarantined,
+    fieldIssues: counts.fieldIssues,
+    warnings,
+  });
+  return counts;
+
+  /** Drift against the previous run, the renames it accepts, the mapping and the rules every record passes. */
+  async function decide() {
     // drift against the previous run; an empty payload has no schema to compare
     const previous = sample.length ? await previousObservedSchema(db.em(), sourceId, runId, payloadId) : null;
     const drift = driftPolicy(source.driftPolicy, previous ? detectDrift(previous, observed) : []);
@@ -135,84 +220,8 @@ export async function normalizePayload(
     });
     const rules = recordRules(source, adapter, { mapping, series, fetchedAt: info.fetchedAt, frozen: drift.frozen });
     const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
-    const fetchedAt = info.fetchedAt.toISOString();
-
-    await StageWriter.open([writers[0]!, writers[1]!], runId, sourceId, payloadId, async (stage) => {
-      const all = (async function* () {
-        yield* sample;
-        yield* records;
-      })();
-      for await (const fields of all) {
-        if (position < resumeFrom) {
-          position++; // staged by an earlier attempt
-          continue;
-        }
-        atRecord(source, attempt, position);
-        if (position > resumeFrom && position % CHECKPOINT_RECORDS === 0) {
-          await stage.commit();
-          onCheckpoint({ position });
-        }
-        if (isUnparsed(fields)) {
-          await stage.rejectRecord({
-            position: position++,
-            sourceKey: null,
-            reason: fields.reason,
-            fields: { line: fields.unparsed },
-          });
-          continue;
-        }
-        const result = normalizeRecord(fields, rules);
-        if (result.ok) {
-          const { record } = result;
-          await stage.stageRecord(
-            position,
-            record,
-            record.sourceUpdatedAt ?? fetchedAt,
-            matchKeyOf(adapter.recordKind, record, keyedBySymbol, source.kind),
-            contentHash(record),
-          );
-          if (result.issues.length) await stage.noteIssues(position, record.sourceKey, result.issues);
-          for (const field of result.zoneAssumed) {
-            const seen =
-              zoneless.get(field) ??
-              zoneless.set(field, { count: 0, example: excerpt(result.candidate[snakeToField(field)!]) }).get(field)!;
-            seen.count++;
-          }
-        } else await stage.rejectRecord({ position, sourceKey: result.sourceKey, reason: result.reason, fields });
-        position++;
-      }
-    });
-    return drift;
-  });
-  await analyzeStage(db.pool);
-  // counted from the table: a resumed attempt wrote only part of them
-  const counts = {
-    parsed: position,
-    ...(await stagedCounts(db.pool, runId, sourceId)),
-    driftEvents: drift.events.length,
-  };
-  // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
-  const warnings =
-    position === 0
-      ? [
-          `the payload has no records (${adapter.recordKind === 'article' ? 'a feed without items' : 'a file with a header only, or an empty list'})`,
-        ]
-      : [];
-  for (const [field, { count, example }] of zoneless) {
-    // a resumed attempt saw only the records after its checkpoint
-    warnings.push(
-      `${field}: read as UTC in ${resumeFrom > 0 ? 'at least ' : ''}${count} record${count === 1 ? '' : 's'}, written without a time zone (e.g. ${example}); set timezone in the sources file`,
-    );
+    return { drift, rules, keyedBySymbol };
   }
-  if (warnings.length) log.warn('source payload read with warnings', { sourceId, payloadId, warnings });
-  await updateRunSource(db.em(), runId, sourceId, {
-    parsed: counts.parsed,
-    staged: counts.staged,
-    quarantined: counts.quarantined,
-    fieldIssues: counts.fieldIssues,
-    warnings,
-  });
-  return counts;
 
   async function* readRecords(reader: Queryable): AsyncGenerator<SourceFields | Unparsed> {
     try {

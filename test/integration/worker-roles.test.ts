@@ -31,17 +31,18 @@ describe('worker roles: workflow tasks and activity tasks in separate processes'
     const fixture = csvSourceFixture(tempDir('roles-src'));
     fixture.write(demoCsv());
     const queue = taskQueue('roles');
-    const start = (role: string) => {
+    const start = (role: string, env2: Record<string, string> = {}) => {
       const w = startWorkerProcess(env, {
         queue,
         sourcesFile: fixture.sourcesFile,
         workflowBundle: bundle,
-        env: { ETL_WORKER_ROLE: role, LOG_LEVEL: 'debug' },
+        env: { ETL_WORKER_ROLE: role, ...env2 },
       });
       workers.push(w);
       return w;
     };
-    const workflows = start('workflows');
+    // a database it could not reach: a workflow process that opened one would not start
+    const workflows = start('workflows', { DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' });
     const activities = start('activities');
     await Promise.all([workflows.ready(), activities.ready()]);
 
@@ -64,11 +65,6 @@ describe('worker roles: workflow tasks and activity tasks in separate processes'
       if (started?.identity) identities.add(started.identity);
     }
     assert.deepEqual([...identities], [`${activities.child.pid}@${os.hostname()}`]);
-    const sessions = await db.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-      [workflows.appName],
-    );
-    assert.equal(sessions.rows[0]!.n, 0, 'the workflow process holds no database session');
     assert.match(workflows.output(), /"role":"workflows"/);
   });
 });
