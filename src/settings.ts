@@ -37,7 +37,7 @@ const schema = z.object({
    * COPY streams) and one is always kept for single statements, so three normalizes run together at the default.
    */
   ETL_DB_POOL_MAX: z.coerce.number().int().min(4).default(10),
-  /** How long a unit of work waits for a pooled connection before its attempt fails (and is retried). */
+  /** How long a checkout waits for a free pooled connection before its attempt fails (and is retried). */
   ETL_DB_ACQUIRE_TIMEOUT: duration.default('30s'),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */
   ETL_WORKER_METRICS_ADDRESS: z

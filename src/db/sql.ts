@@ -33,8 +33,6 @@ class ConnectionBudget {
   private available: number;
   private readonly waiting: { n: number; grant: () => void }[] = [];
   readonly capacity: number;
-  /** The most units ever waiting at once: what a test reads to see that units queued. */
-  mostWaiting = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -45,12 +43,17 @@ class ConnectionBudget {
     return this.capacity - this.available;
   }
 
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   /**
-   * Waits for `n` connections of the budget, at most `timeoutMs` (the pool's acquire timeout: a holder that
-   * never gives back fails the waiters instead of hanging them) and no longer than `signal` allows (a
-   * cancelled attempt leaves the queue, so it never runs beside its own retry).
+   * Waits for `n` connections of the budget, for as long as `signal` allows: a cancelled attempt (or one past
+   * its start-to-close timeout) leaves the queue, so it never runs beside its own retry. No timeout of its
+   * own: every holder gives back when its unit ends, so a wait here is a turn, not a deadlock, and failing it
+   * would fail a source only because others were busy.
    */
-  async take(n: number, timeoutMs: number | undefined, signal?: AbortSignal): Promise<void> {
+  async take(n: number, signal?: AbortSignal): Promise<void> {
     if (n > this.capacity)
       throw new Error(
         `a unit of work needs ${n} connections at once but the pool allows ${this.capacity}: raise the pool size`,
@@ -62,39 +65,21 @@ class ConnectionBudget {
       return;
     }
     await new Promise<void>((resolve, reject) => {
+      const abort = () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(signal!.reason);
+        // a unit that needed more may have kept smaller ones behind it waiting
+        this.give(0);
+      };
       const waiter = {
         n,
         grant: () => {
-          clearTimeout(timer);
           signal?.removeEventListener('abort', abort);
           resolve();
         },
       };
-      const leave = (error: unknown) => {
-        const at = this.waiting.indexOf(waiter);
-        if (at >= 0) this.waiting.splice(at, 1);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', abort);
-        reject(error);
-        // a unit that needed more may have kept smaller ones behind it waiting
-        this.give(0);
-      };
-      const abort = () => leave(signal!.reason);
-      const timer = timeoutMs
-        ? setTimeout(
-            () =>
-              leave(
-                new PoolExhaustedError(
-                  `waited ${timeoutMs} ms for ${n} of the ${this.capacity} connections units of work may hold ` +
-                    `(${this.inUse} held, ${this.waiting.length} units waiting); the attempt fails and is retried`,
-                ),
-              ),
-            timeoutMs,
-          )
-        : undefined;
       signal?.addEventListener('abort', abort, { once: true });
       this.waiting.push(waiter);
-      this.mostWaiting = Math.max(this.mostWaiting, this.waiting.length);
     });
   }
 
@@ -118,13 +103,11 @@ function budgetOf(pool: Pool): ConnectionBudget {
   return budget;
 }
 
-/** How many connections units of work may hold at once on this pool, how many they hold, and the longest queue. */
-export function connectionBudget(pool: Pool): { capacity: number; inUse: number; mostWaiting: number } {
-  const { capacity, inUse, mostWaiting } = budgetOf(pool);
-  return { capacity, inUse, mostWaiting };
+/** How many connections units of work may hold at once on this pool, how many they hold, and who waits. */
+export function connectionBudget(pool: Pool): { capacity: number; inUse: number; queued: number } {
+  const { capacity, inUse, queued } = budgetOf(pool);
+  return { capacity, inUse, queued };
 }
-
-const acquireTimeoutOf = (pool: Pool) => (pool.options as { connectionTimeoutMillis?: number }).connectionTimeoutMillis;
 
 /** Connections with a COPY in progress: after a failure they are destroyed, not handed back to the pool. */
 const midCopy = new WeakSet<PoolClient>();
@@ -170,7 +153,7 @@ export async function withConnections<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   const budget = budgetOf(pool);
-  await budget.take(n, acquireTimeoutOf(pool), signal);
+  await budget.take(n, signal);
   const clients: CheckedOut[] = [];
   try {
     for (let i = 0; i < n; i++) clients.push(await checkout(pool));
@@ -188,7 +171,7 @@ export async function withConnections<T>(
 /** Runs work in one transaction on one pooled connection. */
 export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const budget = budgetOf(pool);
-  await budget.take(1, acquireTimeoutOf(pool));
+  await budget.take(1);
   let client: CheckedOut | undefined;
   let broken = false;
   try {
