@@ -109,11 +109,14 @@ export function connectionBudget(pool: Pool): { capacity: number; inUse: number;
   return { capacity, inUse, queued };
 }
 
-/** Connections with a COPY in progress: after a failure they are destroyed, not handed back to the pool. */
-const midCopy = new WeakSet<PoolClient>();
-export function markMidCopy(client: PoolClient, copying: boolean): void {
-  if (copying) midCopy.add(client);
-  else midCopy.delete(client);
+/**
+ * Connections not fit for the next unit of work (a COPY in progress, a transaction that would not roll back):
+ * destroyed when their unit ends, not handed back to the pool.
+ */
+const unfit = new WeakSet<PoolClient>();
+export function markUnfit(client: PoolClient, isUnfit: boolean): void {
+  if (isUnfit) unfit.add(client);
+  else unfit.delete(client);
 }
 
 export type CheckedOut = PoolClient & { checkin(broken?: boolean): void };
@@ -144,7 +147,7 @@ async function checkout(pool: Pool): Promise<CheckedOut> {
 /**
  * Runs work on `n` connections held together, taken from the budget in one step. `work` must not take more
  * (no transaction, no withConnections inside): a holder that waits for more could wait forever. A connection
- * left mid-COPY by a failure is destroyed, not pooled.
+ * left unfit (mid-COPY, say) is destroyed, not pooled.
  */
 export async function withConnections<T>(
   pool: Pool,
@@ -160,8 +163,8 @@ export async function withConnections<T>(
     return await work(clients);
   } finally {
     for (const client of clients) {
-      const broken = midCopy.has(client);
-      midCopy.delete(client);
+      const broken = unfit.has(client);
+      unfit.delete(client);
       client.checkin(broken);
     }
     budget.give(n);
@@ -169,28 +172,19 @@ export async function withConnections<T>(
 }
 
 /** Runs work in one transaction on one pooled connection. */
-export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const budget = budgetOf(pool);
-  await budget.take(1);
-  let client: CheckedOut | undefined;
-  let broken = false;
-  try {
-    client = await checkout(pool);
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    // a connection that cannot even roll back may still be inside the failed transaction: not for reuse
-    broken = await (client?.query('ROLLBACK').then(
-      () => false,
-      () => true,
-    ) ?? false);
-    throw error;
-  } finally {
-    client?.checkin(broken);
-    budget.give(1);
-  }
+export function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withConnections(pool, 1, async ([client]) => {
+    await client!.query('BEGIN');
+    try {
+      const result = await work(client!);
+      await client!.query('COMMIT');
+      return result;
+    } catch (error) {
+      // a connection that cannot even roll back may still be inside the failed transaction
+      await client!.query('ROLLBACK').catch(() => markUnfit(client!, true));
+      throw error;
+    }
+  });
 }
 
 /**

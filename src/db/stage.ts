@@ -2,7 +2,7 @@
 // COPY streams with backpressure, so memory stays flat however large the source is.
 import { once } from 'node:events';
 import type { PoolClient } from 'pg';
-import { markMidCopy, storable, storableJson, type Queryable } from './sql.ts';
+import { markUnfit, storable, storableJson, type Queryable } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/record.ts';
 
@@ -147,7 +147,7 @@ class CopyWriter {
     if (this.failure) throw this.failure;
     if (!this.pending.length) return;
     if (!this.stream) {
-      markMidCopy(this.client, true);
+      markUnfit(this.client, true);
       this.stream = this.client.query(copyFrom(this.sql));
       this.stream.on('error', (error: Error) => (this.failure ??= error));
     }
@@ -166,7 +166,7 @@ class CopyWriter {
     this.stream.end();
     await done;
     this.stream = undefined;
-    markMidCopy(this.client, false);
+    markUnfit(this.client, false);
   }
 }
 
