@@ -37,6 +37,17 @@ const schema = z.object({
    * COPY streams) and one is always kept for single statements, so three normalizes run together at the default.
    */
   ETL_DB_POOL_MAX: z.coerce.number().int().min(4).default(10),
+  /**
+   * A payload larger than this many bytes is normalized in parts of about this size, side by side on every
+   * worker of the task queue (when its kind can be cut: a CSV file, a paged API's pages); 0 never cuts.
+   */
+  ETL_PART_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(32 * 2 ** 20),
+  /** Parts of one payload normalized at once, across all workers. */
+  ETL_PART_CONCURRENCY: z.coerce.number().int().min(1).default(4),
   /** How long a checkout waits for a free pooled connection before its attempt fails (and is retried). */
   ETL_DB_ACQUIRE_TIMEOUT: duration.default('30s'),
   /** Where the worker serves the Temporal SDK's Prometheus metrics (also its container health probe). */

@@ -32,6 +32,8 @@ try {
     db,
     sourcesFile: settings.ETL_SOURCES_FILE,
     divergence: { threshold: settings.ETL_DIVERGENCE_THRESHOLD, windowMs: durationMs(settings.ETL_DIVERGENCE_WINDOW) },
+    partBytes: settings.ETL_PART_BYTES,
+    partConcurrency: settings.ETL_PART_CONCURRENCY,
   });
   log.info(
     {

@@ -1,6 +1,6 @@
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createActivities } from '../src/activities/index.ts';
+import { createActivities, type NormalizeOutcome } from '../src/activities/index.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,7 +129,8 @@ export async function runStages(db: Database, sourcesFile: string, sourceId: str
   await run(activities.storeRaw, { ...step, payloadId: fetched.payloadId });
   const outcome: StagesOutcome = { runId, staged: 0, quarantined: 0, reasons: [] };
   try {
-    const normalized = await run(activities.normalize, { ...step, payloadId: fetched.payloadId });
+    // a whole payload: no parts asked for
+    const normalized = (await run(activities.normalize, { ...step, payloadId: fetched.payloadId })) as NormalizeOutcome;
     await run(activities.dedupe, { ...step, payloadId: fetched.payloadId });
     Object.assign(outcome, { staged: normalized.staged, quarantined: normalized.quarantined });
   } catch (error) {

@@ -18,6 +18,10 @@ export interface ActivityDeps {
   sourcesFile: string;
   /** When latest prices of one entity diverge across sources (default: 5 % within an hour). */
   divergence?: DivergenceRule;
+  /** Payloads larger than this many bytes are normalized in parts, when they can be cut (ETL_PART_BYTES; unset: never). */
+  partBytes?: number;
+  /** How many parts of one payload run at once, across all workers (ETL_PART_CONCURRENCY). */
+  partConcurrency?: number;
 }
 
 export interface SourceStep {

@@ -25,6 +25,6 @@ export type { ActivityDeps, PayloadStep, SourceStep } from './common.ts';
 export type { FetchOutcome } from './extract.ts';
 export type { IdentityCounts } from './identity.ts';
 export type { MergeCounts, MergePreview, OrphanCounts } from './load.ts';
-export type { NormalizeOutcome } from './normalize.ts';
+export type { NormalizeOutcome, PartOutcome, PlannedParts } from './normalize.ts';
 export type { ReprocessPlan, RunPlan, RunSummary, SourcePlan } from './runs.ts';
 export type { SourceOutcome } from '../db/runs.ts';

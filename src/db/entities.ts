@@ -72,6 +72,8 @@ export const RunSource = defineEntity({
     observedSchema: p.json<Record<string, string>>().nullable(),
     /** Where each unified field came from, with its confidence, and the columns left unmapped. */
     fieldMapping: p.json<Record<string, unknown>>().nullable(),
+    /** A payload normalized in parts: the parts, what every part reads with, and (once all are done) their shifts. */
+    normalizePlan: p.json<Record<string, unknown>>().nullable(),
     error: p.text().nullable(),
     /**
      * The Temporal run id that merged, set in the merge transaction: a retried merge returns the counts

@@ -12,7 +12,7 @@ import type { Pool } from 'pg';
 import { deleteGuard, type DeleteLimits } from '../load/delete-guard.ts';
 import { OHLC, QUOTE_COLUMNS, RAW_FROM, UPSERT_DAILY, ensurePartitions, stagedMonths } from './quotes.ts';
 import { transaction, type Queryable } from './sql.ts';
-import { RECORD_COLUMNS, assertStagingIntact } from './stage.ts';
+import { RECORD_COLUMNS, STAGE_COLUMNS, assertStagingIntact } from './stage.ts';
 
 export interface MergeCounts {
   staged: number;
@@ -48,10 +48,19 @@ const WRITTEN_COLUMNS = [
 // Scope `own` (a reprocess of a payload fetched before the source's last merged one) writes only live records
 // whose current value came from this very payload: never a new one, never one a later run deleted or wrote.
 export type MergeScope = 'all' | 'own';
+// a payload normalized in parts: its staged rows' positions are the parts' own until shifted (see placeParts)
+const STAGED_COLUMNS = STAGE_COLUMNS.filter((c) => c !== 'raw_position')
+  .map((c) => `s.${c}`)
+  .join(', ');
 const changes = (scope: MergeScope) => `
-ranked AS (
-  SELECT s.*, row_number() OVER w AS newest, lag(s.observed_at) OVER w IS DISTINCT FROM s.observed_at AS first_at_time
-  FROM stage_record s WHERE s.run_id = $1 AND s.source_id = $2
+parts AS (
+  SELECT (normalize_plan->>'stride')::int AS stride,
+         ARRAY(SELECT jsonb_array_elements_text(normalize_plan->'shifts')::int) AS shifts
+  FROM run_source WHERE run_id = $1 AND source_id = $2 AND normalize_plan ? 'shifts'
+), ranked AS (
+  SELECT ${STAGED_COLUMNS}, s.raw_position - coalesce(p.shifts[s.position / p.stride + 1], 0) AS raw_position,
+         row_number() OVER w AS newest, lag(s.observed_at) OVER w IS DISTINCT FROM s.observed_at AS first_at_time
+  FROM stage_record s LEFT JOIN parts p ON true WHERE s.run_id = $1 AND s.source_id = $2
   WINDOW w AS (PARTITION BY s.source_key ORDER BY s.observed_at DESC, s.position DESC)
 ), incoming AS (
   SELECT * FROM ranked WHERE newest = 1

@@ -261,15 +261,14 @@ export async function* readDocuments(db: Queryable, payloadId: number): AsyncIte
     `SELECT document, min(seq) AS first, max(seq) AS last FROM raw_page WHERE payload_id = $1 GROUP BY document ORDER BY document`,
     [payloadId],
   );
-  for (const { first, last } of rows) {
-    // pipeline, not pipe: a failed page read (the database went away) reaches the reader as the stream's
-    // error instead of an unheard 'error' event on the source stream, which would end the process
-    yield pipeline(
-      Readable.from(pages(db, payloadId, first, last), { objectMode: false }),
-      new PassThrough(),
-      () => {},
-    );
-  }
+  for (const { first, last } of rows) yield byteStream(pages(db, payloadId, first, last));
+}
+
+/** Bytes as a stream a reader can take. */
+export function byteStream(chunks: AsyncIterable<Buffer>): Readable {
+  // pipeline, not pipe: a failed page read (the database went away) reaches the reader as the stream's
+  // error instead of an unheard 'error' event on the source stream, which would end the process
+  return pipeline(Readable.from(chunks, { objectMode: false }), new PassThrough(), () => {});
 }
 
 async function* pages(db: Queryable, payloadId: number, first: number, last: number): AsyncIterable<Buffer> {
@@ -279,5 +278,40 @@ async function* pages(db: Queryable, payloadId: number, first: number, last: num
       seq,
     ]);
     if (rows[0]) yield rows[0].body;
+  }
+}
+
+/** Each stored document's size in bytes, in document order. */
+export async function documentSizes(db: Queryable, payloadId: number): Promise<{ document: number; bytes: number }[]> {
+  const { rows } = await db.query<{ document: number; bytes: string }>(
+    'SELECT document, sum(length(body)) AS bytes FROM raw_page WHERE payload_id = $1 GROUP BY document ORDER BY document',
+    [payloadId],
+  );
+  return rows.map((r) => ({ document: r.document, bytes: Number(r.bytes) }));
+}
+
+/** Bytes [from, to) of one stored document, fetched a page at a time (only the pages that overlap the range). */
+export async function* documentRange(
+  db: Queryable,
+  payloadId: number,
+  document: number,
+  from: number,
+  to: number,
+): AsyncIterable<Buffer> {
+  const { rows } = await db.query<{ seq: number; start: string; bytes: number }>(
+    `SELECT seq, coalesce(sum(length(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start,
+            length(body) AS bytes
+     FROM raw_page WHERE payload_id = $1 AND document = $2 ORDER BY seq`,
+    [payloadId, document],
+  );
+  for (const { seq, start, bytes } of rows) {
+    const first = Number(start);
+    if (first + bytes <= from || first >= to) continue;
+    const { rows: page } = await db.query<{ body: Buffer }>(
+      'SELECT body FROM raw_page WHERE payload_id = $1 AND seq = $2',
+      [payloadId, seq],
+    );
+    const body = page[0]!.body;
+    yield body.subarray(Math.max(0, from - first), Math.min(bytes, to - first));
   }
 }

@@ -8,7 +8,7 @@ import { RECORD_FIELDS, toSnake, type NormalizedRecord } from '../normalize/reco
 
 /** stage_record's record columns, in RECORD_FIELDS order. */
 export const RECORD_COLUMNS = RECORD_FIELDS.map(toSnake);
-const STAGE_COLUMNS = [
+export const STAGE_COLUMNS = [
   'run_id',
   'source_id',
   'position',
@@ -31,23 +31,25 @@ const FIELD_ISSUE_COLUMNS = [
   'reason',
 ];
 
-/** Forgets what an earlier attempt wrote from `fromPosition` on (all of it by default), so a retry continues cleanly. */
-export async function clearStage(db: Queryable, runId: number, sourceId: string, fromPosition = 0): Promise<void> {
-  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3', [
+/** Past the last position any part of a payload can have (positions are int). */
+const END = 2 ** 31 - 1;
+
+/**
+ * Forgets what an earlier attempt wrote at positions [from, to) (all of it by default), so a retry continues
+ * cleanly; a part of a payload clears only its own range.
+ */
+export async function clearStage(db: Queryable, runId: number, sourceId: string, from = 0, to = END): Promise<void> {
+  await db.query('DELETE FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $3 AND position < $4', [
     runId,
     sourceId,
-    fromPosition,
+    from,
+    to,
   ]);
-  await db.query('DELETE FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [
-    runId,
-    sourceId,
-    fromPosition,
-  ]);
-  await db.query('DELETE FROM field_issue WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3', [
-    runId,
-    sourceId,
-    fromPosition,
-  ]);
+  for (const table of ['quarantine', 'field_issue'])
+    await db.query(
+      `DELETE FROM ${table} WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3 AND raw_position < $4`,
+      [runId, sourceId, from, to],
+    );
 }
 
 /**
@@ -78,13 +80,52 @@ export async function stagedCounts(
  * record of a payload leaves exactly one row, staged or quarantined, so their count tells whether what an
  * earlier attempt committed is still there.
  */
-export async function rowsBefore(db: Queryable, runId: number, sourceId: string, position: number): Promise<number> {
+export async function rowsBefore(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+  position: number,
+  from = 0,
+): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position < $3)::int
-          + (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position < $3)::int AS n`,
-    [runId, sourceId, position],
+    `SELECT (SELECT count(*) FROM stage_record WHERE run_id = $1 AND source_id = $2 AND position >= $4 AND position < $3)::int
+          + (SELECT count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2 AND raw_position >= $4 AND raw_position < $3)::int AS n`,
+    [runId, sourceId, position, from],
   );
   return rows[0]!.n;
+}
+
+/**
+ * Where the parts of a payload normalized in parts put their records: part k from k × stride on (the stride
+ * exceeds any part's record count), so parts write side by side without knowing how many records the parts
+ * before them hold. Once all are done, `shifts[k]` takes part k's positions to the payload's own (k × stride
+ * minus the records before part k): quarantined records and field issues are moved here, once (the plan
+ * keeps the shifts, which marks it done); staged rows keep theirs, and the merge applies the shift as it
+ * reads them (moving a million staged rows costs more than the merge reading them).
+ */
+export async function placeParts(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+  stride: number,
+  shifts: number[],
+): Promise<void> {
+  const args = [runId, sourceId, stride, shifts];
+  // through negative positions: quarantine's positions are unique, and a move straight down could meet a row not moved yet
+  await db.query(
+    'UPDATE quarantine SET raw_position = -1 - raw_position WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3',
+    args.slice(0, 3),
+  );
+  await db.query(
+    `UPDATE quarantine SET raw_position = (-1 - raw_position) - ($4::int[])[(-1 - raw_position) / $3 + 1]
+     WHERE run_id = $1 AND source_id = $2 AND raw_position < 0`,
+    args,
+  );
+  await db.query(
+    `UPDATE field_issue SET raw_position = raw_position - ($4::int[])[raw_position / $3 + 1]
+     WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3`,
+    args,
+  );
 }
 
 /** The staged rows a merge or an orphan check would read are not all there: PostgreSQL lost them in a crash. */

@@ -102,6 +102,8 @@ const sourceSchema = z
         fail_at_record: z.number().int().min(0).optional(),
         /** The worker process is killed (SIGKILL) at this record during the first normalize attempt. */
         crash_at_record: z.number().int().min(0).optional(),
+        /** A payload normalized in parts: the two above count records within this part (default 0, the first). */
+        at_part: z.number().int().min(0).optional(),
       })
       .strict()
       .optional(),
@@ -145,6 +147,7 @@ export interface SourceConfig {
     latencyMs?: number;
     failAtRecord?: number;
     crashAtRecord?: number;
+    atPart?: number;
   };
 }
 
@@ -227,6 +230,7 @@ export function parseSourcesConfig(text: string, file: string, env: NodeJS.Proce
         latencyMs: s.faults.latency_ms,
         failAtRecord: s.faults.fail_at_record,
         crashAtRecord: s.faults.crash_at_record,
+        atPart: s.faults.at_part,
       },
     } satisfies SourceConfig;
   });

@@ -3,9 +3,16 @@
 // ragged rows. Header names are matched onto unified fields later (src/normalize/mapping.ts).
 import { parse } from 'csv-parse';
 import { Readable, pipeline } from 'node:stream';
-import { decodingStream } from './decode.ts';
+import { SNIFF_BYTES, decodingStream, detectEncoding } from './decode.ts';
 import { openLocation } from './transport.ts';
-import { UnreadablePayloadError, type SourceAdapter, type SourceFields, type Unparsed } from './types.ts';
+import {
+  UnreadablePayloadError,
+  type DocumentSplit,
+  type SourceAdapter,
+  type SourceFields,
+  type Unparsed,
+} from './types.ts';
+import type { SourceConfig } from './config.ts';
 
 const CSV_TYPES = ['text/csv', 'text/plain', 'application/csv', 'application/vnd.ms-excel', 'application/octet-stream'];
 const DELIMITERS = [',', ';', '\t'];
@@ -87,7 +94,111 @@ export const csvSource: SourceAdapter = {
     }
     for (const { record } of broken) yield record;
   },
+
+  split: splitCsv,
 };
+
+/**
+ * Encodings in which a byte below 0x80 is always that ASCII character, so quotes, line ends and delimiters
+ * can be found in the bytes; with the setting that reads them.
+ */
+const CUTTABLE: Record<string, NonNullable<SourceConfig['csv']['encoding']>> = {
+  'utf-8': 'utf8',
+  'windows-1252': 'latin1',
+};
+
+/**
+ * Cuts a CSV file at record ends, each later part read behind the file's header line. The bytes are scanned
+ * as Latin-1 (one character per byte) with the scanner the reader itself uses, from the header on. A file is
+ * not cut when its parts might read differently from the whole: a UTF-16 file, a header that is not one plain
+ * line, a comment line among the records (csv-parse skips its quotes, the scanner would not), or a record the
+ * reader refuses (too long, a quote that never closes).
+ */
+async function splitCsv(
+  document: AsyncIterable<Uint8Array>,
+  source: SourceConfig,
+  info: { url: string; contentType: string | null },
+  partBytes: number,
+): Promise<DocumentSplit | null> {
+  const bytes = document[Symbol.asyncIterator]();
+  // the encoding, decided on the same bytes the reader decides it on
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let more = true;
+  while (headBytes < SNIFF_BYTES) {
+    const next = await bytes.next();
+    if (next.done) {
+      more = false;
+      break;
+    }
+    head.push(Buffer.from(next.value));
+    headBytes += next.value.length;
+  }
+  let start = Buffer.concat(head);
+  let encoding: string;
+  try {
+    encoding = detectEncoding(start, { declared: source.csv.encoding, contentType: info.contentType }, more);
+  } catch {
+    return null; // the reader says why
+  }
+  const declared = CUTTABLE[encoding];
+  if (!declared) return null;
+  const bom = encoding === 'utf-8' && start[0] === 0xef && start[1] === 0xbb && start[2] === 0xbf ? 3 : 0;
+  // the header line: the first line that is neither blank nor a comment, as the reader finds it in the text
+  let prefixBytes = -1;
+  for (let at = bom; ; ) {
+    const end = start.indexOf(10, at);
+    if (end < 0) {
+      const next = more ? await bytes.next() : { done: true as const, value: undefined };
+      if (next.done || start.length > MAX_RECORD_CHARS) return null;
+      start = Buffer.concat([start, next.value]);
+      continue;
+    }
+    const line = start.toString('latin1', at, end);
+    at = end + 1;
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    prefixBytes = at;
+    break;
+  }
+  const decoder = new TextDecoder(encoding);
+  const prefixText = decoder.decode(start.subarray(0, prefixBytes));
+  const header = headerLine(prefixText);
+  if (header === undefined || `${header}\n` !== prefixText.slice(-header.length - 1)) return null;
+  const delimiter =
+    source.csv.delimiter ?? DELIMITERS.reduce((best, d) => (count(header, d) > count(header, best) ? d : best));
+  const readAs: SourceConfig = { ...source, csv: { ...source.csv, encoding: declared, delimiter } };
+  // the prefix alone must read into no record: it is the header and nothing else
+  for await (const _ of csvSource.read(Readable.from([start.subarray(0, prefixBytes)]), readAs, info)) return null;
+
+  // the scanner passes text on at record ends, one input slice at a time: slices much smaller than a part
+  // let a cut fall close to where it is wanted
+  const slice = Math.max(1024, Math.min(64 * 1024, Math.floor(partBytes / 8)));
+  const chunks = (async function* () {
+    const text = function* (buffer: Buffer) {
+      for (let at = 0; at < buffer.length; at += slice) yield buffer.toString('latin1', at, at + slice);
+    };
+    yield* text(start.subarray(prefixBytes));
+    for (let next = await bytes.next(); !next.done; next = await bytes.next()) yield* text(Buffer.from(next.value));
+  })();
+  let refused = false;
+  const refuse = () => {
+    refused = true;
+  };
+  const cuts: number[] = [];
+  let offset = prefixBytes;
+  let lastCut = prefixBytes;
+  for await (const text of wholeRecords(chunks, delimiter, MAX_RECORD_CHARS, refuse)) {
+    if (refused || /(^|[\r\n])[ \t]*#/.test(text)) return null;
+    offset += text.length;
+    if (offset - lastCut >= partBytes) {
+      cuts.push(offset);
+      lastCut = offset;
+    }
+  }
+  if (refused) return null;
+  while (cuts.length && cuts.at(-1)! >= offset) cuts.pop();
+  return cuts.length ? { prefixBytes, cuts, readAs } : null;
+}
 
 /** The first line that is neither blank nor a comment, once it is complete (or the text has ended). */
 function headerLine(text: string, ended = false): string | undefined {

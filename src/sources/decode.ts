@@ -89,7 +89,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /** Bytes looked at before deciding an undeclared encoding. */
-const SNIFF_BYTES = 64 * 1024;
+export const SNIFF_BYTES = 64 * 1024;
 
 /**
  * A stream that decodes bytes to text. The encoding is decided on the first 64 KiB; a later byte that is not

@@ -66,10 +66,31 @@ export interface SourceAdapter {
   /** Reads one stored document back into records, in source order. */
   read(document: Readable, source: SourceConfig, info: DocumentInfo): AsyncIterable<SourceFields | Unparsed>;
   /**
+   * Where one large stored document can be cut into parts of about `partBytes` that read, each on its own,
+   * into exactly the records the whole document reads into (a CSV cut at record ends); null when it cannot be
+   * (a text encoding whose bytes do not show the record ends). Sources without it are never cut.
+   */
+  split?(
+    document: AsyncIterable<Uint8Array>,
+    source: SourceConfig,
+    info: DocumentInfo,
+    partBytes: number,
+  ): Promise<DocumentSplit | null>;
+  /**
    * Values this source writes for "no value" in a field, beyond the empty spellings every source has
    * ("", "-", "N/A", ...): CoinPaprika's rank 0 is "not ranked", not a rank. They are read as null.
    */
   readonly sentinels?: Partial<Record<UnifiedField, readonly (string | number)[]>>;
+}
+
+/** How a document is cut: each part from a cut to the next, every part after the first read behind the prefix. */
+export interface DocumentSplit {
+  /** The bytes at the document's start that every later part is read behind (a CSV's header line). */
+  prefixBytes: number;
+  /** Byte offsets where parts begin, ascending, each after the prefix and at a record boundary. */
+  cuts: number[];
+  /** The source as every part is read, so that each decides what the whole document decided (encoding, delimiter). */
+  readAs: SourceConfig;
 }
 
 /** A source failure that retrying cannot fix (missing file, 404, bad credentials, wrong content type). */

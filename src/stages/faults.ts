@@ -16,9 +16,10 @@ export async function beforeFetch(source: SourceConfig, attempt: number, signal:
     throw new RetryableSourceError(`source '${source.id}': injected fetch failure (rate ${faults.fetchFailureRate})`);
 }
 
-export function atRecord(source: SourceConfig, attempt: number, position: number): void {
+/** `position`: the record's within the part being normalized (`part`; a whole payload is part 0). */
+export function atRecord(source: SourceConfig, attempt: number, position: number, part = 0): void {
   const faults = source.faults;
-  if (!faults || attempt !== 1) return;
+  if (!faults || attempt !== 1 || (faults.atPart ?? 0) !== part) return;
   // SIGKILL: nothing runs after it, exactly like a machine dying under the worker
   if (position === faults.crashAtRecord) process.kill(process.pid, 'SIGKILL');
   if (position === faults.failAtRecord)

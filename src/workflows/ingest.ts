@@ -1,5 +1,5 @@
-// The ingest workflow reads like its design card: for every source, extract (fetch, store raw),
-// normalize, load (dedupe, soft-delete orphans), then link its records to entities across sources.
+// The ingest workflow reads like its design card: for every source, extract (fetch, store raw), normalize
+// (in parts when large), load (dedupe, soft-delete orphans), then link its records to entities across sources.
 // Sources run side by side; one failing source ends the run `partial`, it never fails the others.
 // Runs of one source are ordered by fetch: a payload fetched before one another run has merged already is
 // `superseded` (it merges and deletes nothing; the later fetch's data stands), which is no failure.
@@ -12,6 +12,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
+import { normalizeStage } from './normalize.ts';
 import { trackProgress } from './observability.ts';
 
 export interface IngestInput {
@@ -66,9 +67,9 @@ async function ingestSource(
   show: ReturnType<typeof trackProgress>['stage'],
 ): Promise<SourceOutcome> {
   const step = { runId, sourceId: source.id };
-  const at = (name: Parameters<typeof show>[1]) => {
+  const at = (name: Parameters<typeof show>[1], what: string = name) => {
     show(source.id, name);
-    return stage(`${name} ${source.id}`);
+    return stage(`${what} ${source.id}`);
   };
   try {
     // extract
@@ -77,8 +78,7 @@ async function ingestSource(
     const { unchanged } = await at('store raw').storeRaw(payload);
     let superseded: string | undefined;
     if (!unchanged) {
-      // normalize
-      await at('normalize').normalize(payload);
+      await normalizeStage((what) => at('normalize', what), payload);
       // load: one record per key within the source, then what a complete snapshot no longer has; either
       // refuses a payload a later fetch of the source overtook
       superseded = (await at('dedupe').dedupe(payload)).superseded;

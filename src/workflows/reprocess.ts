@@ -9,6 +9,7 @@
 //   wrote, and the checkpoint stays where it is. The latest payload merges as a normal run would.
 import { ActivityFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities, MergeCounts, MergePreview, RunSummary } from '../activities/index.ts';
+import { normalizeStage } from './normalize.ts';
 
 export interface ReprocessInput {
   runId: number;
@@ -41,7 +42,7 @@ export async function reprocess({
     plan.sources.map(async ({ id, payloadId }) => {
       const payload = { runId: plan.runId, sourceId: id, payloadId };
       try {
-        await stages.normalize(payload);
+        await normalizeStage(() => stages, payload);
         if (dryRun) changes[id] = await stages.previewMerge(payload);
         else {
           changes[id] = await stages.dedupe(payload);
