@@ -721,7 +721,7 @@ function updateReadme(result: { date: string; machine: string } & Figures): void
   const a = result.api;
   const ts = result.series;
   const table = [
-    `Last full run: ${result.date.slice(0, 10)}, ${result.machine}, ${ROWS.toLocaleString('en')} rows (${(result.file.bytes / 1e6).toFixed(0)} MB CSV).`,
+    `Last full run${SERIES_DAYS === 365 ? '' : ` (with \`BENCH_SERIES_DAYS=${SERIES_DAYS}\`: ${SERIES_DAYS} daily snapshots instead of 365)`}: ${result.date.slice(0, 10)}, ${result.machine}, ${ROWS.toLocaleString('en')} rows (${(result.file.bytes / 1e6).toFixed(0)} MB CSV).`,
     '',
     '| measure | figure | target |',
     '|---|---|---|',

@@ -1,6 +1,7 @@
 // Records the event histories of real runs into test/replay/histories, for the replay test: a change to the
 // workflows that would break these (already running) executions then fails CI instead of production.
 //   npm run replay:record    (re-record only when such a change is deliberate and versioned with patching)
+//   npm run replay:record -- ingest-in-parts    (writes only the histories named: the others keep their older code's)
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -59,6 +60,8 @@ try {
     ) => {
       const handle = await start();
       await handle.result();
+      const only = process.argv.slice(2);
+      if (only.length && !only.includes(name)) return; // run, since later runs build on it, but kept as it was
       fs.writeFileSync(path.join(out, `${name}.json`), historyToJSON(await handle.fetchHistory()));
       console.log(`recorded ${name}`);
     };
@@ -95,6 +98,23 @@ try {
         workflowId: 'retention',
         args: [{ olderThanDays: 90 }],
       }),
+    );
+    // a first run again, in parts of a few kilobytes (the demo CSV is cut at record ends)
+    server.setFaults([]);
+    await db.pool.query('TRUNCATE run, source_state, raw_payload, record, entity RESTART IDENTITY CASCADE');
+    const parts = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: 'replay-parts',
+      db,
+      sourcesFile: path.join(projectRoot, 'config', 'sources.demo.yaml'),
+      partBytes: 4096,
+      partConcurrency: 2,
+    });
+    await parts.runUntil(
+      record('ingest-in-parts', () =>
+        env.client.workflow.start(ingest, { taskQueue: 'replay-parts', workflowId: 'ingest-in-parts', args: [{}] }),
+      ),
     );
   });
 } finally {

@@ -56,7 +56,13 @@ export async function planParts(
   for (const { document, bytes } of documents) {
     const split =
       bytes > partBytes && adapter.split
-        ? await adapter.split(documentRange(db.pool, payloadId, document, 0, bytes), source, info, partBytes)
+        ? // parts of even size (a 2.1× file is three parts of 0.7, not two and a sliver), so they end together
+          await adapter.split(
+            documentRange(db.pool, payloadId, document, 0, bytes),
+            source,
+            info,
+            Math.ceil(bytes / Math.ceil(bytes / partBytes)),
+          )
         : null;
     if (split) {
       close();

@@ -19,6 +19,7 @@ describe('workflow replay against recorded histories', () => {
       .sort();
     assert.deepEqual(files, [
       'ingest-first-run.json',
+      'ingest-in-parts.json',
       'ingest-partial.json',
       'ingest-unchanged.json',
       'reprocess-dry-run.json',

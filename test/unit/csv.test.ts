@@ -172,3 +172,49 @@ describe('csv source', () => {
     });
   });
 });
+
+describe('csv split: parts that read into exactly the whole file', () => {
+  /** Rows with what a cut could break: quoted delimiters, quotes and line ends, multi-byte text, blank lines, ragged and stray-quote rows. */
+  const file = (eol: string) => {
+    const lines = ['\uFEFF# banner, with "a quote', '', 'id;name;price'];
+    for (let i = 0; i < 400; i++) {
+      const name = i % 5 === 0 ? `"Coin; ${i}${eol}more ""quoted"""` : i % 7 === 0 ? `Caf\u00e9 \u20bf ${i}` : `n${i}`;
+      lines.push(i % 13 === 0 ? `c${i};${name}` : i % 17 === 0 ? `c${i};x"y;${i}` : `c${i};${name};${i}`);
+      if (i % 11 === 0) lines.push('');
+    }
+    return Buffer.from(`${lines.join(eol)}${eol}`);
+  };
+
+  for (const eol of ['\n', '\r\n']) {
+    it(`cuts at record ends only, for any part size (${JSON.stringify(eol)} line ends)`, async () => {
+      const bytes = file(eol);
+      const info = { url: 'file:///t.csv', contentType: 'text/csv' };
+      const whole = await read(bytes, '', 'text/csv', 4096);
+      assert.ok(whole.length > 390);
+      for (const partBytes of [101, 333, 1000, 2500, 4000]) {
+        const pages = Array.from({ length: Math.ceil(bytes.length / 1500) }, (_, i) =>
+          bytes.subarray(i * 1500, i * 1500 + 1500),
+        );
+        const split = await csvSource.split!(Readable.from(pages), sourceWith(), info, partBytes);
+        assert.ok(split && split.cuts.length > 0, `cut in parts of ${partBytes}`);
+        const bounds = [0, ...split.cuts, bytes.length];
+        const records: (SourceFields | Unparsed)[] = [];
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          const part = bytes.subarray(bounds[k], bounds[k + 1]);
+          const document = k === 0 ? part : Buffer.concat([bytes.subarray(0, split.prefixBytes), part]);
+          for await (const r of csvSource.read(Readable.from([document]), split.readAs, info)) records.push(r);
+        }
+        assert.deepEqual(records, whole, `parts of ${partBytes} bytes`);
+      }
+    });
+  }
+
+  it('does not cut a UTF-16 file, nor one with a comment line among its records', async () => {
+    const info = { url: 'file:///t.csv', contentType: 'text/csv' };
+    const text = file('\n').toString('utf8').replace('\uFEFF', '');
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    assert.equal(await csvSource.split!(Readable.from([utf16]), sourceWith(), info, 500), null);
+    const commented = Buffer.from(text.replace('c200;', '# a note\nc200;'));
+    assert.equal(await csvSource.split!(Readable.from([commented]), sourceWith(), info, 500), null);
+  });
+});

@@ -37,6 +37,8 @@ interface Behaviour {
   fail?: { stage: string; error: Error };
   /** The stage blocks until Temporal cancels it. */
   block?: string;
+  /** normalize plans the payload in this many parts, two at a time. */
+  parts?: number;
 }
 
 /**
@@ -49,6 +51,9 @@ function mockActivities(sources: SourcePlan[], behaviour: Record<string, Behavio
   for (const [id, b] of Object.entries(behaviour))
     if (b.block) blocked.set(id, { started: Promise.withResolvers(), cancelled: Promise.withResolvers() });
   const payloadIdOf = (sourceId: string) => 1000 + sources.findIndex((s) => s.id === sourceId);
+  let partsRunning = 0;
+  let maxPartsRunning = 0;
+  const bothStarted = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
 
   const stage = async (name: string, step: SourceStep) => {
     calls.push({ name, arg: { ...step } });
@@ -87,7 +92,25 @@ function mockActivities(sources: SourcePlan[], behaviour: Record<string, Behavio
     },
     async normalize(step: PayloadStep) {
       await stage('normalize', step);
+      const parts = behaviour[step.sourceId]?.parts;
+      if (parts) return { parts, concurrency: 2 };
       return { parsed: 3, staged: 3, quarantined: 0, fieldIssues: 0, driftEvents: 0 };
+    },
+    async normalizePart(step: PayloadStep & { part: number }) {
+      await stage('normalizePart', step);
+      partsRunning++;
+      maxPartsRunning = Math.max(maxPartsRunning, partsRunning);
+      // the first two parts each wait for the other to start: run one after the other, they never would
+      if (step.part < 2) {
+        bothStarted[step.part]!.resolve();
+        await Promise.all(bothStarted.map((b) => b.promise));
+      }
+      partsRunning--;
+      return { parsed: 10 + step.part, resumed: false, zoneless: [] };
+    },
+    async finishParts(step: PayloadStep & { outcomes: unknown[] }) {
+      await stage('finishParts', step);
+      return { parsed: 0, staged: 0, quarantined: 0, fieldIssues: 0, driftEvents: 0 };
     },
     async dedupe(step: PayloadStep) {
       await stage('dedupe', step);
@@ -113,7 +136,7 @@ function mockActivities(sources: SourcePlan[], behaviour: Record<string, Behavio
 
   const of = (name: string) => calls.filter((c) => c.name === name);
   const stagesOf = (sourceId: string) => calls.filter((c) => c.arg.sourceId === sourceId).map((c) => c.name);
-  return { activities, calls, of, stagesOf, blocked };
+  return { activities, calls, of, stagesOf, blocked, maxPartsRunning: () => maxPartsRunning };
 }
 
 const FULL = ['fetchSource', 'storeRaw', 'normalize', 'dedupe', 'softDeleteOrphans', 'resolveEntities'];
@@ -211,6 +234,45 @@ describe('ingest workflow with mocked activities', function () {
       ],
     );
     assert.equal(summary!.status, 'succeeded');
+  });
+
+  it('a payload planned in parts: every part once, two at a time, joined in part order before the merge', async () => {
+    const sources: SourcePlan[] = [
+      { id: 'large', deletePolicy: 'snapshot' },
+      { id: 'small', deletePolicy: 'snapshot' },
+    ];
+    const mock = mockActivities(sources, { large: { parts: 5 } });
+    await run(mock.activities, async (handle) => {
+      assert.equal((await handle.result()).status, 'succeeded');
+    });
+    assert.deepEqual(mock.stagesOf('large'), [
+      'fetchSource',
+      'storeRaw',
+      'normalize',
+      ...Array(5).fill('normalizePart'),
+      'finishParts',
+      'dedupe',
+      'softDeleteOrphans',
+      'resolveEntities',
+    ]);
+    assert.deepEqual(mock.stagesOf('small'), FULL);
+    assert.deepEqual(
+      mock.of('normalize').map((c) => c.arg.inParts),
+      [true, true],
+      'the workflow asks for parts',
+    );
+    assert.deepEqual(
+      mock
+        .of('normalizePart')
+        .map((c) => c.arg.part)
+        .sort(),
+      [0, 1, 2, 3, 4],
+    );
+    assert.equal(mock.maxPartsRunning(), 2, 'two at a time, never more');
+    assert.deepEqual(
+      mock.of('finishParts')[0]!.arg.outcomes,
+      [10, 11, 12, 13, 14].map((parsed) => ({ parsed, resumed: false, zoneless: [] })),
+    );
   });
 
   it('a never-delete source is never soft-deleted from; a snapshot source is', async () => {
