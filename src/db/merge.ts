@@ -108,7 +108,8 @@ const WRITE_OWN = `
   RETURNING r.id, r.source_key, r.kind, ${QUOTE_ROW.split(', ')
     .map((col) => `r.${col}`)
     .join(', ')}`;
-const mergeSql = (scope: MergeScope) => `
+// named in its first line: pg_stat_activity shows only the first kilobyte of a statement
+const mergeSql = (scope: MergeScope) => `/* merge ${scope} */
 WITH ${changes(scope)}, written AS (${scope === 'all' ? WRITE_ALL : WRITE_OWN}
 ), observed AS (
   SELECT id AS rid, ${QUOTE_ROW} FROM written WHERE kind = 'asset'

@@ -95,6 +95,24 @@ export async function rowsBefore(
   return rows[0]!.n;
 }
 
+/** The records (staged or quarantined) at each part's positions, k × stride on, before the parts are joined. */
+export async function rowsByPart(
+  db: Queryable,
+  runId: number,
+  sourceId: string,
+  stride: number,
+): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ part: number; n: string }>(
+    `SELECT part, sum(n) AS n FROM (
+       SELECT position / $3 AS part, count(*) AS n FROM stage_record WHERE run_id = $1 AND source_id = $2 GROUP BY 1
+       UNION ALL
+       SELECT raw_position / $3, count(*) FROM quarantine WHERE run_id = $1 AND source_id = $2 GROUP BY 1
+     ) t GROUP BY part`,
+    [runId, sourceId, stride],
+  );
+  return new Map(rows.map((r) => [r.part, Number(r.n)]));
+}
+
 /**
  * Where the parts of a payload normalized in parts put their records: part k from k × stride on (the stride
  * exceeds any part's record count), so parts write side by side without knowing how many records the parts

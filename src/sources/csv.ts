@@ -111,8 +111,8 @@ const CUTTABLE: Record<string, NonNullable<SourceConfig['csv']['encoding']>> = {
  * Cuts a CSV file at record ends, each later part read behind the file's header line. The bytes are scanned
  * as Latin-1 (one character per byte) with the scanner the reader itself uses, from the header on. A file is
  * not cut when its parts might read differently from the whole: a UTF-16 file, a header that is not one plain
- * line, a comment line among the records (csv-parse skips its quotes, the scanner would not), or a record the
- * reader refuses (too long, a quote that never closes).
+ * line, a comment line among the records (csv-parse skips its quotes, the scanner would not), line ends of
+ * another kind than the header's, or a record the reader refuses (too long, a quote that never closes).
  */
 async function splitCsv(
   document: AsyncIterable<Uint8Array>,
@@ -187,8 +187,10 @@ async function splitCsv(
   const cuts: number[] = [];
   let offset = prefixBytes;
   let lastCut = prefixBytes;
+  // csv-parse ends records with the line end it meets first (the header's); the scanner ends them at any
+  const otherLineEnd = prefixText.endsWith('\r\n') ? /\r(?!\n)|(^|[^\r])\n/ : /\r(?!\n)/;
   for await (const text of wholeRecords(chunks, delimiter, MAX_RECORD_CHARS, refuse)) {
-    if (refused || /(^|[\r\n])[ \t]*#/.test(text)) return null;
+    if (refused || /(^|[\r\n])[ \t]*#/.test(text) || otherLineEnd.test(text)) return null;
     offset += text.length;
     if (offset - lastCut >= partBytes) {
       cuts.push(offset);

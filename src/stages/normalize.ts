@@ -12,7 +12,16 @@ import type { Database } from '../db/orm.ts';
 import { payloadInfo, readDocuments } from '../db/raw.ts';
 import type { Readable } from 'node:stream';
 import { updateRunSource } from '../db/runs.ts';
-import { StageWriter, analyzeStage, clearStage, placeParts, rowsBefore, stagedCounts } from '../db/stage.ts';
+import {
+  StageWriter,
+  StagingLostError,
+  analyzeStage,
+  clearStage,
+  placeParts,
+  rowsBefore,
+  rowsByPart,
+  stagedCounts,
+} from '../db/stage.ts';
 import { type Queryable, explainAcquireTimeout, transaction, withConnections } from '../db/sql.ts';
 import { matchKeyOf } from '../identity/rules.ts';
 import {
@@ -111,7 +120,8 @@ export async function normalizePayload(
     if (sample.push(record) >= SAMPLE_SIZE) break;
   }
   const decision = await decide(db, step, source, sample, observer.schema(), options.log);
-  if (planned) {
+  // jsonb cannot hold a NUL: a plan naming such a column could not be kept as it was decided
+  if (planned && !JSON.stringify(decision).includes('\\u0000')) {
     await clearStage(db.pool, runId, sourceId);
     const plan: PartsPlan = { ...planned, decision };
     await updateRunSource(db.em(), runId, sourceId, { normalizePlan: plan as unknown as Record<string, unknown> });
@@ -139,6 +149,12 @@ export async function normalizePart(
   const plan = await partsPlan(db, step.runId, source.id);
   const pieces = plan.parts[part];
   if (!pieces) throw new Error(`source '${source.id}': run ${step.runId} has no part ${part}`);
+  // once joined, the positions are the payload's: a part staged again now would clear other parts' rows
+  if (plan.shifts)
+    throw new Refusal(
+      'PartsJoined',
+      `source '${source.id}': the parts of run ${step.runId} were joined already; to normalize again, reset the workflow to before its normalize`,
+    );
   return stageRange(db, step, source, plan.decision, options, {
     part,
     base: part * plan.stride,
@@ -147,7 +163,11 @@ export async function normalizePart(
   });
 }
 
-/** Once every part is staged: their positions become the payload's, and the counts are written as for a whole one. */
+/**
+ * Once every part is staged: checks that every part's records are still there (staging is unlogged), places
+ * their positions into the payload's, and writes the counts, all in one transaction, so that a later loss of
+ * staged rows is caught by the merge as it is for a whole payload.
+ */
 export async function finishParts(
   db: Database,
   step: Step,
@@ -155,28 +175,39 @@ export async function finishParts(
   outcomes: PartOutcome[],
   log: StageLog,
 ): Promise<NormalizeOutcome> {
-  await transaction(db.pool, async (client) => {
-    const { rows } = await client.query<{ plan: PartsPlan }>(
-      'SELECT normalize_plan AS plan FROM run_source WHERE run_id = $1 AND source_id = $2 FOR UPDATE',
-      [step.runId, source.id],
+  const { runId } = step;
+  const sourceId = source.id;
+  const { plan, counts } = await transaction(db.pool, async (client) => {
+    const { rows } = await client.query<{ plan: PartsPlan; staged: number; quarantined: number; fieldIssues: number }>(
+      `SELECT normalize_plan AS plan, staged, quarantined, field_issues AS "fieldIssues"
+       FROM run_source WHERE run_id = $1 AND source_id = $2 FOR UPDATE`,
+      [runId, sourceId],
     );
-    const plan = rows[0]?.plan;
+    const { plan, ...recorded } = rows[0] ?? {};
     if (!plan || plan.parts.length !== outcomes.length)
-      throw new Error(`source '${source.id}': run ${step.runId} was not planned in ${outcomes.length} parts`);
-    if (plan.shifts) return; // a retry: placed already
+      throw new Error(`source '${sourceId}': run ${runId} was not planned in ${outcomes.length} parts`);
+    if (plan.shifts) return { plan, counts: recorded as Omit<NormalizeOutcome, 'parsed' | 'driftEvents'> }; // a retry: done already
+    const present = await rowsByPart(client, runId, sourceId, plan.stride);
+    const lost = outcomes.reduce((sum, o, k) => sum + o.parsed - (present.get(k) ?? 0), 0);
+    if (lost !== 0)
+      throw new StagingLostError(
+        `source '${sourceId}': ${lost} of ${outcomes.reduce((sum, o) => sum + o.parsed, 0)} records of its parts are gone from staging (PostgreSQL restarted after a crash, which empties the unlogged staging table); ` +
+          'nothing was merged or deleted, and the next run ingests the payload again',
+      );
     const shifts = shiftsOf(
       plan.stride,
       outcomes.map((o) => o.parsed),
     );
-    await placeParts(client, step.runId, source.id, plan.stride, shifts);
-    await client.query('UPDATE run_source SET normalize_plan = $3 WHERE run_id = $1 AND source_id = $2', [
-      step.runId,
-      source.id,
-      JSON.stringify({ ...plan, shifts }),
-    ]);
+    await placeParts(client, runId, sourceId, plan.stride, shifts);
+    const counts = await stagedCounts(client, runId, sourceId);
+    await client.query(
+      `UPDATE run_source SET normalize_plan = $3, staged = $4, quarantined = $5, field_issues = $6
+       WHERE run_id = $1 AND source_id = $2`,
+      [runId, sourceId, JSON.stringify({ ...plan, shifts }), counts.staged, counts.quarantined, counts.fieldIssues],
+    );
+    return { plan, counts };
   });
-  const plan = await partsPlan(db, step.runId, source.id);
-  return finishStaging(db, step, source, plan.decision.driftEvents, outcomes, log);
+  return finishStaging(db, step, source, plan.decision.driftEvents, outcomes, log, counts);
 }
 
 async function partsPlan(db: Database, runId: number, sourceId: string): Promise<PartsPlan> {
@@ -384,12 +415,14 @@ async function finishStaging(
   driftEvents: number,
   outcomes: PartOutcome[],
   log: StageLog,
+  /** Counted already, together with checking that nothing is missing (a payload in parts). */
+  staged?: { staged: number; quarantined: number; fieldIssues: number },
 ): Promise<NormalizeOutcome> {
   const sourceId = source.id;
   const adapter = adapterFor(source);
   await analyzeStage(db.pool);
   const parsed = outcomes.reduce((sum, o) => sum + o.parsed, 0);
-  const counts = { parsed, ...(await stagedCounts(db.pool, runId, sourceId)), driftEvents };
+  const counts = { parsed, ...(staged ?? (await stagedCounts(db.pool, runId, sourceId))), driftEvents };
   // an empty payload succeeds (and never deletes: the orphan check refuses an empty snapshot), but says so
   const warnings =
     parsed === 0

@@ -19,10 +19,20 @@ async function inParts(at: (what: string) => Stages, payload: PayloadStep): Prom
   if (!('parts' in planned)) return;
   const outcomes: PartOutcome[] = [];
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    for (let part = next++; part < planned.parts; part = next++)
-      outcomes[part] = await at(`normalize part ${part + 1}/${planned.parts}`).normalizePart({ ...payload, part });
+    for (let part = next++; part < planned.parts && !failed; part = next++) {
+      try {
+        outcomes[part] = await at(`normalize part ${part + 1}/${planned.parts}`).normalizePart({ ...payload, part });
+      } catch (error) {
+        failed = true; // no part starts after one failed for good
+        throw error;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(planned.concurrency, planned.parts) }, lane));
+  // the parts still running finish before the source is reported failed (and its staging dropped)
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(planned.concurrency, planned.parts) }, lane));
+  const failure = lanes.find((l) => l.status === 'rejected');
+  if (failure) throw failure.reason;
   await at('join parts').finishParts({ ...payload, outcomes });
 }

@@ -419,7 +419,7 @@ describe('crash recovery mid-fetch, mid-merge and mid-identity (real worker proc
       workflowId: `crash-merge-${queue}`,
       args: [{}],
     });
-    const merging = await blockedIn(first, /INSERT INTO record \(kind, source_id, source_key/);
+    const merging = await blockedIn(first, /^\/\* merge all \*\//);
     const held = await locksOf(merging.pid);
     assert.ok(held.includes('advisory') && held.includes('record'), `inside the merge transaction: ${held}`);
     const runId = (await one<{ id: number }>('SELECT max(id)::int AS id FROM run')).id;

@@ -1,6 +1,7 @@
 // Normalize in parts: a payload over the part size (lowered here to a few kilobytes) is cut into parts that
 // stage side by side; what lands is exactly what normalizing it whole lands, position for position. Real
 // activities and real PostgreSQL; the workflow case also runs on a real Temporal dev server with two workers.
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
@@ -132,6 +133,30 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
     }
   });
 
+  it('refuses to join parts whose staged rows a PostgreSQL crash emptied, and merges nothing', async () => {
+    fs.writeFileSync(csvFile(), quirkyCsv(300));
+    const activities = createActivities({ db, sourcesFile, partBytes: 4096 });
+    const { runId } = (await env().run(activities.startRun, { sourceIds: ['desk'] })) as { runId: number };
+    const step = { runId, sourceId: 'desk' };
+    const { payloadId } = (await env().run(activities.fetchSource, step)) as { payloadId: number };
+    const payload = { ...step, payloadId };
+    await env().run(activities.storeRaw, payload);
+    const planned = (await env().run(activities.normalize, { ...payload, inParts: true })) as unknown as PlannedParts;
+    const outcomes: PartOutcome[] = [];
+    for (let part = 0; part < planned.parts; part++)
+      outcomes.push((await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome);
+    // what crash recovery does to the unlogged table, after the first parts finished
+    await db.pool.query('TRUNCATE stage_record');
+    await assert.rejects(env().run(activities.finishParts, { ...payload, outcomes }), (error: Error) => {
+      assert.ok(error instanceof ApplicationFailure && error.nonRetryable, `${error.name}: not retried`);
+      assert.match(error.message, /records of its parts are gone from staging.*nothing was merged or deleted/);
+      return true;
+    });
+    // and the join stays undone: the plan has no shifts, so nothing is placed and the counts stay unwritten
+    const { rows } = await db.pool.query('SELECT normalize_plan ? $1 AS placed, staged FROM run_source', ['shifts']);
+    assert.deepEqual(rows, [{ placed: false, staged: 0 }]);
+  });
+
   it('a retried join places the positions once', async () => {
     fs.writeFileSync(csvFile(), quirkyCsv(300));
     await ingestWith();
@@ -150,6 +175,8 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
       outcomes.push((await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome);
     await env().run(activities.finishParts, { ...payload, outcomes });
     await env().run(activities.finishParts, { ...payload, outcomes }); // the retry of an attempt that committed
+    // a part staged again after the join (a reset to the wrong point) would clear the other parts' rows
+    await assert.rejects(env().run(activities.normalizePart, { ...payload, part: 0 }), /joined already/);
     await env().run(activities.dedupe, payload);
     assert.deepEqual((await landed(db)).quarantine, expected.quarantine);
     assert.deepEqual((await landed(db)).issues, expected.issues);

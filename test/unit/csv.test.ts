@@ -209,12 +209,21 @@ describe('csv split: parts that read into exactly the whole file', () => {
     });
   }
 
-  it('does not cut a UTF-16 file, nor one with a comment line among its records', async () => {
+  it('does not cut a UTF-16 file, one with a comment line among its records, or one with mixed line ends', async () => {
     const info = { url: 'file:///t.csv', contentType: 'text/csv' };
     const text = file('\n').toString('utf8').replace('\uFEFF', '');
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
     assert.equal(await csvSource.split!(Readable.from([utf16]), sourceWith(), info, 500), null);
     const commented = Buffer.from(text.replace('c200;', '# a note\nc200;'));
     assert.equal(await csvSource.split!(Readable.from([commented]), sourceWith(), info, 500), null);
+    // csv-parse keeps to the header's line end: a bare line feed among CRLF rows, or a lone CR, is no record end to it
+    const crlf = file('\r\n').toString('utf8');
+    for (const mixed of [
+      crlf.replace('c201;n201;201\r\n', 'c201;n201;201\n'),
+      text.replace('c201;n201;201\n', 'c201;n201;201\r'),
+    ]) {
+      assert.ok(mixed !== crlf && mixed !== text);
+      assert.equal(await csvSource.split!(Readable.from([Buffer.from(mixed)]), sourceWith(), info, 500), null);
+    }
   });
 });

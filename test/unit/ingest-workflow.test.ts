@@ -39,6 +39,8 @@ interface Behaviour {
   block?: string;
   /** normalize plans the payload in this many parts, two at a time. */
   parts?: number;
+  /** This part fails for good. */
+  failPart?: number;
 }
 
 /**
@@ -106,6 +108,8 @@ function mockActivities(sources: SourcePlan[], behaviour: Record<string, Behavio
         await Promise.all(bothStarted.map((b) => b.promise));
       }
       partsRunning--;
+      if (behaviour[step.sourceId]?.failPart === step.part)
+        throw ApplicationFailure.nonRetryable(`part ${step.part} is unreadable`, 'UnreadablePayloadError');
       return { parsed: 10 + step.part, resumed: false, zoneless: [] };
     },
     async finishParts(step: PayloadStep & { outcomes: unknown[] }) {
@@ -273,6 +277,27 @@ describe('ingest workflow with mocked activities', function () {
       mock.of('finishParts')[0]!.arg.outcomes,
       [10, 11, 12, 13, 14].map((parsed) => ({ parsed, resumed: false, zoneless: [] })),
     );
+  });
+
+  it('a part that fails for good fails its source: no join, no merge; the other source succeeds', async () => {
+    const sources: SourcePlan[] = [
+      { id: 'large', deletePolicy: 'snapshot' },
+      { id: 'small', deletePolicy: 'snapshot' },
+    ];
+    const mock = mockActivities(sources, { large: { parts: 5, failPart: 1 } });
+    let summary: RunSummary | undefined;
+    await run(mock.activities, async (handle) => {
+      summary = await handle.result();
+    });
+    assert.equal(summary!.status, 'partial');
+    assert.deepEqual(byId(summary!.sources).large, {
+      sourceId: 'large',
+      status: 'failed',
+      error: 'part 1 is unreadable',
+    });
+    const stages = mock.stagesOf('large');
+    assert.ok(!stages.includes('finishParts') && !stages.includes('dedupe'), stages.join(', '));
+    assert.deepEqual(mock.stagesOf('small'), FULL);
   });
 
   it('a never-delete source is never soft-deleted from; a snapshot source is', async () => {
