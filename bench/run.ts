@@ -10,6 +10,7 @@
 // default 10,000), the quotes API on them, and the sizes of the series before and after a rollup.
 // Figures go to bench/results/<date>-<rows>.json and (for 1M rows) the README table; the last line is the BENCH summary.
 // BENCH_ROWS=200000 make bench gives a quicker look (the 100k figure becomes a tenth of it);
+// BENCH_SCALE=1 BENCH_ROWS=10000000 make bench: only the first load, on one and on two worker processes;
 // BENCH_PROFILE=1 writes a V8 CPU profile of each worker process to .data/bench-profiles/.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import autocannon from 'autocannon';
@@ -32,6 +33,8 @@ import { writeDailySnapshot, writeHistory } from './series.ts';
 import { partitionNames, quoteSizes, rollUpExpired } from '../src/db/quotes.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+/** BENCH_SCALE=1: only the first load, on one worker process and then on two (for a run larger than 1M rows). */
+const SCALE = process.env.BENCH_SCALE === '1';
 const SERIES_DAYS = Number(process.env.BENCH_SERIES_DAYS ?? 365);
 const SERIES_ASSETS = Number(process.env.BENCH_SERIES_ASSETS ?? 10_000);
 const HISTORY_ASSETS = 100;
@@ -86,6 +89,17 @@ process.on('exit', () => {
 });
 
 try {
+  if (SCALE) await scaleRun();
+  else await fullRun();
+} finally {
+  await sourceServer.close();
+  await env.teardown();
+  await db.close();
+  await pg.stop();
+}
+
+/** The whole benchmark: its figures to bench/results, the README table (at 1M rows) and the BENCH line. */
+async function fullRun() {
   const figures = await benchmark();
   const stamp = new Date().toISOString();
   const result = { date: stamp, rows: ROWS, machine: machine(), ...figures };
@@ -95,11 +109,25 @@ try {
   if (ROWS === 1_000_000) updateReadme(result);
   console.log(`\nfigures: ${path.relative(projectRoot, file)}`);
   console.log(benchLine(figures));
-} finally {
-  await sourceServer.close();
-  await env.teardown();
-  await db.close();
-  await pg.stop();
+}
+
+/** The first load of ROWS rows on one worker process, then again on two: records/s and each worker's peak RSS. */
+async function scaleRun() {
+  step(`generating ${ROWS.toLocaleString('en')} rows`);
+  const bytes = await writeAssetsCsv(CSV, ROWS);
+  const one = await ingest('first load, one worker');
+  await db.pool.query(
+    `TRUNCATE run, run_source, source_state, raw_payload, raw_page, record, stage_record, quarantine, entity, entity_link, run_anomaly, drift_event, quote, quote_daily RESTART IDENTITY CASCADE`,
+  );
+  const two = await ingest('first load, two workers', 2);
+  const stamp = new Date().toISOString();
+  const result = { date: stamp, rows: ROWS, machine: machine(), file: { rows: ROWS, bytes }, one, two };
+  const file = path.join(projectRoot, 'bench', 'results', `${stamp.slice(0, 10)}-${ROWS}-scale.json`);
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nfigures: ${path.relative(projectRoot, file)}`);
+  console.log(
+    `SCALE rows=${ROWS} one_worker_rps=${Math.round(ROWS / one.seconds)} two_worker_rps=${Math.round(ROWS / two.seconds)} two_worker_speedup=${round(one.seconds / two.seconds, 2)} rss_mb_one=${one.workerPeakRssMb} rss_mb_two=${two.workerPeakRssMbEach.join('/')}`,
+  );
 }
 
 async function benchmark() {
