@@ -82,27 +82,38 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
       { logger: new DefaultLogger('ERROR', () => {}) },
     );
 
-  /** start, fetch, store, normalize (in parts when `partBytes`), dedupe: what the workflow does, in order. */
-  async function ingestWith(partBytes?: number): Promise<{ parts: number; counts: NormalizeOutcome }> {
+  /** start, fetch, store, and normalize asking for parts: what the workflow does before the parts. */
+  async function planned(partBytes?: number) {
     const activities = createActivities({ db, sourcesFile, partBytes });
     const { runId } = (await env().run(activities.startRun, { sourceIds: ['desk'] })) as { runId: number };
     const step = { runId, sourceId: 'desk' };
     const { payloadId } = (await env().run(activities.fetchSource, step)) as { payloadId: number };
     const payload = { ...step, payloadId };
     await env().run(activities.storeRaw, payload);
-    const planned = (await env().run(activities.normalize, { ...payload, inParts: true })) as
+    const result = (await env().run(activities.normalize, { ...payload, inParts: true })) as
       | NormalizeOutcome
       | PlannedParts;
+    /** Stages every part, in the order given (workers finish them in any), and returns their outcomes. */
+    const stageParts = async (order: (parts: number[]) => number[] = (parts) => parts) => {
+      const outcomes: PartOutcome[] = [];
+      const parts = 'parts' in result ? result.parts : 0;
+      for (const part of order(Array.from({ length: parts }, (_, k) => k)))
+        outcomes[part] = (await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome;
+      return outcomes;
+    };
+    return { activities, payload, result, stageParts };
+  }
+
+  /** The whole ingest up to the merge, normalizing in parts when `partBytes` and the file allow. */
+  async function ingestWith(partBytes?: number): Promise<{ parts: number; counts: NormalizeOutcome }> {
+    const { activities, payload, result, stageParts } = await planned(partBytes);
     let parts = 0;
     let counts: NormalizeOutcome;
-    if ('parts' in planned) {
-      parts = planned.parts;
-      // the parts out of order, as workers would finish them
-      const outcomes: PartOutcome[] = [];
-      for (const part of Array.from({ length: parts }, (_, k) => k).reverse())
-        outcomes[part] = (await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome;
+    if ('parts' in result) {
+      parts = result.parts;
+      const outcomes = await stageParts((order) => order.reverse());
       counts = (await env().run(activities.finishParts, { ...payload, outcomes })) as NormalizeOutcome;
-    } else counts = planned;
+    } else counts = result;
     await env().run(activities.dedupe, payload);
     return { parts, counts };
   }
@@ -135,16 +146,9 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
 
   it('refuses to join parts whose staged rows a PostgreSQL crash emptied, and merges nothing', async () => {
     fs.writeFileSync(csvFile(), quirkyCsv(300));
-    const activities = createActivities({ db, sourcesFile, partBytes: 4096 });
-    const { runId } = (await env().run(activities.startRun, { sourceIds: ['desk'] })) as { runId: number };
-    const step = { runId, sourceId: 'desk' };
-    const { payloadId } = (await env().run(activities.fetchSource, step)) as { payloadId: number };
-    const payload = { ...step, payloadId };
-    await env().run(activities.storeRaw, payload);
-    const planned = (await env().run(activities.normalize, { ...payload, inParts: true })) as unknown as PlannedParts;
-    const outcomes: PartOutcome[] = [];
-    for (let part = 0; part < planned.parts; part++)
-      outcomes.push((await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome);
+    const { activities, payload, stageParts } = await planned(4096);
+    const outcomes = await stageParts();
+    assert.ok(outcomes.length > 1);
     // what crash recovery does to the unlogged table, after the first parts finished
     await db.pool.query('TRUNCATE stage_record');
     await assert.rejects(env().run(activities.finishParts, { ...payload, outcomes }), (error: Error) => {
@@ -162,17 +166,9 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
     await ingestWith();
     const expected = await landed(db);
     await truncateAll(db);
-    const activities = createActivities({ db, sourcesFile, partBytes: 4096 });
-    const { runId } = (await env().run(activities.startRun, { sourceIds: ['desk'] })) as { runId: number };
-    const step = { runId, sourceId: 'desk' };
-    const { payloadId } = (await env().run(activities.fetchSource, step)) as { payloadId: number };
-    const payload = { ...step, payloadId };
-    await env().run(activities.storeRaw, payload);
-    const planned = (await env().run(activities.normalize, { ...payload, inParts: true })) as unknown as PlannedParts;
-    assert.ok(planned.parts > 1);
-    const outcomes: PartOutcome[] = [];
-    for (let part = 0; part < planned.parts; part++)
-      outcomes.push((await env().run(activities.normalizePart, { ...payload, part })) as PartOutcome);
+    const { activities, payload, stageParts } = await planned(4096);
+    const outcomes = await stageParts();
+    assert.ok(outcomes.length > 1);
     await env().run(activities.finishParts, { ...payload, outcomes });
     await env().run(activities.finishParts, { ...payload, outcomes }); // the retry of an attempt that committed
     // a part staged again after the join (a reset to the wrong point) would clear the other parts' rows
