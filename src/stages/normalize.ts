@@ -31,10 +31,10 @@ import {
   type DriftChange,
   type ObservedSchema,
 } from '../normalize/drift.ts';
-import { missingRequired, resolveMapping, sampleValues, type FieldMapping } from '../normalize/mapping.ts';
+import { missingRequired, resolveMapping, sampleValues } from '../normalize/mapping.ts';
 import { normalizeRecord, recordRules } from '../normalize/pipeline.ts';
 import { contentHash, snakeToField, toSnake } from '../normalize/record.ts';
-import { inferSeries, type Series } from '../normalize/series.ts';
+import { inferSeries } from '../normalize/series.ts';
 import { excerpt } from '../normalize/values.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import { adapterFor } from '../sources/index.ts';
@@ -253,9 +253,6 @@ async function* readRecords(
     );
   }
 }
-/** What the first records decided for every record of the payload, kept as data so that parts can share it. */
-type Decision = PartsPlan['decision'] & { mapping: FieldMapping; series: Series | null };
-
 /** Drift against the previous run, the renames it accepts, the mapping and the series kind. */
 async function decide(
   db: Database,
@@ -264,7 +261,7 @@ async function decide(
   sample: (SourceFields | Unparsed)[],
   observed: ObservedSchema,
   log: StageLog,
-): Promise<Decision> {
+): Promise<PartsPlan['decision']> {
   const sourceId = source.id;
   const adapter = adapterFor(source);
   // drift against the previous run; an empty payload has no schema to compare
@@ -336,7 +333,7 @@ async function stageRange(
   const adapter = adapterFor(source);
   const info = await payloadInfo(db.pool, payloadId);
   const fetchedAt = info.fetchedAt.toISOString();
-  const { mapping, series, frozen } = decision as Decision;
+  const { mapping, series, frozen } = decision;
   const rules = recordRules(source, adapter, { mapping, series, fetchedAt: info.fetchedAt, frozen });
   const keyedBySymbol = mapping.sourceKey?.how === 'symbol';
   let resumeFrom = committed;

@@ -7,6 +7,8 @@ import type { Database } from '../db/orm.ts';
 import { byteStream, documentRange, documentSizes } from '../db/raw.ts';
 import type { Queryable } from '../db/sql.ts';
 import type { DriftChange } from '../normalize/drift.ts';
+import type { FieldMapping } from '../normalize/mapping.ts';
+import type { Series } from '../normalize/series.ts';
 import type { SourceConfig } from '../sources/config.ts';
 import type { DocumentInfo, SourceAdapter } from '../sources/types.ts';
 
@@ -26,7 +28,7 @@ export interface PartsPlan {
   /** Part k's records take positions from k × stride on: more than any part's bytes, so more than its records. */
   stride: number;
   /** The mapping, series and frozen fields decided from the payload's first records, once for all parts. */
-  decision: { mapping: unknown; series: unknown; frozen: DriftChange[]; driftEvents: number };
+  decision: { mapping: FieldMapping; series: Series | null; frozen: DriftChange[]; driftEvents: number };
   /** Set once every part is done: what takes part k's positions to the payload's own. */
   shifts?: number[];
 }
