@@ -9,10 +9,17 @@ export function identityActivities({ db, sourcesFile }: ActivityDeps) {
   return {
     /** Across sources: links the source's records without an entity (new ones, or sent back by an override). */
     async resolveEntities(step: SourceStep): Promise<IdentityCounts> {
-      return runStage(db, step, async () => {
+      return runStage<IdentityCounts, { judged: number }>(db, step, async (progress) => {
         // resolution moves the source's resolved marks
         await refuseDryRun(db, step, 'link entities');
-        return resolveEntities(db.pool, step.runId, step.sourceId, recordKindOf(sourcesFile, step.sourceId));
+        // one transaction: a retry starts again, so the records judged are shown, never resumed from
+        let judged = 0;
+        return resolveEntities(db.pool, step.runId, step.sourceId, recordKindOf(sourcesFile, step.sourceId), {
+          onBlock: ({ records }) => {
+            judged += records;
+            progress.beat({ judged });
+          },
+        });
       });
     },
   };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
+import { IDENTITY_BLOCK, resolveEntities } from '../../src/db/identity.ts';
 import { listEntities } from '../../src/db/queries.ts';
 import { LINK_THRESHOLD, REVIEW_FLOOR } from '../../src/identity/rules.ts';
 import { projectRoot } from '../../src/settings.ts';
@@ -238,6 +239,93 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     ).rows.map((r) => r.rule);
     assert.deepEqual(rules, ['canonical_url', 'title+date']);
     assert.equal((await db.pool.query(`SELECT count(*)::int AS n FROM entity WHERE kind = 'article'`)).rows[0].n, 4);
+  });
+
+  it('judges candidates a block at a time, each block whole components, and links exactly what judging them all at once does', async function () {
+    const fixtures = recorded();
+    if (!fixtures) return this.skip();
+    fs.copyFileSync(
+      path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'),
+      path.join(root, 'coingecko-markets.json'),
+    );
+    fs.copyFileSync(
+      path.join(fixtures, 'coinpaprika', 'tickers-default__maikelmclauflin-coinpaprika-api-grpc.json'),
+      path.join(root, 'coinpaprika-tickers.json'),
+    );
+    const summary = await run(sources({ coingecko: withUrl(gecko), coinpaprika: withUrl(paprika) }));
+    assert.equal(summary.status, 'succeeded');
+    // a forced link joins its record to the forced entity's component; a forbidden one only takes a candidate away
+    await db.pool.query(
+      `INSERT INTO entity_override (kind, action, left_source_id, left_source_key, right_source_id, right_source_key, reason) VALUES
+       ('asset', 'forbid', 'coingecko', 'bitcoin', 'coinpaprika', 'btc-bitcoin', 'test'),
+       ('asset', 'force', 'coingecko', 'dogecoin', 'coinpaprika', 'xrp-xrp', 'test')`,
+    );
+    async function resolveAll(blockSize: number) {
+      await db.pool.query('TRUNCATE entity, entity_link RESTART IDENTITY CASCADE');
+      await db.pool.query('UPDATE source_state SET resolved_payload_id = NULL, resolved_at = NULL');
+      const blocks: number[] = [];
+      for (const source of ['coingecko', 'coinpaprika'])
+        await resolveEntities(db.pool, summary.runId, source, 'asset', {
+          blockSize,
+          onBlock: ({ records }) => blocks.push(records),
+        });
+      const { rows: links } = await db.pool.query(
+        `SELECT l.record_id, l.entity_id, l.rule, l.confidence, l.evidence, e.seed_record_id, e.live_sources
+         FROM entity_link l JOIN entity e ON e.id = l.entity_id ORDER BY l.record_id`,
+      );
+      return { blocks, links };
+    }
+    const whole = await resolveAll(1_000_000);
+    const blocked = await resolveAll(1);
+    console.log(
+      `      ${whole.blocks[0]} records judged: ${blocked.blocks.length} components, the largest ${Math.max(...blocked.blocks)}`,
+    );
+    // CoinGecko, first, has no candidates; CoinPaprika's are judged in one block, then one component a block
+    assert.equal(whole.blocks.length, 1);
+    assert.ok(blocked.blocks.length > 10, `${blocked.blocks.length} blocks`);
+    assert.equal(
+      blocked.blocks.reduce((a, b) => a + b, 0),
+      whole.blocks[0],
+    );
+    // records sharing a candidate entity are judged together however small the blocks
+    assert.ok(Math.max(...blocked.blocks) >= 3, `largest block ${Math.max(...blocked.blocks)}`);
+    assert.deepEqual(blocked.links, whole.links);
+    // and the cross-record step had work to do: a record lost an entity to a stronger one of its source
+    const evidence = whole.links.map((l) => l.evidence as Record<string, unknown>);
+    assert.ok(
+      evidence.some((e) => 'lost_to' in e),
+      'a record lost its entity to another',
+    );
+    assert.ok(whole.links.some((l) => l.rule === 'override'));
+  });
+
+  it('links a second source of 150,000 matching records in blocks of bounded size', async function () {
+    this.timeout(300_000);
+    const n = 150_000;
+    // two sources describing the same coins; two coins share each symbol, so every record has two candidates
+    await db.pool.query(
+      `INSERT INTO record (kind, source_id, source_key, symbol, name, rank, market_cap_usd, match_key, content_hash, raw_payload_id, raw_position, run_id, first_run_id, observed_at)
+       SELECT 'asset', s, 'coin-' || i, 'S' || (i / 2), 'Coin ' || i, i, 1000000 + i, 'coin' || i, md5(s || i), 1, i, 1, 1, now()
+       FROM generate_series(0, $1::int - 1) i, (VALUES ('a'), ('b')) v(s)`,
+      [n],
+    );
+    await db.pool.query('ANALYZE record');
+    assert.deepEqual(await resolveEntities(db.pool, 1, 'a', 'asset'), { linked: 0, created: n });
+    const blocks: { records: number; pairs: number }[] = [];
+    const counts = await resolveEntities(db.pool, 1, 'b', 'asset', { onBlock: (block) => blocks.push(block) });
+    assert.deepEqual(counts, { linked: n, created: 0 });
+    // the components are the coins of one symbol: blocks fill to IDENTITY_BLOCK records and never pass it
+    assert.equal(blocks.length, n / IDENTITY_BLOCK);
+    assert.ok(
+      blocks.every((b) => b.records === IDENTITY_BLOCK && b.pairs <= 2 * IDENTITY_BLOCK),
+      JSON.stringify(blocks.slice(0, 3)),
+    );
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM entity_link lb JOIN record rb ON rb.id = lb.record_id
+       JOIN entity_link la ON la.entity_id = lb.entity_id JOIN record ra ON ra.id = la.record_id
+       WHERE rb.source_id = 'b' AND ra.source_id = 'a' AND ra.source_key = rb.source_key AND lb.rule = 'crosswalk'`,
+    );
+    assert.equal(rows[0].n, n);
   });
 
   it('honours an operator override on the next run: forbid splits a link, force makes one, and a removed one gives way to the rules', async () => {
