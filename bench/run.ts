@@ -81,7 +81,8 @@ const sourceUrl = await sourceServer.listen(0);
 const sourcesFile = path.join(DIR, 'sources.yaml');
 fs.writeFileSync(
   sourcesFile,
-  `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n`,
+  // the default 512 MiB body cap stops a file of about 3.5M rows: the cap grows with the rows (~140 bytes each)
+  `sources:\n  - id: ${SOURCE_ID}\n    kind: csv\n    url: ${sourceUrl}/files/assets.csv\n    delete_policy: snapshot\n    http: { max_bytes: ${Math.max(512 * 2 ** 20, ROWS * 256)} }\n`,
 );
 const children: ChildProcess[] = [];
 process.on('exit', () => {
