@@ -394,6 +394,12 @@ async function ingest(label: string, workerCount = 1): Promise<IngestFigures> {
   log.info(figures, `${label}: ${figures.seconds} s`);
   if (summary.status !== 'succeeded')
     throw new Error(`${label}: the run ended ${summary.status}: ${JSON.stringify(summary)}`);
+  // the generated files are clean: a quarantined row means the run measured something other than a load
+  const { rows } = await db.pool.query<{ n: number }>(
+    'SELECT coalesce(sum(quarantined), 0)::int AS n FROM run_source WHERE run_id = $1',
+    [summary.runId],
+  );
+  if (rows[0]!.n > 0) throw new Error(`${label}: ${rows[0]!.n} rows of the generated file were quarantined`);
   return figures;
 }
 
