@@ -313,7 +313,8 @@ export const Quarantine = defineEntity({
     fields: p.json<unknown>(),
     createdAt: p.datetime().defaultRaw('now()'),
   },
-  uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'] }],
+  // deferrable: checked at the end of a statement, so the join of a payload's parts moves positions in one UPDATE
+  uniques: [{ properties: ['runId', 'sourceId', 'rawPosition'], deferMode: 'immediate' }],
   // GET /data/:id shows the latest quarantine reasons of the record's source and key
   indexes: [{ properties: ['sourceId', 'sourceKey', 'id'] }],
 });

@@ -129,14 +129,11 @@ export async function placeParts(
   shifts: number[],
 ): Promise<void> {
   const args = [runId, sourceId, stride, shifts];
-  // through negative positions: quarantine's positions are unique, and a move straight down could meet a row not moved yet
+  // every position moves down, and a row may move onto one not moved yet: the constraint is deferrable, which
+  // PostgreSQL checks at the end of the statement rather than row by row
   await db.query(
-    'UPDATE quarantine SET raw_position = -1 - raw_position WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3',
-    args.slice(0, 3),
-  );
-  await db.query(
-    `UPDATE quarantine SET raw_position = (-1 - raw_position) - ($4::int[])[(-1 - raw_position) / $3 + 1]
-     WHERE run_id = $1 AND source_id = $2 AND raw_position < 0`,
+    `UPDATE quarantine SET raw_position = raw_position - ($4::int[])[raw_position / $3 + 1]
+     WHERE run_id = $1 AND source_id = $2 AND raw_position >= $3`,
     args,
   );
   await db.query(

@@ -15,6 +15,8 @@ import {
   type RunSummary,
 } from '../../src/activities/index.ts';
 import type { Database } from '../../src/db/orm.ts';
+import { transaction } from '../../src/db/sql.ts';
+import { placeParts } from '../../src/db/stage.ts';
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest } from '../../src/workflows/index.ts';
 import { startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
@@ -177,6 +179,29 @@ describe('normalize in parts (real activities, real PostgreSQL)', () => {
     assert.deepEqual((await landed(db)).quarantine, expected.quarantine);
     assert.deepEqual((await landed(db)).issues, expected.issues);
     assert.deepEqual((await landed(db)).records, expected.records);
+  });
+
+  it('moves quarantined positions down in one statement, also where a row lands on one not moved yet', async () => {
+    // three parts of 8 quarantined records, stride 10: part 2's records go to 16..23, where part 1's 16 and 17
+    // and its own 20..23 still are; written highest first and read in that order, each lands on an unmoved row
+    const positions = [0, 1, 2].flatMap((k) => Array.from({ length: 8 }, (_, j) => k * 10 + j)).reverse();
+    await db.pool.query(
+      `INSERT INTO quarantine (run_id, source_id, raw_payload_id, raw_position, reason, fields)
+       SELECT 1, 'x', 1, p, 'test', '{}' FROM unnest($1::int[]) p`,
+      [positions],
+    );
+    await transaction(db.pool, async (client) => {
+      await client.query('SET LOCAL enable_indexscan = off');
+      await client.query('SET LOCAL enable_bitmapscan = off');
+      await placeParts(client, 1, 'x', 10, [0, 2, 4]);
+    });
+    const { rows } = await db.pool.query<{ p: number }>(
+      `SELECT raw_position AS p FROM quarantine WHERE run_id = 1 ORDER BY 1`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.p),
+      Array.from({ length: 24 }, (_, i) => i),
+    );
   });
 
   it('normalizes whole what it cannot cut safely: UTF-16, a comment among the records, an unclosed quote', async () => {

@@ -10,6 +10,7 @@ import { Migration20261202044144_field_issues } from './Migration20261202044144_
 import { Migration20261202123807_operator } from './Migration20261202123807_operator.ts';
 import { Migration20261203071000_raw_page_lz4 } from './Migration20261203071000_raw_page_lz4.ts';
 import { Migration20261203110000_normalize_plan } from './Migration20261203110000_normalize_plan.ts';
+import { Migration20261203150000_quarantine_position_deferrable } from './Migration20261203150000_quarantine_position_deferrable.ts';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
@@ -23,4 +24,8 @@ export const migrations: { name: string; class: MigrationClass }[] = [
   { name: 'Migration20261202123807_operator', class: Migration20261202123807_operator },
   { name: 'Migration20261203071000_raw_page_lz4', class: Migration20261203071000_raw_page_lz4 },
   { name: 'Migration20261203110000_normalize_plan', class: Migration20261203110000_normalize_plan },
+  {
+    name: 'Migration20261203150000_quarantine_position_deferrable',
+    class: Migration20261203150000_quarantine_position_deferrable,
+  },
 ];
