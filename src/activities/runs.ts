@@ -10,6 +10,7 @@ import {
   startRun,
   storedPayloadsOf,
   updateTemporalRunId,
+  type Execution,
   type ReprocessSource,
   type RunStatus,
   type SourceOutcome,
@@ -45,10 +46,22 @@ export interface RunSummary {
   anomalies?: number;
 }
 
+/**
+ * The execution a run row belongs to. The workflow sends the run id it started with (kept across resets);
+ * a workflow that started before it did sends none, and its own run id stands in.
+ */
+function executionOf(execution: { workflowId: string; runId: string }, originalRunId?: string): Execution {
+  return {
+    workflowId: execution.workflowId,
+    temporalRunId: execution.runId,
+    originalRunId: originalRunId ?? execution.runId,
+  };
+}
+
 export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE }: ActivityDeps) {
   return {
     /** Opens the run: one row for the workflow execution, one per source it will ingest. */
-    async startRun(input: { sourceIds?: string[] } = {}): Promise<RunPlan> {
+    async startRun(input: { sourceIds?: string[]; originalRunId?: string } = {}): Promise<RunPlan> {
       const { workflowExecution } = Context.current().info;
       if (!workflowExecution)
         throw ApplicationFailure.nonRetryable('startRun runs only inside an ingest workflow', 'NoWorkflow');
@@ -59,8 +72,7 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       const sources = input.sourceIds?.length ? all.filter((s) => input.sourceIds!.includes(s.id)) : all;
       const runId = await startRun(
         db.em(),
-        workflowExecution.workflowId,
-        workflowExecution.runId,
+        executionOf(workflowExecution, input.originalRunId),
         sources.map((s) => s.id),
       );
       await closeAbandonedRuns(db, runId);
@@ -72,10 +84,12 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
       fromRunId,
       sourceIds,
       dryRun = false,
+      originalRunId,
     }: {
       fromRunId: number;
       sourceIds?: string[];
       dryRun?: boolean;
+      originalRunId?: string;
     }): Promise<ReprocessPlan> {
       const { workflowExecution } = Context.current().info;
       if (!workflowExecution)
@@ -89,8 +103,7 @@ export function runActivities({ db, sourcesFile, divergence = DEFAULT_DIVERGENCE
         throw ApplicationFailure.nonRetryable(`sources no longer configured: ${gone.join(', ')}`, 'UnknownSource');
       const runId = await startRun(
         db.em(),
-        workflowExecution.workflowId,
-        workflowExecution.runId,
+        executionOf(workflowExecution, originalRunId),
         sources.map((s) => s.id),
         { reprocessOf: fromRunId, dryRun },
       );

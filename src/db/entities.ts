@@ -10,13 +10,19 @@ export const RECORD_KINDS = ['asset', 'article'] as const;
 export const PAYLOAD_STATUSES = ['landing', 'stored', 'unchanged', 'not_modified'] as const;
 export const SERIES_KINDS = ['snapshot', 'history'] as const;
 
-/** One ingest workflow execution. Keyed by workflow id so a retried or reset start reuses the row. */
+/**
+ * One ingest workflow execution. Keyed by workflow id and original run id, which a reset keeps: a retried or
+ * reset start reuses the row, while another execution under the same workflow id (two schedule triggers in
+ * one second get one id) has its own.
+ */
 export const Run = defineEntity({
   name: 'Run',
   tableName: 'run',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    workflowId: p.text().unique(),
+    workflowId: p.text(),
+    /** The run id the execution started with; temporalRunId is its latest (a reset changes it). */
+    originalRunId: p.text(),
     temporalRunId: p.text(),
     status: p.enum(RUN_STATUSES).default('running'),
     startedAt: p.datetime().defaultRaw('now()'),
@@ -27,6 +33,7 @@ export const Run = defineEntity({
     /** A reprocess dry run: it reports what it would change; every reader of runs, quarantine and drift leaves it out. */
     dryRun: p.boolean().default(false),
   },
+  uniques: [{ properties: ['workflowId', 'originalRunId'] }],
 });
 
 /** Per-source outcome of a run: the counts every stage reports, so a run explains itself. */

@@ -15,11 +15,17 @@ export interface ReprocessOf {
   dryRun: boolean;
 }
 
+/** The workflow execution a run belongs to: its id, its run id now, and the run id it started with. */
+export interface Execution {
+  workflowId: string;
+  temporalRunId: string;
+  originalRunId: string;
+}
+
 /** Creates the run row, or returns the existing one when a retried or reset workflow starts again. */
 export async function startRun(
   em: EntityManager,
-  workflowId: string,
-  temporalRunId: string,
+  { workflowId, temporalRunId, originalRunId }: Execution,
   sourceIds: string[],
   reprocess?: ReprocessOf,
 ): Promise<number> {
@@ -27,11 +33,12 @@ export async function startRun(
     Run,
     {
       workflowId,
+      originalRunId,
       temporalRunId,
       status: 'running',
       ...(reprocess ? { reprocessOf: reprocess.reprocessOf, dryRun: reprocess.dryRun } : {}),
     },
-    { onConflictFields: ['workflowId'], onConflictMergeFields: ['temporalRunId'] },
+    { onConflictFields: ['workflowId', 'originalRunId'], onConflictMergeFields: ['temporalRunId'] },
   );
   for (const sourceId of sourceIds) {
     await em.upsert(

@@ -9,6 +9,7 @@ import {
   CancellationScope,
   isCancellation,
   proxyActivities,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities, RunSummary, SourceOutcome, SourcePlan } from '../activities/index.ts';
@@ -34,7 +35,11 @@ const STAGE: ActivityOptions = {
 const stage = (summary: string) => proxyActivities<Activities>({ ...STAGE, summary });
 
 export async function ingest(input: IngestInput = {}): Promise<RunSummary> {
-  const run = await bookkeeping.startRun({ sourceIds: input.sourceIds });
+  // the run id this execution started with names its run row, also after a reset
+  const run = await bookkeeping.startRun({
+    sourceIds: input.sourceIds,
+    originalRunId: workflowInfo().originalExecutionRunId,
+  });
   const tracker = trackProgress(
     run.runId,
     run.sources.map((s) => s.id),

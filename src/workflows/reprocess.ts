@@ -7,7 +7,7 @@
 // - a payload fetched before the source's last merged one corrects only the records whose current value it
 //   wrote (`limited`): no insert, no restore of what a later run deleted, no observation a later payload
 //   wrote, and the checkpoint stays where it is. The latest payload merges as a normal run would.
-import { ActivityFailure, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities, MergeCounts, MergePreview, RunSummary } from '../activities/index.ts';
 import { normalizeStage } from './normalize.ts';
 
@@ -36,7 +36,12 @@ export async function reprocess({
   sourceIds,
   dryRun = false,
 }: ReprocessInput): Promise<ReprocessResult> {
-  const plan = await bookkeeping.startReprocess({ fromRunId, sourceIds, dryRun });
+  const plan = await bookkeeping.startReprocess({
+    fromRunId,
+    sourceIds,
+    dryRun,
+    originalRunId: workflowInfo().originalExecutionRunId,
+  });
   const changes: ReprocessResult['changes'] = {};
   const outcomes = await Promise.all(
     plan.sources.map(async ({ id, payloadId }) => {

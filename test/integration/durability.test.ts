@@ -351,6 +351,64 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
     });
   });
 
+  it('keeps a run row per execution: another one under the same workflow id has its own, a reset from the start keeps it', async () => {
+    const sources = csvSources('same-id', 50);
+    const queue = taskQueue('same-id');
+    const worker = await createWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue: queue,
+      db,
+      sourcesFile: sources,
+    });
+    await worker.runUntil(async () => {
+      // what two schedule triggers in one second do: the scheduler names both executions alike
+      const workflowId = `same-id-${queue}`;
+      const first = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId, args: [{}] });
+      const firstSummary = (await first.result()) as RunSummary;
+      const second = await env.client.workflow.start(ingest, { taskQueue: queue, workflowId, args: [{}] });
+      const secondSummary = (await second.result()) as RunSummary;
+      assert.notEqual(secondSummary.runId, firstSummary.runId, 'a run row of its own');
+      const rows = async () =>
+        (
+          await db.pool.query('SELECT id, temporal_run_id, status FROM run WHERE workflow_id = $1 ORDER BY id', [
+            workflowId,
+          ])
+        ).rows.map((r) => ({ id: Number(r.id), temporalRunId: r.temporal_run_id, status: r.status }));
+      const before = await rows();
+      assert.deepEqual(before, [
+        { id: firstSummary.runId, temporalRunId: first.firstExecutionRunId, status: 'succeeded' },
+        { id: secondSummary.runId, temporalRunId: second.firstExecutionRunId, status: 'succeeded' },
+      ]);
+
+      // reset to its first workflow task: the run starts again (startRun too) and keeps its row
+      const events = (await second.fetchHistory()).events!;
+      const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
+      const { stdout } = await run(temporalCli(), [
+        'workflow',
+        'reset',
+        '--workflow-id',
+        workflowId,
+        '--run-id',
+        second.firstExecutionRunId,
+        '--event-id',
+        String(firstTask.eventId),
+        '--reason',
+        'test: from the start',
+        '--address',
+        env.address,
+        '--namespace',
+        'default',
+        '--output',
+        'json',
+      ]);
+      const resetRunId = (JSON.parse(stdout) as { runId: string }).runId;
+      const reset = (await env.client.workflow.getHandle(workflowId, resetRunId).result()) as RunSummary;
+      assert.equal(reset.runId, secondSummary.runId, 'the reset run kept its row');
+      assert.deepEqual(await rows(), [before[0], { ...before[1]!, temporalRunId: resetRunId }]);
+    });
+  });
+
   it('reprocesses a past run from its stored payload without calling the source: a dry run first, then for real', async () => {
     const file = path.join(dir, 'reprocess.yaml');
     fs.writeFileSync(

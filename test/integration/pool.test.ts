@@ -54,7 +54,11 @@ describe('connection budget (real PostgreSQL)', () => {
   it(`runs ${SOURCES} concurrent multi-page normalizes on a pool of ${POOL} to the end, each with all its records`, async () => {
     const sources = loadSourcesConfig(path.join(dir, 'sources.yaml'));
     const ids = sources.map((s) => s.id);
-    const runId = await startRun(admin.em(), 'pool', 'pool-temporal', ids);
+    const runId = await startRun(
+      admin.em(),
+      { workflowId: 'pool', temporalRunId: 'pool-temporal', originalRunId: 'pool-temporal' },
+      ids,
+    );
     const payloads: number[] = [];
     for (const source of sources) {
       const { payloadId, pages } = await fetchAndLand(admin, runId, source, {

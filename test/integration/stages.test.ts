@@ -51,7 +51,10 @@ describe('stage modules without Temporal (real PostgreSQL)', () => {
     );
     return loadSourcesConfig(file, { ETL_FAULT_INJECTION: '1' })[0]!;
   }
-  const newRun = (name: string) => startRun(db.em(), name, `${name}-temporal`, ['desk']);
+  const newRun = (name: string) =>
+    startRun(db.em(), { workflowId: name, temporalRunId: `${name}-temporal`, originalRunId: `${name}-temporal` }, [
+      'desk',
+    ]);
   const never = () => new AbortController().signal;
   const pagesOf = async (payloadId: number) =>
     (

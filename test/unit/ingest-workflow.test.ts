@@ -210,7 +210,9 @@ describe('ingest workflow with mocked activities', function () {
     ];
     const mock = mockActivities(sources, { same: { unchanged: true } });
     let summary: RunSummary | undefined;
+    let started: string | undefined;
     await run(mock.activities, async (handle) => {
+      started = handle.firstExecutionRunId;
       summary = await handle.result();
     });
     assert.deepEqual(mock.stagesOf('same'), ['fetchSource', 'storeRaw', 'resolveEntities']);
@@ -221,9 +223,10 @@ describe('ingest workflow with mocked activities', function () {
       if (c.name !== 'fetchSource' && c.name !== 'resolveEntities')
         assert.equal(c.arg.payloadId, 1000 + sources.findIndex((s) => s.id === c.arg.sourceId), c.name);
     }
+    // all sources, in a run row named by the run id the execution started with
     assert.deepEqual(
       mock.of('startRun').map((c) => c.arg),
-      [{}],
+      [{ originalRunId: started }],
     );
     assert.deepEqual(
       mock.of('finishRun').map((c) => c.arg),

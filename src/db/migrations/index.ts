@@ -11,6 +11,7 @@ import { Migration20261202123807_operator } from './Migration20261202123807_oper
 import { Migration20261203071000_raw_page_lz4 } from './Migration20261203071000_raw_page_lz4.ts';
 import { Migration20261203110000_normalize_plan } from './Migration20261203110000_normalize_plan.ts';
 import { Migration20261203150000_quarantine_position_deferrable } from './Migration20261203150000_quarantine_position_deferrable.ts';
+import { Migration20261203160000_run_original_run_id } from './Migration20261203160000_run_original_run_id.ts';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 export const migrations: { name: string; class: MigrationClass }[] = [
@@ -28,4 +29,5 @@ export const migrations: { name: string; class: MigrationClass }[] = [
     name: 'Migration20261203150000_quarantine_position_deferrable',
     class: Migration20261203150000_quarantine_position_deferrable,
   },
+  { name: 'Migration20261203160000_run_original_run_id', class: Migration20261203160000_run_original_run_id },
 ];
