@@ -26,8 +26,15 @@ log.info({ url: `http://${settings.HOST}:${settings.PORT}` }, 'api listening');
 // Stopping lets the requests in flight finish (a rolling deploy loses none), closes idle keep-alive sockets
 // at once, and only then the database pool, so no request fails on a closed pool. No request can outlast its
 // statement timeout by much: past that the rest are cut off.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    // a second signal (SIGINT, then SIGTERM) changes nothing: the requests in flight still finish
+    if (stopping) {
+      log.info({ signal }, 'api stopping already: the requests in flight finish first');
+      return;
+    }
+    stopping = true;
     log.info({ signal }, 'api stopping');
     const drained = new Promise((resolve) => server.close(resolve));
     server.closeIdleConnections();

@@ -16,7 +16,7 @@ describe('the API process (real PostgreSQL)', () => {
   });
   after(() => db?.close());
 
-  it('answers a request in flight when stopped, then exits cleanly', async () => {
+  it('answers a request in flight when stopped, also after a second signal, then exits cleanly', async () => {
     const port = await freePort();
     const appName = `test-api-${process.pid}`;
     const child = spawn(process.execPath, [path.join(projectRoot, 'src', 'api', 'server.ts')], {
@@ -51,6 +51,9 @@ describe('the API process (real PostgreSQL)', () => {
       });
       child.kill('SIGTERM');
       await waitFor('the API to begin stopping', async () => (output.includes('api stopping') ? true : undefined));
+      // an impatient second signal changes nothing
+      child.kill('SIGINT');
+      await waitFor('the second signal', async () => (output.includes('api stopping already') ? true : undefined));
       await locker.query('COMMIT');
       const answered = await response;
       assert.equal(answered.status, 200, output);

@@ -299,6 +299,24 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     assert.ok(whole.links.some((l) => l.rule === 'override'));
   });
 
+  it('judges a chain of records linked through shared candidates as one block, however small the blocks', async () => {
+    // b's record i has a's coin i (same slug) and a's coin i + 1 (same symbol) as candidates: each shares one
+    // with the next, so the 200 of them are one component, though no two far apart share anything
+    const n = 200;
+    await db.pool.query(
+      `INSERT INTO record (kind, source_id, source_key, symbol, name, match_key, content_hash, raw_payload_id, raw_position, run_id, first_run_id, observed_at)
+       SELECT 'asset', 'a', 'coin-' || i, 'S' || i, 'Coin ' || i, 'coin' || i, md5('a' || i), 1, i, 1, 1, now() FROM generate_series(0, $1::int) i
+       UNION ALL
+       SELECT 'asset', 'b', 'coin-' || i, 'S' || (i + 1), 'Coin ' || i, 'coin' || i, md5('b' || i), 1, i, 1, 1, now() FROM generate_series(0, $1::int - 1) i`,
+      [n],
+    );
+    await db.pool.query('ANALYZE record');
+    await resolveEntities(db.pool, 1, 'a', 'asset');
+    const blocks: number[] = [];
+    await resolveEntities(db.pool, 1, 'b', 'asset', { blockSize: 1, onBlock: ({ records }) => blocks.push(records) });
+    assert.deepEqual(blocks, [n]);
+  });
+
   it('links a second source of 150,000 matching records in blocks of bounded size', async function () {
     this.timeout(300_000);
     const n = 150_000;
