@@ -1,9 +1,11 @@
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type NormalizeOutcome } from '../src/activities/index.ts';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { openDatabase, type Database } from '../src/db/orm.ts';
 import { partitionNames } from '../src/db/quotes.ts';
 import { createLogger } from '../src/logger.ts';
@@ -35,6 +37,36 @@ export function temporalCli(): string {
   if (!fs.existsSync(cli))
     throw new Error(`no Temporal CLI at ${cli}: run the tests with 'make test', which installs it`);
   return cli;
+}
+
+/**
+ * Resets a workflow execution to `eventId` with the Temporal CLI, as an operator would (`temporal workflow
+ * reset`); `runId` picks the execution when several share the workflow id. Returns the new run's id.
+ */
+export async function resetWorkflow(
+  env: TestWorkflowEnvironment,
+  target: { workflowId: string; runId?: string },
+  eventId: number | string,
+  reason: string,
+): Promise<string> {
+  const { stdout } = await promisify(execFile)(temporalCli(), [
+    'workflow',
+    'reset',
+    '--workflow-id',
+    target.workflowId,
+    ...(target.runId ? ['--run-id', target.runId] : []),
+    '--event-id',
+    String(eventId),
+    '--reason',
+    reason,
+    '--address',
+    env.address,
+    '--namespace',
+    'default',
+    '--output',
+    'json',
+  ]);
+  return (JSON.parse(stdout) as { runId: string }).runId;
 }
 
 /** A real Temporal dev server, started from the provisioned CLI (createLocal would download one). */

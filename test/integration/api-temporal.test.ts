@@ -185,7 +185,7 @@ describe('API with a real Temporal dev server (POST /runs, history, schedules, h
 
   it('GET /runs/:id/history answers 404 when Temporal does not know the run', async () => {
     const { rows } = await db.pool.query(
-      `INSERT INTO run (workflow_id, temporal_run_id, status) VALUES ('gone-workflow', '9d7a1c1e-0000-4000-8000-000000000000', 'succeeded') RETURNING id`,
+      `INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status) VALUES ('gone-workflow', '9d7a1c1e-0000-4000-8000-000000000000', '9d7a1c1e-0000-4000-8000-000000000000', 'succeeded') RETURNING id`,
     );
     const res = await get(`/runs/${rows[0].id}/history`);
     assert.equal(res.status, 404);

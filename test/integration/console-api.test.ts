@@ -44,9 +44,9 @@ describe('console endpoints (real PostgreSQL)', () => {
   it("lists each configured source's latest runs newest first, in the sources file's order, without dry runs", async () => {
     // a run interrupted and closed by the stale-run sweeper a month later, and a dry run that must not show
     const { rows } = await db.pool.query<{ id: number }>(
-      `INSERT INTO run (workflow_id, temporal_run_id, status, started_at, finished_at, dry_run) VALUES
-         ('wf-long', '00000000-0000-4000-8000-000000000101', 'failed', '2026-01-02 00:00Z', '2026-02-01 00:00Z', false),
-         ('wf-dry', '00000000-0000-4000-8000-000000000102', 'succeeded', '2026-01-03 00:00Z', '2026-01-03 00:01Z', true)
+      `INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status, started_at, finished_at, dry_run) VALUES
+         ('wf-long', '00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000101', 'failed', '2026-01-02 00:00Z', '2026-02-01 00:00Z', false),
+         ('wf-dry', '00000000-0000-4000-8000-000000000102', '00000000-0000-4000-8000-000000000102', 'succeeded', '2026-01-03 00:00Z', '2026-01-03 00:01Z', true)
        RETURNING id::int`,
     );
     const [long, dry] = rows.map((r) => r.id) as [number, number];

@@ -4,10 +4,8 @@
 // mid-merge and mid-identity).
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { openDatabase, type Database } from '../../src/db/orm.ts';
 import { projectRoot } from '../../src/settings.ts';
@@ -15,15 +13,13 @@ import { createSourceServer, type SourceServer } from '../../src/sourceserver/se
 import { createWorker } from '../../src/temporal/worker.ts';
 import { ingest, reprocess, type ReprocessResult } from '../../src/workflows/index.ts';
 import { testPostgres } from '../setup.ts';
-import { startTemporal, taskQueue, tempDir, temporalCli, testDatabase, truncateAll } from '../helpers.ts';
+import { resetWorkflow, startTemporal, taskQueue, tempDir, testDatabase, truncateAll } from '../helpers.ts';
 import {
   pendingHeartbeat,
   startWorkerProcess as startProcess,
   waitUntil,
   type WorkerProcess,
 } from '../worker-process.ts';
-
-const run = promisify(execFile);
 
 /** A deterministic CSV of `rows` asset quotes. */
 function writeAssets(file: string, rows: number): void {
@@ -318,23 +314,12 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
           scheduled.get(Number(e.activityTaskCompletedEventAttributes.scheduledEventId)) === 'storeRaw',
       );
       const resetPoint = events.slice(stored).find((e) => e.workflowTaskCompletedEventAttributes)!;
-      const { stdout } = await run(temporalCli(), [
-        'workflow',
-        'reset',
-        '--workflow-id',
-        handle.workflowId,
-        '--event-id',
+      const newRunId = await resetWorkflow(
+        env,
+        { workflowId: handle.workflowId },
         String(resetPoint.eventId),
-        '--reason',
         'test: re-run after fetch',
-        '--address',
-        env.address,
-        '--namespace',
-        'default',
-        '--output',
-        'json',
-      ]);
-      const newRunId = (JSON.parse(stdout) as { runId: string }).runId;
+      );
       const second = (await env.client.workflow.getHandle(handle.workflowId, newRunId).result()) as RunSummary;
       assert.equal(second.runId, first.runId, 'the same run row');
       assert.equal(second.status, 'succeeded');
@@ -384,25 +369,12 @@ describe('durability (real Temporal, real PostgreSQL, real worker processes)', (
       // reset to its first workflow task: the run starts again (startRun too) and keeps its row
       const events = (await second.fetchHistory()).events!;
       const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
-      const { stdout } = await run(temporalCli(), [
-        'workflow',
-        'reset',
-        '--workflow-id',
-        workflowId,
-        '--run-id',
-        second.firstExecutionRunId,
-        '--event-id',
+      const resetRunId = await resetWorkflow(
+        env,
+        { workflowId, runId: second.firstExecutionRunId },
         String(firstTask.eventId),
-        '--reason',
         'test: from the start',
-        '--address',
-        env.address,
-        '--namespace',
-        'default',
-        '--output',
-        'json',
-      ]);
-      const resetRunId = (JSON.parse(stdout) as { runId: string }).runId;
+      );
       const reset = (await env.client.workflow.getHandle(workflowId, resetRunId).result()) as RunSummary;
       assert.equal(reset.runId, secondSummary.runId, 'the reset run kept its row');
       assert.deepEqual(await rows(), [before[0], { ...before[1]!, temporalRunId: resetRunId }]);

@@ -32,10 +32,10 @@ describe("Web UI links and the namespace's retention (real Temporal dev server)"
     db = await testDatabase();
     await seedApiData(db);
     const { rows } = await db.pool.query<{ id: string; finished_at: string | null }>(`
-      INSERT INTO run (workflow_id, temporal_run_id, status, started_at, finished_at)
-      VALUES ('wf-old', '00000000-0000-4000-8000-00000000a001', 'succeeded', now() - interval '10 days 1 minute', now() - interval '10 days'),
-             ('wf-recent', '00000000-0000-4000-8000-00000000a002', 'succeeded', now() - interval '61 minutes', now() - interval '1 hour'),
-             ('wf-running', '00000000-0000-4000-8000-00000000a003', 'running', now() - interval '20 days', NULL)
+      INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status, started_at, finished_at)
+      VALUES ('wf-old', '00000000-0000-4000-8000-00000000a001', '00000000-0000-4000-8000-00000000a001', 'succeeded', now() - interval '10 days 1 minute', now() - interval '10 days'),
+             ('wf-recent', '00000000-0000-4000-8000-00000000a002', '00000000-0000-4000-8000-00000000a002', 'succeeded', now() - interval '61 minutes', now() - interval '1 hour'),
+             ('wf-running', '00000000-0000-4000-8000-00000000a003', '00000000-0000-4000-8000-00000000a003', 'running', now() - interval '20 days', NULL)
       RETURNING id, finished_at`);
     [old, recent, running] = rows.map((r) => Number(r.id)) as [number, number, number];
     finishedOld = new Date(rows[0]!.finished_at!);

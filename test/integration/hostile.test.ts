@@ -428,7 +428,7 @@ describe('hostile and broken input (real Temporal, real PostgreSQL, real worker 
     });
     await handle.terminate('test: an operator terminated it');
     await db.pool.query(
-      `INSERT INTO run (workflow_id, temporal_run_id, status, started_at) VALUES ($1, $2, 'running', now() - interval '10 minutes')`,
+      `INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status, started_at) VALUES ($1, $2, $2, 'running', now() - interval '10 minutes')`,
       [handle.workflowId, handle.firstExecutionRunId],
     );
     await db.pool.query(

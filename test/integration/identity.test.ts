@@ -90,9 +90,8 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
     return new Set(rows.map((r) => `${r.a}|${r.b}`));
   }
 
-  it('links the recorded CoinGecko and CoinPaprika snapshots with full precision, measured against the crosswalk', async function () {
-    const fixtures = recorded();
-    if (!fixtures) return this.skip();
+  /** The recorded CoinGecko and CoinPaprika snapshots, served where the demo's files are. */
+  function serveRecordedSnapshots(fixtures: string): void {
     fs.copyFileSync(
       path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'),
       path.join(root, 'coingecko-markets.json'),
@@ -101,6 +100,12 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
       path.join(fixtures, 'coinpaprika', 'tickers-default__maikelmclauflin-coinpaprika-api-grpc.json'),
       path.join(root, 'coinpaprika-tickers.json'),
     );
+  }
+
+  it('links the recorded CoinGecko and CoinPaprika snapshots with full precision, measured against the crosswalk', async function () {
+    const fixtures = recorded();
+    if (!fixtures) return this.skip();
+    serveRecordedSnapshots(fixtures);
     const summary = await run(sources({ coingecko: withUrl(gecko), coinpaprika: withUrl(paprika) }));
     assert.equal(summary.status, 'succeeded');
 
@@ -244,14 +249,7 @@ describe('identity, orphans and retention (real Temporal, real PostgreSQL)', () 
   it('judges candidates a block at a time, each block whole components, and links exactly what judging them all at once does', async function () {
     const fixtures = recorded();
     if (!fixtures) return this.skip();
-    fs.copyFileSync(
-      path.join(fixtures, 'coingecko', 'coins_markets_1y__rciminera-Crypto-Pricing.json'),
-      path.join(root, 'coingecko-markets.json'),
-    );
-    fs.copyFileSync(
-      path.join(fixtures, 'coinpaprika', 'tickers-default__maikelmclauflin-coinpaprika-api-grpc.json'),
-      path.join(root, 'coinpaprika-tickers.json'),
-    );
+    serveRecordedSnapshots(fixtures);
     const summary = await run(sources({ coingecko: withUrl(gecko), coinpaprika: withUrl(paprika) }));
     assert.equal(summary.status, 'succeeded');
     // a forced link joins its record to the forced entity's component; a forbidden one only takes a candidate away

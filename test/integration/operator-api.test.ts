@@ -113,7 +113,7 @@ describe('operator API (real PostgreSQL, real Temporal)', () => {
     dryRunId = Number(
       (
         await db.pool.query(
-          `INSERT INTO run (workflow_id, temporal_run_id, status, finished_at, dry_run, reprocess_of) VALUES ('dry-1', 'dry-run-1', 'succeeded', now(), true, $1) RETURNING id`,
+          `INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status, finished_at, dry_run, reprocess_of) VALUES ('dry-1', 'dry-run-1', 'dry-run-1', 'succeeded', now(), true, $1) RETURNING id`,
           [runs.a],
         )
       ).rows[0].id,

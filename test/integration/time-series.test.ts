@@ -6,12 +6,10 @@
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { RunSummary } from '../../src/activities/index.ts';
 import { createApp } from '../../src/api/app.ts';
 import { EntityQuotes, ObservationPage } from '../../src/api/schemas.ts';
@@ -24,16 +22,14 @@ import { freePort } from '../setup.ts';
 import {
   fetchJson,
   quietLog,
+  resetWorkflow,
   startTemporal,
   taskQueue,
   tempDir,
-  temporalCli,
   testDatabase,
   truncateAll,
 } from '../helpers.ts';
 import { recorded } from '../recorded.ts';
-
-const exec = promisify(execFile);
 
 describe('time series (real Temporal, real PostgreSQL)', () => {
   let env: TestWorkflowEnvironment;
@@ -692,25 +688,13 @@ describe('time series (real Temporal, real PostgreSQL)', () => {
       sourcesFile: source.file,
     });
     await resetWorker.runUntil(async () => {
-      const { stdout } = await exec(temporalCli(), [
-        'workflow',
-        'reset',
-        '--workflow-id',
-        handle.workflowId,
-        '--event-id',
+      const resetRunId = await resetWorkflow(
+        env,
+        { workflowId: handle.workflowId },
         String(resetPoint.eventId),
-        '--reason',
         'test',
-        '--address',
-        env.address,
-        '--namespace',
-        'default',
-        '--output',
-        'json',
-      ]);
-      const reset = (await env.client.workflow
-        .getHandle(handle.workflowId, (JSON.parse(stdout) as { runId: string }).runId)
-        .result()) as RunSummary;
+      );
+      const reset = (await env.client.workflow.getHandle(handle.workflowId, resetRunId).result()) as RunSummary;
       assert.equal(reset.status, 'succeeded');
     });
     assert.equal(await seriesChecksum(), clean);

@@ -36,8 +36,8 @@ export async function seedApiData(db: Database): Promise<void> {
   await truncateApiTables(db);
   const q = (sql: string) => db.pool.query(sql);
   await q(`
-    INSERT INTO run (workflow_id, temporal_run_id, status, started_at, finished_at, error)
-    SELECT 'wf-' || i, '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'), CASE WHEN i = 12 THEN 'partial' ELSE 'succeeded' END,
+    INSERT INTO run (workflow_id, temporal_run_id, original_run_id, status, started_at, finished_at, error)
+    SELECT 'wf-' || i, '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'), '00000000-0000-4000-8000-' || lpad(i::text, 12, '0'), CASE WHEN i = 12 THEN 'partial' ELSE 'succeeded' END,
            timestamptz '2026-01-01 00:00Z' + i * interval '1 hour',
            timestamptz '2026-01-01 00:00Z' + i * interval '1 hour' + interval '40 seconds',
            CASE WHEN i = 12 THEN 'b: fetch failed: HTTP 503' END
